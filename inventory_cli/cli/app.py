@@ -1,0 +1,122 @@
+"""The ``invwh`` group: loads commands lazily and turns errors into exit statuses.
+
+This is the one place where the core's exceptions become a line on stderr and
+an exit status (``status.py``). Commands return an ``ExitStatus`` for their
+verdict; they never call ``sys.exit`` themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import DeliveryError, InvwhError
+from .status import ExitStatus
+
+# name -> "module:attribute". Importing a command only when it runs keeps
+# `invwh sign` from paying for rich, requests or jsonschema it does not use.
+COMMANDS = {
+    "sign": "inventory_cli.cli.sign:sign",
+    "verify": "inventory_cli.cli.verify:verify",
+    "validate": "inventory_cli.cli.validate:validate",
+    "schema": "inventory_cli.cli.schema:schema",
+}
+
+
+@dataclass
+class AppContext:
+    """Built once per run and handed to every command: output streams and colour."""
+
+    color: bool | None = None  # None: decide by terminal and NO_COLOR
+    _consoles: dict[bool, Any] = field(default_factory=dict)
+
+    def console(self, *, stderr: bool = False) -> Any:
+        """A rich console for stdout or stderr; rich is imported on first use."""
+        if stderr not in self._consoles:
+            from rich.console import Console
+
+            force = None if self.color is None else self.color
+            self._consoles[stderr] = Console(
+                file=sys.stderr if stderr else sys.stdout,
+                force_terminal=force,
+                no_color=self.color is False or None,
+                soft_wrap=True,
+                highlight=False,
+            )
+        return self._consoles[stderr]
+
+    @staticmethod
+    def stdin_is_terminal() -> bool:
+        return sys.stdin.isatty()
+
+
+def status_for(error: InvwhError) -> ExitStatus:
+    if isinstance(error, DeliveryError):
+        return ExitStatus.DELIVERY_FAILED
+    return ExitStatus.USAGE
+
+
+def fail(message: str) -> None:
+    click.echo(f"invwh: error: {message}", err=True)
+
+
+class InvwhGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+        except InvwhError as error:
+            fail(str(error))
+            ctx.exit(status_for(error))
+        except KeyboardInterrupt:
+            click.echo("invwh: interrupted", err=True)
+            ctx.exit(ExitStatus.INTERRUPTED)
+        if isinstance(result, int):
+            ctx.exit(int(result))
+        return result
+
+
+@click.group(cls=InvwhGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="invwh")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Force colour on or off (default: colour on a terminal, unless NO_COLOR is set).",
+)
+@click.pass_context
+def cli(ctx: click.Context, color: bool | None) -> None:
+    """Sign, verify, validate and deliver HMAC-signed inventory webhook events.
+
+    \b
+    Examples:
+      invwh sign samples/stock-increase.json --secret-file .secret
+      invwh verify --body body.json -H "X-Webhook-Signature: v1=..." -H "X-Timestamp: 1700000000"
+      invwh validate samples/*.json
+      invwh schema stock.increase
+
+    The secret comes from --secret, --secret-file or the INVWH_SECRET
+    environment variable. Exit status: 0 success, 1 a check failed,
+    2 usage or input error, 3 delivery failed.
+    """
+    if color is None and os.environ.get("NO_COLOR"):
+        color = False
+    ctx.obj = AppContext(color=color)
+
+
+def main() -> None:
+    cli(prog_name="invwh")

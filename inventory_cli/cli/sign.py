@@ -1,0 +1,115 @@
+"""``invwh sign``: the headers that make a payload a validly signed delivery."""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+
+from ..errors import InputError
+from ..payloads import Payload, read_payload
+from .app import AppContext, fail
+from .options import resolve_scheme, resolve_secret, scheme_option, secret_options
+from .status import ExitStatus
+
+DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
+
+
+@click.command()
+@click.argument("payload", metavar="PAYLOAD")
+@secret_options()
+@scheme_option
+@click.option("--timestamp", type=click.IntRange(min=0), help="Unix seconds to sign with [default: now].")
+@click.option("--method", default="POST", show_default=True, help="The HTTP method the signature covers.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["headers", "json", "curl", "value"]),
+    default="headers",
+    show_default=True,
+    help="headers: 'Name: value' lines; json: an object; curl: a runnable command; "
+    "value: the signature alone.",
+)
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="The URL for --format curl.")
+@click.option("--no-validate", is_flag=True, help="Sign even if the payload is not a valid inventory event.")
+@click.pass_obj
+def sign(
+    app: AppContext,
+    payload: str,
+    secret_values: str | None,
+    secret_file: str | None,
+    scheme_name: str,
+    timestamp: int | None,
+    method: str,
+    output_format: str,
+    url: str,
+    no_validate: bool,
+) -> ExitStatus:
+    """Sign PAYLOAD (a file, or - for standard input) and print the headers to send.
+
+    The signature covers the file's exact bytes: send exactly that file.
+
+    \b
+    Examples:
+      invwh sign samples/stock-increase.json --secret-file .secret
+      invwh sign body.json > headers.txt
+      curl -H @headers.txt --data-binary @body.json http://localhost:3000/webhooks
+      invwh sign body.json --format curl --url http://localhost:3000/webhooks | sh
+      cat body.json | invwh sign - --format value --timestamp 1700000000
+    """
+    from ..signing import sign as sign_body
+
+    scheme = resolve_scheme(scheme_name)
+    secret = resolve_secret(secret_values, secret_file)
+    loaded = read_payload(payload)
+
+    event_type = None
+    if not no_validate:
+        from ..events import check_event
+
+        check = check_event(loaded.body)
+        if not check.ok:
+            fail(f"{loaded.name} is not a valid inventory event (use --no-validate to sign it anyway):")
+            for problem in check.problems:
+                click.echo(f"  {problem}", err=True)
+            return ExitStatus.CHECK_FAILED
+        event_type = check.event_type
+
+    signature_headers = sign_body(scheme, secret, loaded.body, method=method, timestamp=timestamp)
+    headers = {"Content-Type": "application/json", **signature_headers}
+
+    from . import render
+
+    if output_format == "value":
+        render.write_lines([signature_headers[scheme.signature_header]])
+    elif output_format == "headers":
+        render.write_lines(render.signed_headers_lines(headers))
+    elif output_format == "json":
+        render.write_json(
+            {
+                "scheme": scheme.name,
+                "event_type": event_type,
+                "method": method.upper(),
+                "timestamp": int(signature_headers[scheme.timestamp_header])
+                if scheme.timestamp_header
+                else None,
+                "headers": headers,
+                "body_bytes": len(loaded.body),
+            }
+        )
+    else:
+        render.write_lines([render.curl_command(url, method.upper(), headers, _curl_body_argument(loaded))])
+    return ExitStatus.OK
+
+
+def _curl_body_argument(loaded: Payload) -> str:
+    if loaded.name != "<stdin>":
+        # `@file` makes curl send the file's bytes untouched, as they were signed.
+        return shlex.quote("@" + loaded.name)
+    try:
+        text = loaded.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("--format curl needs the payload as a file when it is not UTF-8 text") from None
+    if text.startswith("@"):
+        raise InputError("--format curl needs the payload as a file when it starts with '@'")
+    return shlex.quote(text)

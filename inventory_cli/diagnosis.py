@@ -1,0 +1,182 @@
+"""Find the likely cause of a signature that does not hold.
+
+Only runs on failure, so it can afford to try many near-misses: the body
+with or without a trailing newline, the JSON re-serialized, another method,
+another hash or encoding, another scheme, a secret with stray whitespace.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+
+from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, Scheme
+from .signing import Secret, build_message, decode_digest, digest, signature_value
+
+Candidate = tuple[str, bytes]  # (what differs, the variant)
+
+
+def explain_missing_signature(scheme: Scheme, headers: Mapping[str, str]) -> list[str]:
+    hints = []
+    for other in BUILTIN_SCHEMES.values():
+        if other.signature_header.lower() != scheme.signature_header.lower() and (
+            other.signature_header.lower() in headers
+        ):
+            hints.append(f"there is a {other.signature_header} header: try --scheme {other.name}")
+    signature_like = [name for name in headers if "signature" in name and name not in hints]
+    if signature_like and not hints:
+        hints.append(f"headers that look like signatures: {', '.join(sorted(signature_like))}")
+    return hints
+
+
+def explain_malformed_signature(
+    scheme: Scheme,
+    provided: str,
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    method: str,
+) -> list[str]:
+    other = _other_scheme_matching(scheme, provided, secrets, body, headers, method)
+    if other:
+        return [f"the signature follows the {other} scheme: try --scheme {other}"]
+    before, after = scheme.value_template.split("{digest}")
+    text = provided
+    if before and text.startswith(before):
+        text = text[len(before) :]
+    if after and text.endswith(after):
+        text = text[: -len(after)]
+    for encoding in ENCODINGS:
+        if encoding != scheme.encoding and decode_digest(encoding, text) is not None:
+            return [f"the digest looks {encoding}-encoded; {scheme.name} expects {scheme.encoding}"]
+    if before and not provided.startswith(before):
+        return [f"the value should start with {before!r}"]
+    return []
+
+
+def _other_scheme_matching(
+    scheme: Scheme,
+    provided: str,
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    method: str,
+) -> str | None:
+    """The name of another built-in scheme under which ``provided`` is exactly right."""
+    for other in BUILTIN_SCHEMES.values():
+        if other.name == scheme.name:
+            continue
+        stamp = headers.get(other.timestamp_header.lower()) if other.timestamp_header else None
+        message = build_message(other, body, method=method, timestamp=stamp, headers=headers)
+        if any(signature_value(other, secret.key, message) == provided for secret in secrets):
+            return other.name
+    return None
+
+
+def explain_mismatch(
+    scheme: Scheme,
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    method: str,
+    provided_digest: str,
+) -> list[str]:
+    provided = {
+        encoding: raw
+        for encoding in ENCODINGS
+        if (raw := decode_digest(encoding, provided_digest)) is not None
+    }
+    stamp = headers.get(scheme.timestamp_header.lower()) if scheme.timestamp_header else None
+    keys = list(_key_variants(secrets))
+
+    def matches(message: bytes) -> str | None:
+        """Which hash and encoding of ``message`` gives the provided digest, described."""
+        for hash_name in (scheme.hash, *(h for h in HASHES if h != scheme.hash)):
+            for key_note, key in keys:
+                expected = digest(hash_name, key, message)
+                for encoding, raw in provided.items():
+                    if raw == expected:
+                        notes = [key_note] if key_note else []
+                        if hash_name != scheme.hash:
+                            used, wanted = hash_name.upper(), scheme.hash.upper()
+                            notes.append(f"it is HMAC-{used}; {scheme.name} uses HMAC-{wanted}")
+                        if encoding != scheme.encoding:
+                            notes.append(f"it is {encoding}-encoded; {scheme.name} expects {scheme.encoding}")
+                        return "; ".join(notes)
+        return None
+
+    def message(body_: bytes = body, method_: str = method, stamp_: str | None = stamp) -> bytes:
+        return build_message(scheme, body_, method=method_, timestamp=stamp_, headers=headers)
+
+    exact = matches(message())
+    if exact == "":
+        return [
+            "the digest is right but spelled differently (upper-case hex?); "
+            "receivers compare the header text exactly"
+        ]
+    if exact:
+        return [f"the signature is over the right bytes, but {exact}"]
+
+    for what, variant in _body_variants(body):
+        found = matches(message(body_=variant))
+        if found is not None:
+            return [f"the signature was made over {what}" + (f"; {found}" if found else "")]
+
+    if any(part == (True, "method") for part in scheme.message_parts):
+        for other in ("GET", "PUT", "PATCH", "DELETE", method.lower()):
+            if other != method and matches(message(method_=other)) is not None:
+                return [f"the signature was made for method {other}, not {method}"]
+
+    if scheme.timestamp_header and matches(message(stamp_="")) is not None:
+        return [f"the signature was made without {scheme.timestamp_header} in the signed message"]
+
+    for other in BUILTIN_SCHEMES.values():
+        if other.name == scheme.name:
+            continue
+        other_stamp = headers.get(other.timestamp_header.lower()) if other.timestamp_header else None
+        candidate = build_message(other, body, method=method, timestamp=other_stamp, headers=headers)
+        if matches(candidate) is not None:
+            return [
+                f"the signature is over the bytes the {other.name} scheme signs: try --scheme {other.name}"
+            ]
+
+    return [
+        "the body was changed after signing, or it was signed with another secret; "
+        f"{scheme.name} signs {scheme.describe_message()} with HMAC-{scheme.hash.upper()}"
+    ]
+
+
+def _key_variants(secrets: Sequence[Secret]) -> Iterator[tuple[str, bytes]]:
+    for secret in secrets:
+        yield "", secret.key
+    for secret in secrets:
+        key = secret.key
+        if key != key.strip():
+            yield "it was made with the secret without its surrounding whitespace", key.strip()
+        yield "it was made with the secret plus a trailing newline", key + b"\n"
+
+
+def _body_variants(body: bytes) -> Iterator[Candidate]:
+    stripped = body.rstrip(b"\r\n")
+    if stripped != body:
+        yield "the body without its trailing newline", stripped
+    else:
+        yield "the body plus a trailing newline", body + b"\n"
+        yield "the body plus a trailing CRLF", body + b"\r\n"
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return
+    styles = (
+        ("compact JSON", {"separators": (",", ":")}),
+        ("JSON as json.dumps writes it", {}),
+        ("JSON with sorted keys", {"sort_keys": True}),
+        ("compact JSON with sorted keys", {"separators": (",", ":"), "sort_keys": True}),
+        ("JSON indented by 2", {"indent": 2}),
+        ("JSON indented by 4", {"indent": 4}),
+    )
+    for name, options in styles:
+        for ascii_only in (True, False):
+            text = json.dumps(document, ensure_ascii=ascii_only, **options).encode("utf-8")
+            if text != body:
+                yield f"re-serialized JSON ({name}), not the raw body that was sent", text

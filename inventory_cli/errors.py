@@ -1,0 +1,33 @@
+"""The core's exception types.
+
+The core raises these; the CLI turns each kind into one line on stderr and an
+exit status in one place (``inventory_cli.cli.app``). A failed check (bad
+signature, invalid payload) is not an exception: it is a verdict.
+"""
+
+from __future__ import annotations
+
+
+class InvwhError(Exception):
+    """Base class for every error the core raises on purpose."""
+
+
+class InputError(InvwhError):
+    """The user's input cannot be used: unreadable file, bad option value."""
+
+
+class MissingSecretError(InputError):
+    """No secret was given by any of the supported ways."""
+
+
+class UnknownSchemeError(InputError):
+    """A scheme name that is neither built in nor configured."""
+
+
+class DeliveryError(InvwhError):
+    """A request could not be delivered: refused, DNS, TLS, timeout."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"could not deliver to {url}: {cause}")
+        self.url = url
+        self.cause = cause

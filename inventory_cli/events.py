@@ -1,0 +1,190 @@
+"""The three inventory events: their JSON Schemas and checking a payload against them.
+
+The schemas in ``schemas/`` are the single source of truth: the event type
+names, their discriminator properties and their constants are all read from
+them, and payloads are validated with ``jsonschema`` (draft 2020-12).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_DIR = Path(__file__).with_name("schemas")
+UNION_NAME = "InventoryChangeEvent"
+MODEL_NAMES = ("InventoryStockIncreaseEvent", "InventoryStockDecreaseEvent", "InventoryStockDepletedEvent")
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str  # "stock.increase"
+    model: str  # "InventoryStockIncreaseEvent"
+    discriminator: str  # "inventoryStockIncreaseEventType"
+    schema: dict[str, Any] = field(repr=False, compare=False)
+
+
+def _read_schema(model: str) -> dict[str, Any]:
+    return json.loads((SCHEMA_DIR / f"{model}.json").read_text(encoding="utf-8"))
+
+
+@cache
+def event_types() -> tuple[EventType, ...]:
+    types = []
+    for model in MODEL_NAMES:
+        schema = _read_schema(model)
+        (discriminator,) = schema["required"]
+        types.append(EventType(schema["properties"][discriminator]["const"], model, discriminator, schema))
+    return tuple(types)
+
+
+def event_type_names() -> tuple[str, ...]:
+    return tuple(t.name for t in event_types())
+
+
+def get_event_type(name: str) -> EventType:
+    for event_type in event_types():
+        if event_type.name == name:
+            return event_type
+    raise KeyError(name)
+
+
+def union_schema() -> dict[str, Any]:
+    """The union schema, self-contained: each ``$ref`` points into ``$defs``."""
+    union = _read_schema(UNION_NAME)
+    union["$defs"] = {}
+    for branch, event_type in zip(union["oneOf"], event_types(), strict=True):
+        inner = copy.deepcopy(event_type.schema)
+        inner.pop("$schema", None)
+        union["$defs"][event_type.model] = inner
+        branch["$ref"] = f"#/$defs/{event_type.model}"
+    return union
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # a JSON path, "$" for the whole document
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class EventCheck:
+    """What a payload is: an event type, or the problems that make it none."""
+
+    event_type: str | None
+    problems: list[Problem] = field(default_factory=list)
+    document: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.event_type is not None and not self.problems
+
+
+@cache
+def _validators() -> tuple[Any, ...]:
+    from jsonschema import Draft202012Validator
+
+    return tuple(Draft202012Validator(t.schema) for t in event_types())
+
+
+def check_event(body: bytes) -> EventCheck:
+    """Parse ``body`` and say which event it is, or why it is none. Never raises."""
+    if not body.strip():
+        return EventCheck(None, [Problem("$", "the payload is empty")])
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return EventCheck(
+            None, [Problem("$", f"not UTF-8: byte 0x{body[error.start]:02x} at offset {error.start}")]
+        )
+    if text.startswith("\ufeff"):
+        return EventCheck(None, [Problem("$", "starts with a byte-order mark; JSON must not")])
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        message = getattr(error, "msg", str(error))
+        where = f" at line {error.lineno} column {error.colno}" if hasattr(error, "lineno") else ""
+        return EventCheck(None, [Problem("$", f"not JSON: {message}{where}")])
+    except RecursionError:
+        return EventCheck(None, [Problem("$", "not JSON this tool can read: nested too deeply")])
+    return check_document(document)
+
+
+def check_document(document: Any) -> EventCheck:
+    types = event_types()
+    matched = [t for t, v in zip(types, _validators(), strict=True) if v.is_valid(document)]
+    if len(matched) == 1:
+        return EventCheck(matched[0].name, document=document)
+    if matched:
+        names = " and ".join(t.name for t in matched)
+        keys = ", ".join(t.discriminator for t in matched)
+        return EventCheck(
+            None,
+            [Problem("$", f"matches {names} at once ({keys}); an event has exactly one type")],
+            document,
+        )
+    if not isinstance(document, dict):
+        return EventCheck(
+            None, [Problem("$", f"expected a JSON object, got {_json_kind(document)}")], document
+        )
+    present = [(t, v) for t, v in zip(types, _validators(), strict=True) if t.discriminator in document]
+    if present:
+        problems = [
+            _problem_from_error(error, event_type)
+            for event_type, validator in present
+            for error in validator.iter_errors(document)
+        ]
+        return EventCheck(None, problems, document)
+    return EventCheck(None, [_missing_discriminator(document)], document)
+
+
+def _problem_from_error(error: Any, event_type: EventType) -> Problem:
+    if error.validator == "const":
+        got = error.instance
+        expected = error.validator_value
+        message = f"expected {json.dumps(expected)}, got {json.dumps(got)}"
+        if isinstance(got, str):
+            others = [t for t in event_types() if t.name == got]
+            if others:
+                message += (
+                    f"; a {got} event carries {others[0].discriminator} instead of {event_type.discriminator}"
+                )
+            elif difflib.get_close_matches(got, [expected], n=1, cutoff=0.6):
+                message += f"; did you mean {json.dumps(expected)}?"
+        return Problem(error.json_path, message)
+    return Problem(error.json_path, error.message)
+
+
+def _missing_discriminator(document: dict[str, Any]) -> Problem:
+    types = event_types()
+    wanted = ", ".join(f"{t.discriminator} ({json.dumps(t.name)})" for t in types)
+    message = f"not an inventory event: expected one of the properties {wanted}"
+    keys = [k for k in document if isinstance(k, str)]
+    for t in types:
+        close = difflib.get_close_matches(t.discriminator, keys, n=1, cutoff=0.8)
+        if close:
+            return Problem("$", f"{message}; did you mean {t.discriminator} instead of {close[0]}?")
+    for key, value in document.items():
+        if value in event_type_names():
+            wanted_key = get_event_type(value).discriminator
+            return Problem("$", f"{message}; did you mean {wanted_key} instead of {key}?")
+    return Problem("$", message)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"

@@ -1,0 +1,63 @@
+"""Reading payloads: a file's exact bytes, or standard input's."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import InputError
+
+#: Bigger than any real webhook body; keeps a wrong path (a log, an image)
+#: from being read into memory whole.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Payload:
+    name: str  # the path as given, or "<stdin>"
+    body: bytes
+
+
+def read_payload(path: str, *, stdin: BinaryIO | None = None, limit: int = MAX_PAYLOAD_BYTES) -> Payload:
+    """The exact bytes of ``path`` (``-`` reads standard input). Raises InputError."""
+    if path == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise InputError(f"<stdin> is larger than the {_size(limit)} limit for a payload")
+        return Payload("<stdin>", body)
+    file = Path(path)
+    try:
+        with file.open("rb") as handle:
+            body = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a payload file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror or error}") from None
+    if len(body) > limit:
+        raise InputError(f"{path}: larger than the {_size(limit)} limit for a payload")
+    return Payload(path, body)
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Each path as given, except that a directory stands for its ``*.json`` files, sorted."""
+    out: list[str] = []
+    for path in paths:
+        if path != "-" and Path(path).is_dir():
+            found = sorted(str(p) for p in Path(path).glob("*.json") if p.is_file())
+            if not found:
+                raise InputError(f"{path}: no *.json files in this directory")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+def _size(count: int) -> str:
+    return f"{count // (1024 * 1024)} MiB" if count >= 1024 * 1024 else f"{count} bytes"

@@ -1,0 +1,75 @@
+"""Real local HTTP servers on port 0 for tests: no mocks of the network.
+
+``serve(handler)`` runs a threaded ``http.server`` whose every request is
+answered by ``handler(request) -> Reply`` and recorded, so tests can assert
+what arrived on the wire byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Server:
+    url: str  # base URL, e.g. http://127.0.0.1:54321
+    received: list[Received]
+
+    def endpoint(self, path: str = "/webhooks") -> str:
+        return self.url + path
+
+
+@contextlib.contextmanager
+def serve(handler: Callable[[Received], Reply] = lambda request: Reply()) -> Iterator[Server]:
+    received: list[Received] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            request = Received(self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
+            with lock:
+                received.append(request)
+            reply = handler(request)
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+
+        do_GET = do_POST = do_PUT = _handle
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Server(f"http://127.0.0.1:{server.server_address[1]}", received)
+    finally:
+        server.shutdown()
+        server.server_close()
