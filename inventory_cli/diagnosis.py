@@ -165,7 +165,7 @@ def _body_variants(body: bytes) -> Iterator[Candidate]:
         yield "the body plus a trailing CRLF", body + b"\r\n"
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
         return
     styles = (
         ("compact JSON", {"separators": (",", ":")}),
@@ -177,6 +177,9 @@ def _body_variants(body: bytes) -> Iterator[Candidate]:
     )
     for name, options in styles:
         for ascii_only in (True, False):
-            text = json.dumps(document, ensure_ascii=ascii_only, **options).encode("utf-8")
+            try:
+                text = json.dumps(document, ensure_ascii=ascii_only, **options).encode("utf-8")
+            except RecursionError:  # parsed, but too deep to write back out
+                return
             if text != body:
                 yield f"re-serialized JSON ({name}), not the raw body that was sent", text

@@ -114,7 +114,10 @@ def check_event(body: bytes) -> EventCheck:
         return EventCheck(None, [Problem("$", f"not JSON: {message}{where}")])
     except RecursionError:
         return EventCheck(None, [Problem("$", "not JSON this tool can read: nested too deeply")])
-    return check_document(document)
+    try:
+        return check_document(document)
+    except RecursionError:  # parsed, but too deep for the validator or for quoting in a message
+        return EventCheck(None, [Problem("$", "not JSON this tool can read: nested too deeply")], document)
 
 
 def check_document(document: Any) -> EventCheck:
