@@ -26,6 +26,7 @@ COMMANDS = {
     "verify": "inventory_cli.cli.verify:verify",
     "validate": "inventory_cli.cli.validate:validate",
     "schema": "inventory_cli.cli.schema:schema",
+    "send": "inventory_cli.cli.send:send",
 }
 
 
@@ -41,10 +42,12 @@ class AppContext:
         if stderr not in self._consoles:
             from rich.console import Console
 
-            force = None if self.color is None else self.color
+            stream = sys.stderr if stderr else sys.stdout
             self._consoles[stderr] = Console(
-                file=sys.stderr if stderr else sys.stdout,
-                force_terminal=force,
+                file=stream,
+                force_terminal=self.color,
+                # Logs and pipes have no width; rich's 80 columns would fold tables.
+                width=None if stream.isatty() else 120,
                 no_color=self.color is False or None,
                 soft_wrap=True,
                 highlight=False,

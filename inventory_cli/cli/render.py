@@ -11,11 +11,18 @@ import json
 import shlex
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from ..events import EventCheck
-from ..verdict import Verdict
+import click
+
+from ..errors import InputError
 from .app import AppContext
+
+if TYPE_CHECKING:
+    from ..delivery import DeliveryResult
+    from ..events import EventCheck
+    from ..verdict import Verdict
 
 OK_MARK = "[green]✓[/]"
 FAIL_MARK = "[red]✗[/]"
@@ -106,3 +113,123 @@ def validation_text(app: AppContext, results: list[tuple[str, EventCheck]]) -> N
 
 def problems_lines(check: EventCheck) -> list[str]:
     return [f"  {problem}" for problem in check.problems]
+
+
+# --- deliveries (send, demo) --------------------------------------------
+
+
+def delivery_report(
+    app: AppContext,
+    results: list[DeliveryResult],
+    output_format: str,
+    junit_path: str | None,
+    *,
+    suite: str,
+) -> None:
+    if junit_path:
+        write_junit(junit_path, suite, [delivery_case(r) for r in results])
+    if output_format == "json":
+        write_json(
+            {
+                "ok": all(r.ok for r in results),
+                "delivered": sum(r.delivered for r in results),
+                "failed": sum(not r.ok for r in results),
+                "deliveries": [r.to_dict() for r in results],
+            }
+        )
+    else:
+        delivery_table(app, results)
+
+
+def delivery_table(app: AppContext, results: list[DeliveryResult], title: str | None = None) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("payload", overflow="fold", ratio=1)
+    table.add_column("event", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("meaning", no_wrap=True)
+    table.add_column("time", no_wrap=True, justify="right")
+    for r in results:
+        table.add_row(
+            _mark(r.ok),
+            escape(r.payload),
+            r.event_type or "[dim]not an event[/]",
+            "—" if r.status is None else str(r.status),
+            escape(r.meaning),
+            f"{r.elapsed * 1000:.0f} ms" + (f" ×{r.attempts}" if r.attempts > 1 else ""),
+        )
+    console = app.console()
+    urls = sorted({r.url for r in results})
+    if len(urls) == 1:
+        console.print(f"POST {escape(urls[0])}")
+    console.print(table)
+    for r in results:
+        if r.delivered and r.status != 200:
+            said = _one_line(r.response_preview) or "(empty body)"
+            where = f" → {r.location}" if r.location else ""
+            console.print(
+                f"  {escape(r.payload)}: {r.status} {escape(r.reason)}{escape(where)}: {escape(said)}"
+            )
+    failed = sum(not r.ok for r in results)
+    summary = f"{len(results) - failed} of {len(results)} deliveries as expected"
+    console.print(f"[bold green]{summary}[/]" if not failed else f"[bold red]{summary}[/]")
+    for r in results:
+        if not r.delivered:
+            click.echo(f"invwh: error: could not deliver {r.payload} to {r.url}: {r.error}", err=True)
+
+
+def delivery_case(result: DeliveryResult) -> JUnitCase:
+    if not result.delivered:
+        return JUnitCase(result.payload, result.elapsed, error=f"{result.url}: {result.error}")
+    if not result.ok:
+        expected = ", ".join(map(str, sorted(result.expected)))
+        message = f"got {result.status} ({result.meaning}), expected {expected}"
+        return JUnitCase(
+            result.payload, result.elapsed, failure=message, output=_one_line(result.response_preview)
+        )
+    return JUnitCase(result.payload, result.elapsed)
+
+
+def _one_line(data: bytes, limit: int = 120) -> str:
+    text = " ".join(data.decode("utf-8", "replace").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- JUnit XML ------------------------------------------------------------
+
+
+@dataclass
+class JUnitCase:
+    name: str
+    seconds: float
+    failure: str | None = None
+    error: str | None = None
+    output: str = ""
+
+
+def write_junit(path: str, suite: str, cases: list[JUnitCase]) -> None:
+    from xml.etree import ElementTree as ET
+
+    root = ET.Element(
+        "testsuite",
+        name=suite,
+        tests=str(len(cases)),
+        failures=str(sum(c.failure is not None for c in cases)),
+        errors=str(sum(c.error is not None for c in cases)),
+        time=f"{sum(c.seconds for c in cases):.3f}",
+    )
+    for case in cases:
+        element = ET.SubElement(root, "testcase", classname=suite, name=case.name, time=f"{case.seconds:.3f}")
+        if case.failure is not None:
+            ET.SubElement(element, "failure", message=case.failure).text = case.output or case.failure
+        if case.error is not None:
+            ET.SubElement(element, "error", message=case.error).text = case.error
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    try:
+        tree.write(path, encoding="utf-8", xml_declaration=True)
+    except OSError as error:
+        raise InputError(f"cannot write the JUnit report {path}: {error.strerror or error}") from None

@@ -1,0 +1,270 @@
+"""Deliver signed events over HTTP and say what the receiver did with them.
+
+One ``requests.Session`` serves a whole run so deliveries share connections.
+A delivery that cannot be made (refused, DNS, TLS, timeout) is not an
+exception: it is a ``DeliveryResult`` with an ``error``, so a run reports
+every payload, then its callers decide the exit status.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import ssl
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from http.client import RemoteDisconnected
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from . import __version__
+from .errors import InputError
+from .schemes import Scheme
+from .signing import Secret, sign
+
+#: The two answers the inventory API documents for this webhook.
+CONTRACT = {200: "processed", 422: "processing failed"}
+RESPONSE_PREVIEW_BYTES = 512
+MAX_REDIRECTS = 5
+MAX_RETRY_WAIT = 60.0
+
+
+@dataclass
+class DeliveryOptions:
+    url: str
+    scheme: Scheme
+    secret: Secret
+    timeout: float = 10.0
+    retries: int = 0
+    backoff: float = 0.5  # seconds before the first retry, doubled after each
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: True, False (--insecure) or a CA bundle path (--ca-bundle).
+    tls_verify: bool | str = True
+    follow_redirects: bool = False
+
+
+@dataclass
+class DeliveryResult:
+    payload: str
+    event_type: str | None
+    url: str
+    expected: Collection[int]
+    status: int | None = None
+    reason: str = ""  # the HTTP reason phrase
+    elapsed: float = 0.0  # seconds, all attempts together
+    attempts: int = 0
+    response_preview: bytes = b""
+    #: Why nothing was delivered; None when an answer came back.
+    error: str | None = None
+    #: Where a redirect pointed when it was not followed.
+    location: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.error is None
+
+    @property
+    def ok(self) -> bool:
+        return self.delivered and self.status in self.expected
+
+    @property
+    def meaning(self) -> str:
+        if self.error is not None:
+            return "not delivered"
+        assert self.status is not None
+        if self.status in CONTRACT:
+            return CONTRACT[self.status]
+        if self.location is not None:
+            return "redirect, not followed"
+        return "as expected" if self.ok else "unexpected"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "payload": self.payload,
+            "event_type": self.event_type,
+            "url": self.url,
+            "ok": self.ok,
+            "status": self.status,
+            "reason": self.reason or None,
+            "meaning": self.meaning,
+            "expected": sorted(self.expected),
+            "elapsed_ms": round(self.elapsed * 1000, 1),
+            "attempts": self.attempts,
+            "response_preview": self.response_preview.decode("utf-8", "replace"),
+            "error": self.error,
+            "location": self.location,
+        }
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        hint = f"; did you mean http://{url}?" if "://" not in url else ""
+        raise InputError(f"invalid URL {url!r}: it needs http:// or https:// and a host{hint}")
+    return url
+
+
+class Deliverer:
+    """Signs and POSTs bodies to one URL, reusing one HTTP session."""
+
+    def __init__(self, options: DeliveryOptions, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        import requests
+
+        self.options = options
+        check_url(options.url)
+        self._sleep = sleep
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = f"invwh/{__version__}"
+        self._session.verify = options.tls_verify
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Deliverer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def deliver(
+        self,
+        body: bytes,
+        *,
+        payload: str,
+        event_type: str | None,
+        expected: Collection[int] = (200,),
+        secret: Secret | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> DeliveryResult:
+        """POST ``body`` exactly, signed at send time, retrying as the options allow."""
+        result = DeliveryResult(payload, event_type, self.options.url, expected)
+        started = time.monotonic()
+        wait = self.options.backoff
+        while True:
+            result.attempts += 1
+            retry_after = self._attempt(body, result, secret or self.options.secret, extra_headers or {})
+            if result.attempts > self.options.retries or not _worth_retrying(result):
+                break
+            pause = min(MAX_RETRY_WAIT, retry_after if retry_after is not None else wait)
+            self._sleep(pause)
+            wait *= 2
+        result.elapsed = time.monotonic() - started
+        return result
+
+    def _attempt(
+        self, body: bytes, result: DeliveryResult, secret: Secret, extra_headers: Mapping[str, str]
+    ) -> float | None:
+        """One delivery, following redirects if asked. Returns the Retry-After wait, if any."""
+        import requests
+
+        options = self.options
+        url = options.url
+        result.error = result.location = None
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {
+                "Content-Type": "application/json",
+                **options.headers,
+                **extra_headers,
+                # Signed now, for every attempt, so a retry carries a fresh timestamp.
+                **sign(options.scheme, secret, body),
+            }
+            try:
+                response = self._session.post(
+                    url, data=body, headers=headers, timeout=options.timeout, allow_redirects=False
+                )
+            except requests.RequestException as error:
+                result.status = None
+                result.url = url
+                result.error = describe_failure(error, options.timeout)
+                return None
+            result.url = url
+            result.status = response.status_code
+            result.reason = response.reason or ""
+            result.response_preview = _preview(response)
+            location = response.headers.get("Location")
+            if response.is_redirect and location:
+                target = urljoin(url, location)
+                if options.follow_redirects:
+                    url = target
+                    continue
+                result.location = target
+            return _retry_after(response.headers.get("Retry-After"))
+        result.error = f"more than {MAX_REDIRECTS} redirects"
+        return None
+
+
+def _worth_retrying(result: DeliveryResult) -> bool:
+    # Connection failures and server trouble may pass; a 4xx answer will not
+    # change, and re-sending a 422 would only repeat a processing failure.
+    return result.error is not None or result.status == 429 or (result.status or 0) >= 500
+
+
+def _preview(response: Any) -> bytes:
+    try:
+        chunk = next(response.iter_content(RESPONSE_PREVIEW_BYTES), b"")
+    except Exception:  # a broken body after the status line: the status still stands
+        chunk = b""
+    response.close()
+    return chunk
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def describe_failure(error: BaseException, timeout: float) -> str:
+    """One line naming why nothing came back, from the innermost useful cause."""
+    import requests
+
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return f"timed out connecting after {timeout:g} s"
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return f"no response within {timeout:g} s (timeout)"
+    if isinstance(error, requests.exceptions.TooManyRedirects):
+        return "too many redirects"
+    for cause in _causes(error):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted: {cause.verify_message or cause.reason} (see --ca-bundle)"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or cause}"
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve the host name ({cause.strerror or cause})"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused (is the server running?)"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the server"
+        if isinstance(cause, RemoteDisconnected):
+            return "the server closed the connection without answering"
+        if isinstance(cause, (socket.timeout, TimeoutError)):
+            return f"no response within {timeout:g} s (timeout)"
+    if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return f"invalid URL: {error}"
+    return f"{type(error).__name__}: {_innermost(error)}"
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The chain of causes, including those urllib3 keeps in ``.reason`` and ``.args``."""
+    seen: list[BaseException] = []
+    stack: list[Any] = [error]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return seen
+
+
+def _innermost(error: BaseException) -> str:
+    return str(_causes(error)[-1]) or type(error).__name__
