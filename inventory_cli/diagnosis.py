@@ -46,9 +46,13 @@ def explain_malformed_signature(
         text = text[len(before) :]
     if after and text.endswith(after):
         text = text[: -len(after)]
-    for encoding in ENCODINGS:
-        if encoding != scheme.encoding and decode_digest(encoding, text) is not None:
-            return [f"the digest looks {encoding}-encoded; {scheme.name} expects {scheme.encoding}"]
+    # An empty digest decodes in every encoding, and one that is already in the
+    # scheme's own encoding (hex and unpadded base64url text often is) is not
+    # evidence of another one.
+    if text and decode_digest(scheme.encoding, text) is None:
+        for encoding in ENCODINGS:
+            if encoding != scheme.encoding and decode_digest(encoding, text) is not None:
+                return [f"the digest looks {encoding}-encoded; {scheme.name} expects {scheme.encoding}"]
     if before and not provided.startswith(before):
         return [f"the value should start with {before!r}"]
     return []
@@ -181,5 +185,7 @@ def _body_variants(body: bytes) -> Iterator[Candidate]:
                 text = json.dumps(document, ensure_ascii=ascii_only, **options).encode("utf-8")
             except RecursionError:  # parsed, but too deep to write back out
                 return
+            except UnicodeEncodeError:  # a lone surrogate from a "\ud800"-style escape
+                continue
             if text != body:
                 yield f"re-serialized JSON ({name}), not the raw body that was sent", text

@@ -159,7 +159,7 @@ def _problem_from_error(error: Any, event_type: EventType) -> Problem:
                 message += (
                     f"; a {got} event carries {others[0].discriminator} instead of {event_type.discriminator}"
                 )
-            elif difflib.get_close_matches(got, [expected], n=1, cutoff=0.6):
+            elif difflib.get_close_matches(got.lower(), [expected.lower()], n=1, cutoff=0.6):
                 message += f"; did you mean {json.dumps(expected)}?"
         return Problem(error.json_path, message)
     return Problem(error.json_path, error.message)
@@ -170,15 +170,22 @@ def _missing_discriminator(document: dict[str, Any]) -> Problem:
     wanted = ", ".join(f"{t.discriminator} ({json.dumps(t.name)})" for t in types)
     message = f"not an inventory event: expected one of the properties {wanted}"
     keys = [k for k in document if isinstance(k, str)]
-    for t in types:
-        close = difflib.get_close_matches(t.discriminator, keys, n=1, cutoff=0.8)
+    discriminators = [t.discriminator for t in types]
+    for key in keys:
+        # The closest discriminator to this key, not the first one that is close enough.
+        close = difflib.get_close_matches(key, discriminators, n=1, cutoff=0.8)
         if close:
-            return Problem("$", f"{message}; did you mean {t.discriminator} instead of {close[0]}?")
+            return Problem("$", f"{message}; did you mean {close[0]} instead of {_printable(key)}?")
     for key, value in document.items():
         if value in event_type_names():
             wanted_key = get_event_type(value).discriminator
-            return Problem("$", f"{message}; did you mean {wanted_key} instead of {key}?")
+            return Problem("$", f"{message}; did you mean {wanted_key} instead of {_printable(key)}?")
     return Problem("$", message)
+
+
+def _printable(key: str) -> str:
+    """A property name safe to print: a lone surrogate (from a "\\ud800" escape) as its escape."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _json_kind(value: Any) -> str:

@@ -27,7 +27,10 @@ class Secret:
     def __init__(self, text: str) -> None:
         if not text or not text.strip():
             raise InputError("the secret is empty")
-        self._key = text.encode("utf-8")
+        try:
+            self._key = text.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes from argv or the environment
+            raise InputError("the secret is not valid UTF-8 text") from None
 
     @property
     def key(self) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,6 +121,17 @@ def _read_secret_file(path: str) -> str:
     if not text.strip():
         raise InputError(f"secret file {path}: the secret is empty")
     return text
+
+
+#: An HTTP method is a token (RFC 9110 section 5.6.2).
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def check_method(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A ``--method`` callback: refuse what cannot be an HTTP method before it is signed."""
+    if not _METHOD.fullmatch(value):
+        raise click.BadParameter(f"not an HTTP method: {value!r}")
+    return value
 
 
 def parse_header(text: str) -> tuple[str, str]:

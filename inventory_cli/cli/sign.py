@@ -9,7 +9,7 @@ import click
 from ..errors import InputError
 from ..payloads import Payload, read_payload
 from .app import AppContext, fail
-from .options import resolve_scheme, resolve_secret, scheme_option, secret_options
+from .options import check_method, resolve_scheme, resolve_secret, scheme_option, secret_options
 from .status import ExitStatus
 
 DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
@@ -20,7 +20,13 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
 @secret_options()
 @scheme_option
 @click.option("--timestamp", type=click.IntRange(min=0), help="Unix seconds to sign with [default: now].")
-@click.option("--method", default="POST", show_default=True, help="The HTTP method the signature covers.")
+@click.option(
+    "--method",
+    default="POST",
+    show_default=True,
+    callback=check_method,
+    help="The HTTP method the signature covers.",
+)
 @click.option(
     "--format",
     "output_format",

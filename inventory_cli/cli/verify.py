@@ -7,6 +7,7 @@ import click
 from ..payloads import read_payload
 from .app import AppContext
 from .options import (
+    check_method,
     header_option,
     parse_headers,
     resolve_scheme,
@@ -24,7 +25,9 @@ from .status import ExitStatus
 @header_option("A received header, 'Name: value' (repeatable; names are case-insensitive).")
 @secret_options(multiple=True)
 @scheme_option
-@click.option("--method", default="POST", show_default=True, help="The request's HTTP method.")
+@click.option(
+    "--method", default="POST", show_default=True, callback=check_method, help="The request's HTTP method."
+)
 @click.option(
     "--tolerance",
     type=click.IntRange(min=0),
