@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from . import __version__
-from .errors import InputError
+from .errors import InputError, MissingSecretError
 from .schemes import Scheme
 from .signing import Secret, sign
 
@@ -29,12 +30,16 @@ RESPONSE_PREVIEW_BYTES = 512
 MAX_REDIRECTS = 5
 MAX_RETRY_WAIT = 60.0
 
+#: Gives the signature headers for a body, at the moment it is sent.
+Signer = Callable[[bytes], Mapping[str, str]]
+
 
 @dataclass
 class DeliveryOptions:
     url: str
     scheme: Scheme
-    secret: Secret
+    #: None only when every delivery brings its own signer (a replay that keeps signatures).
+    secret: Secret | None
     timeout: float = 10.0
     retries: int = 0
     backoff: float = 0.5  # seconds before the first retry, doubled after each
@@ -77,7 +82,9 @@ class DeliveryResult:
             return CONTRACT[self.status]
         if self.location is not None:
             return "redirect, not followed"
-        return "as expected" if self.ok else "unexpected"
+        if self.status in (401, 403):
+            return "rejected"
+        return "server error" if self.status >= 500 else "unexpected"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,20 +113,38 @@ def check_url(url: str) -> str:
 
 
 class Deliverer:
-    """Signs and POSTs bodies to one URL, reusing one HTTP session."""
+    """Signs and POSTs bodies to one URL, reusing HTTP connections.
+
+    Safe to share between threads: each thread gets its own session, so
+    concurrent replays keep one connection per worker.
+    """
 
     def __init__(self, options: DeliveryOptions, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        import requests
-
         self.options = options
         check_url(options.url)
         self._sleep = sleep
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = f"invwh/{__version__}"
-        self._session.verify = options.tls_verify
+        self._local = threading.local()
+        self._sessions: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _session(self) -> Any:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+            session.headers["User-Agent"] = f"invwh/{__version__}"
+            session.verify = self.options.tls_verify
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
 
     def close(self) -> None:
-        self._session.close()
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
 
     def __enter__(self) -> Deliverer:
         return self
@@ -134,16 +159,21 @@ class Deliverer:
         payload: str,
         event_type: str | None,
         expected: Collection[int] = (200,),
-        secret: Secret | None = None,
-        extra_headers: Mapping[str, str] | None = None,
+        signer: Signer | None = None,
     ) -> DeliveryResult:
-        """POST ``body`` exactly, signed at send time, retrying as the options allow."""
+        """POST ``body`` exactly, signed at send time, retrying as the options allow.
+
+        ``signer`` gives the signature headers for each attempt; by default the
+        options' scheme and secret with the current time. Checks and replays
+        pass their own (another secret, a kept signature, none at all).
+        """
         result = DeliveryResult(payload, event_type, self.options.url, expected)
+        signer = signer or self.sign
         started = time.monotonic()
         wait = self.options.backoff
         while True:
             result.attempts += 1
-            retry_after = self._attempt(body, result, secret or self.options.secret, extra_headers or {})
+            retry_after = self._attempt(body, result, signer)
             if result.attempts > self.options.retries or not _worth_retrying(result):
                 break
             pause = min(MAX_RETRY_WAIT, retry_after if retry_after is not None else wait)
@@ -152,9 +182,12 @@ class Deliverer:
         result.elapsed = time.monotonic() - started
         return result
 
-    def _attempt(
-        self, body: bytes, result: DeliveryResult, secret: Secret, extra_headers: Mapping[str, str]
-    ) -> float | None:
+    def sign(self, body: bytes) -> Mapping[str, str]:
+        if self.options.secret is None:
+            raise MissingSecretError("no secret to sign with")
+        return sign(self.options.scheme, self.options.secret, body)
+
+    def _attempt(self, body: bytes, result: DeliveryResult, signer: Signer) -> float | None:
         """One delivery, following redirects if asked. Returns the Retry-After wait, if any."""
         import requests
 
@@ -165,12 +198,11 @@ class Deliverer:
             headers = {
                 "Content-Type": "application/json",
                 **options.headers,
-                **extra_headers,
                 # Signed now, for every attempt, so a retry carries a fresh timestamp.
-                **sign(options.scheme, secret, body),
+                **signer(body),
             }
             try:
-                response = self._session.post(
+                response = self._session().post(
                     url, data=body, headers=headers, timeout=options.timeout, allow_redirects=False
                 )
             except requests.RequestException as error:

@@ -77,7 +77,7 @@ def test_receiver_with_another_secret_answers_401(send):
         result = send(SAMPLES / "stock-increase.json", "--url", server.endpoint(), "--format", "json", code=1)
     delivery = result.json["deliveries"][0]
     assert delivery["status"] == 401
-    assert delivery["meaning"] == "unexpected"
+    assert delivery["meaning"] == "rejected"
     assert delivery["response_preview"] == "signature_mismatch"
 
 

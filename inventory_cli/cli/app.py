@@ -27,6 +27,8 @@ COMMANDS = {
     "validate": "inventory_cli.cli.validate:validate",
     "schema": "inventory_cli.cli.schema:schema",
     "send": "inventory_cli.cli.send:send",
+    "demo": "inventory_cli.cli.demo:demo",
+    "listen": "inventory_cli.cli.listen:listen",
 }
 
 

@@ -211,25 +211,138 @@ class JUnitCase:
 
 
 def write_junit(path: str, suite: str, cases: list[JUnitCase]) -> None:
-    from xml.etree import ElementTree as ET
+    with JUnitWriter(path, suite) as writer:
+        for case in cases:
+            writer.add(case)
 
-    root = ET.Element(
-        "testsuite",
-        name=suite,
-        tests=str(len(cases)),
-        failures=str(sum(c.failure is not None for c in cases)),
-        errors=str(sum(c.error is not None for c in cases)),
-        time=f"{sum(c.seconds for c in cases):.3f}",
-    )
-    for case in cases:
-        element = ET.SubElement(root, "testcase", classname=suite, name=case.name, time=f"{case.seconds:.3f}")
+
+class JUnitWriter:
+    """Writes a JUnit XML report case by case, in constant memory.
+
+    The suite's counts go on its opening tag, so the cases wait in a
+    temporary file until the end.
+    """
+
+    def __init__(self, path: str, suite: str) -> None:
+        import tempfile
+
+        self.path = path
+        self.suite = suite
+        self.tests = self.failures = self.errors = 0
+        self.seconds = 0.0
+        self._cases = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        try:
+            open(path, "ab").close()  # fail now, before any work, if it cannot be written
+        except OSError as error:
+            self._cases.close()
+            raise InputError(f"cannot write the JUnit report {path}: {error.strerror or error}") from None
+
+    def add(self, case: JUnitCase) -> None:
+        from xml.etree import ElementTree as ET
+
+        element = ET.Element("testcase", classname=self.suite, name=case.name, time=f"{case.seconds:.3f}")
         if case.failure is not None:
             ET.SubElement(element, "failure", message=case.failure).text = case.output or case.failure
         if case.error is not None:
             ET.SubElement(element, "error", message=case.error).text = case.error
-    tree = ET.ElementTree(root)
-    ET.indent(tree)
-    try:
-        tree.write(path, encoding="utf-8", xml_declaration=True)
-    except OSError as error:
-        raise InputError(f"cannot write the JUnit report {path}: {error.strerror or error}") from None
+        if case.output and case.failure is None:
+            ET.SubElement(element, "system-out").text = case.output
+        self._cases.write(b"  " + ET.tostring(element, encoding="utf-8", xml_declaration=False) + b"\n")
+        self.tests += 1
+        self.failures += case.failure is not None
+        self.errors += case.error is not None
+        self.seconds += case.seconds
+
+    def close(self) -> None:
+        from xml.sax.saxutils import quoteattr
+
+        opening = (
+            f'<testsuite name={quoteattr(self.suite)} tests="{self.tests}" failures="{self.failures}" '
+            f'errors="{self.errors}" time="{self.seconds:.3f}">\n'
+        )
+        try:
+            with open(self.path, "wb") as out:
+                out.write(b"<?xml version='1.0' encoding='utf-8'?>\n" + opening.encode("utf-8"))
+                self._cases.seek(0)
+                while chunk := self._cases.read(1 << 20):
+                    out.write(chunk)
+                out.write(b"</testsuite>\n")
+        except OSError as error:
+            raise InputError(
+                f"cannot write the JUnit report {self.path}: {error.strerror or error}"
+            ) from None
+        finally:
+            self._cases.close()
+
+    def __enter__(self) -> JUnitWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- listen ---------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from ..receiver import ReceivedDelivery
+
+# Control characters in what a client sent (path, headers) are shown escaped,
+# never sent to the terminal.
+_CONTROL_CHARACTERS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def listening_line(url: str, output_format: str) -> str:
+    """``invwh listen``'s first line on stdout: scripts wait for it."""
+    if output_format == "json":
+        return json.dumps({"listening": url})
+    return f"invwh listen: listening on {url}"
+
+
+def delivery_json_line(delivery: ReceivedDelivery) -> str:
+    """One delivery as one line of JSON."""
+    from ..recording import iso_utc
+
+    verdict = delivery.verdict
+    return json.dumps(
+        {
+            "received_at": iso_utc(delivery.received_at),
+            "method": delivery.method,
+            "path": delivery.path,
+            "status": delivery.status,
+            "valid": delivery.valid,
+            "reason": delivery.reason,
+            "event_type": delivery.event_type,
+            "message": delivery.message,
+            "hints": list(verdict.signature.hints) if verdict is not None else [],
+            "body_bytes": len(delivery.body),
+        },
+        ensure_ascii=False,
+    )
+
+
+def delivery_text(delivery: ReceivedDelivery, *, forced: bool, markup: bool) -> str:
+    """One delivery for people: ``14:03:22.123  200  POST /webhooks  stock.increase  ok``,
+    then the message and likely causes when it was refused. Rich markup only if ``markup``."""
+    import time
+
+    def shown(text: str) -> str:
+        text = text.translate(_CONTROL_CHARACTERS)
+        return escape(text) if markup else text
+
+    seconds, millis = divmod(round(delivery.received_at * 1_000_000) // 1000, 1000)
+    clock = time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
+    status = str(delivery.status) + (" (forced)" if forced and delivery.verdict is not None else "")
+    if markup:
+        colour = "green" if delivery.status < 300 else "yellow" if delivery.status < 500 else "red"
+        status = f"[bold {colour}]{status}[/]"
+    line = (
+        f"{clock}  {status}  {shown(delivery.method)} {shown(delivery.path)}  "
+        f"{delivery.event_type or '-'}  {shown(delivery.reason)}"
+    )
+    if delivery.valid:
+        return line
+    lines = [f"{line}: {shown(delivery.message)}"]
+    hints = delivery.verdict.signature.hints if delivery.verdict is not None else []
+    cause = "[yellow]likely cause:[/]" if markup else "likely cause:"
+    lines += [f"{' ' * 14}{cause} {shown(hint)}" for hint in hints]
+    return "\n".join(lines)

@@ -1,0 +1,213 @@
+"""``invwh listen``: a local receiver that verifies each delivery and answers as a receiver should."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .app import AppContext
+from .options import format_option, resolve_scheme, resolve_secrets, scheme_option, secret_options
+from .status import ExitStatus
+
+if TYPE_CHECKING:
+    from ..receiver import ReceivedDelivery, ReceiverConfig
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on. Anything but a loopback address lets other machines send to it.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    show_default=True,
+    help="The port; 0 picks a free one (the first line printed says which).",
+)
+@click.option(
+    "--path", default="/webhooks", show_default=True, help="Where deliveries are POSTed; other paths get 404."
+)
+@secret_options(multiple=True)
+@scheme_option
+@click.option(
+    "--tolerance",
+    type=click.IntRange(min=0),
+    default=300,
+    show_default=True,
+    help="Reject timestamps older or further ahead than this many seconds; 0 turns the check off.",
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(min=0),
+    default=1024 * 1024,
+    show_default=True,
+    metavar="BYTES",
+    help="Answer 413 to a larger body, without reading it.",
+)
+@click.option(
+    "--respond",
+    type=click.IntRange(200, 599),
+    metavar="STATUS",
+    help="Answer every delivery with this status, to see how the sender handles it "
+    "(each delivery is still verified, printed and recorded).",
+)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Append every answered request to FILE, one JSON object a line, the body byte for byte "
+    "(a new file is readable by you only).",
+)
+@format_option("text", "json")
+@click.pass_obj
+def listen(
+    app: AppContext,
+    host: str,
+    port: int,
+    path: str,
+    secret_values: tuple[str, ...],
+    secret_file: tuple[str, ...],
+    scheme_name: str,
+    tolerance: int,
+    max_body: int,
+    respond: int | None,
+    record: str | None,
+    output_format: str,
+) -> ExitStatus:
+    """Receive webhook deliveries on a local URL, verify each one and answer it.
+
+    Answers 200 to a validly signed inventory event, 401 to a missing, bad or
+    stale signature, 422 to a signed body that is not an inventory event, 404
+    to another path, 405 to another method, 413 to a body over --max-body.
+
+    The first line on stdout is the URL it listens on ({"listening": URL}
+    with --format json); then one line per request as it is answered.
+    Notes and warnings go to stderr. Ctrl-C or SIGTERM stops it (exit 0).
+
+    \b
+    Examples:
+      invwh listen --secret-file .secret
+      invwh listen --port 0 --record deliveries.jsonl
+      invwh listen --respond 422      # how does the sender handle a failure?
+      invwh listen --secret-file old.key --secret-file new.key   # key rotation
+      invwh listen --format json | jq -c 'select(.valid | not)'
+    """
+    from ..receiver import Receiver, ReceiverConfig, is_loopback
+    from . import render
+
+    scheme = resolve_scheme(scheme_name)
+    secrets = resolve_secrets(secret_values, secret_file)
+    config = ReceiverConfig(
+        scheme=scheme,
+        secrets=secrets,
+        host=host,
+        port=port,
+        path=path,
+        tolerance=tolerance,
+        max_body=max_body,
+        respond=respond,
+        record=record,
+    )
+    printer = _Printer(app, output_format, forced=respond is not None)
+    receiver = Receiver(config, on_delivery=printer)
+    with _sigterm_stops():
+        try:
+            receiver.bind()
+            _write_stdout(render.listening_line(receiver.url, output_format))
+            if not is_loopback(host):
+                click.echo(
+                    f"invwh listen: warning: {host} is not a loopback address: "
+                    "other machines can send to this receiver",
+                    err=True,
+                )
+            click.echo(f"invwh listen: {_settings(config)}; Ctrl-C stops", err=True)
+            receiver.serve_forever()
+        except (KeyboardInterrupt, _Terminated):
+            pass
+        finally:
+            receiver.close()
+    click.echo(
+        f"invwh listen: stopped after {printer.count} request{'s' if printer.count != 1 else ''}", err=True
+    )
+    return ExitStatus.OK
+
+
+def _settings(config: ReceiverConfig) -> str:
+    secrets = f"{len(config.secrets)} secret{'s' if len(config.secrets) != 1 else ''}"
+    tolerance = f"tolerance {config.tolerance} s" if config.tolerance else "timestamp age not checked"
+    parts = [f"{config.scheme.name}, {secrets}, {tolerance}, bodies up to {config.max_body} bytes"]
+    if config.respond is not None:
+        parts.append(f"answering {config.respond} to every delivery")
+    if config.record is not None:
+        parts.append(f"recording to {config.record}")
+    return "; ".join(parts)
+
+
+def _write_stdout(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class _Printer:
+    """Prints each delivery as it is answered. Called from the receiver's threads."""
+
+    def __init__(self, app: AppContext, output_format: str, *, forced: bool) -> None:
+        from . import render
+
+        self._render = render
+        self.count = 0
+        self._lock = threading.Lock()
+        self._json = output_format == "json"
+        self._forced = forced
+        self._broken = False
+        # Rich only for a terminal (colour); plain writes otherwise, which are cheaper.
+        console = None if self._json else app.console()
+        self._console = console if console is not None and console.is_terminal else None
+
+    def __call__(self, delivery: ReceivedDelivery) -> None:
+        if self._json:
+            text = self._render.delivery_json_line(delivery)
+        else:
+            text = self._render.delivery_text(delivery, forced=self._forced, markup=self._console is not None)
+        with self._lock:
+            self.count += 1
+            if self._broken:
+                return
+            try:
+                if self._console is not None:
+                    self._console.print(text)
+                else:
+                    _write_stdout(text)
+            except OSError:
+                # stdout is gone (`invwh listen | head`): keep answering and recording.
+                self._broken = True
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: stop as Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: let the shutdown finish
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,65 @@
+"""Fresh, realistic events of each type, for the demo and for triggering.
+
+Each call makes a new event id and stamps the current time, so receivers
+that deduplicate or check freshness see what a real delivery would look like.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any
+
+from .events import get_event_type
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, as in ULIDs
+
+_ITEMS = (
+    ("WIDGET-BLU-M", "Blue widget, medium", "WH-AMS-01", "A-14-03"),
+    ("GASKET-RUB-12", "Rubber gasket, 12 mm", "WH-RTM-02", "C-02-11"),
+    ("BOLT-M8-40", "Hex bolt M8 × 40", "WH-AMS-01", "B-07-22"),
+    ("CABLE-USB-C-2M", "USB-C cable, 2 m", "WH-BER-03", "D-11-05"),
+)
+
+
+def event_id(now: float, rng: random.Random) -> str:
+    """A ULID-shaped id: 10 characters of milliseconds, 16 of randomness."""
+    millis = int(now * 1000)
+    stamp = "".join(_ALPHABET[(millis >> shift) & 31] for shift in range(45, -1, -5))
+    return "evt_" + stamp + "".join(rng.choice(_ALPHABET) for _ in range(16))
+
+
+def make_event(
+    event_type: str, *, now: float | None = None, rng: random.Random | None = None
+) -> dict[str, Any]:
+    """A new event of ``event_type`` (``stock.increase`` and so on) with plausible fields."""
+    kind = get_event_type(event_type)
+    now = time.time() if now is None else now
+    rng = rng or random.Random()
+    sku, name, warehouse, bin_ = rng.choice(_ITEMS)
+    previous = rng.randint(1, 400)
+    event: dict[str, Any] = {
+        kind.discriminator: kind.name,
+        "eventId": event_id(now, rng),
+        "occurredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "sku": sku,
+        "productName": name,
+        "location": {"warehouseId": warehouse, "bin": bin_},
+    }
+    if event_type == "stock.increase":
+        change = rng.randint(1, 200)
+        event |= {"quantityChange": change, "previousQuantity": previous, "newQuantity": previous + change}
+        event["reason"] = "purchase_order_received"
+    elif event_type == "stock.decrease":
+        change = rng.randint(1, previous)
+        event |= {"quantityChange": -change, "previousQuantity": previous, "newQuantity": previous - change}
+        event["reason"] = "order_shipped"
+    else:
+        event |= {"previousQuantity": rng.randint(1, 5), "newQuantity": 0, "reorderPoint": 50}
+    return event
+
+
+def event_body(event: dict[str, Any]) -> bytes:
+    """The bytes to send for ``event``: indented JSON, UTF-8, no trailing newline."""
+    return json.dumps(event, indent=2, ensure_ascii=False).encode("utf-8")

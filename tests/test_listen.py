@@ -1,0 +1,467 @@
+"""``invwh listen`` and its core, ``receiver.py``, over real HTTP on port 0."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import TEST_SECRET
+
+from inventory_cli.errors import InputError
+from inventory_cli.receiver import ReceivedDelivery, Receiver, ReceiverConfig, is_loopback
+from inventory_cli.recording import Recorded, read_recording
+from inventory_cli.schemes import get_scheme
+from inventory_cli.signing import Secret, sign
+
+TIMEOUT = 5  # seconds, for every network call
+SCHEME = get_scheme("inventory-v1")
+SECRET = Secret(TEST_SECRET)
+EVENT = b'{"inventoryStockIncreaseEventType": "stock.increase", "sku": "WIDGET-BLU-M"}'
+
+
+@contextlib.contextmanager
+def running(**overrides: object) -> Iterator[tuple[Receiver, list[ReceivedDelivery]]]:
+    """A receiver on a free port, and the deliveries it handed to on_delivery."""
+    seen: list[ReceivedDelivery] = []
+    settings: dict = {"scheme": SCHEME, "secrets": [SECRET], "port": 0, **overrides}
+    with Receiver(ReceiverConfig(**settings), on_delivery=seen.append) as receiver:
+        yield receiver, seen
+
+
+def signed(body: bytes, secret: Secret = SECRET, **kwargs: object) -> dict[str, str]:
+    return {"Content-Type": "application/json", **sign(SCHEME, secret, body, **kwargs)}
+
+
+def post(url: str, body: bytes = EVENT, headers: dict[str, str] | None = None) -> requests.Response:
+    return requests.post(
+        url, data=body, headers=signed(body) if headers is None else headers, timeout=TIMEOUT
+    )
+
+
+def raw_exchange(receiver: Receiver, request: bytes) -> bytes:
+    """Send raw bytes, read until the server closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=TIMEOUT) as sock:
+        sock.sendall(request)
+        return _read_response(sock)
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        ),
+        0,
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+# --- the answers ------------------------------------------------------------
+
+
+def test_a_validly_signed_event_gets_200():
+    with running() as (receiver, seen):
+        response = post(receiver.url)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {
+        "valid": True,
+        "reason": "ok",
+        "event_type": "stock.increase",
+        "message": "signature valid",
+    }
+    assert [(d.status, d.reason, d.event_type, d.body) for d in seen] == [
+        (200, "ok", "stock.increase", EVENT)
+    ]
+    assert TEST_SECRET not in response.text
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        (signed(EVENT, Secret("another-secret")), "signature_mismatch"),
+        ({"Content-Type": "application/json"}, "missing_signature"),
+        (signed(EVENT, timestamp=int(time.time()) - 3600), "stale_timestamp"),
+        (signed(EVENT, timestamp=int(time.time()) + 3600), "future_timestamp"),
+        ({**signed(EVENT), "X-Webhook-Signature": "v1=not base64!"}, "malformed_signature"),
+        ({"X-Webhook-Signature": signed(EVENT)["X-Webhook-Signature"]}, "missing_timestamp"),
+        (signed(EVENT, method="PUT"), "signature_mismatch"),
+    ],
+    ids=["wrong-secret", "no-signature", "stale", "future", "malformed", "no-timestamp", "other-method"],
+)
+def test_a_bad_signature_or_timestamp_gets_401(headers, reason):
+    with running() as (receiver, seen):
+        response = post(receiver.url, EVENT, headers)
+    assert response.status_code == 401
+    assert response.json()["reason"] == reason
+    assert response.json()["valid"] is False
+    assert seen[0].status == 401 and seen[0].verdict is not None
+    assert TEST_SECRET not in response.text
+
+
+def test_the_same_verdict_as_verify(invwh, tmp_path):
+    body = EVENT + b"\n"
+    headers = signed(EVENT)  # signed without the trailing newline
+    with running() as (receiver, seen):
+        post(receiver.url, body, headers)
+    (tmp_path / "body.json").write_bytes(body)
+    header_args = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
+    verdict = invwh(
+        "verify",
+        "--body",
+        tmp_path / "body.json",
+        *header_args,
+        "--format",
+        "json",
+        code=1,
+        env={"INVWH_SECRET": TEST_SECRET},
+    ).json
+    assert seen[0].verdict is not None
+    assert seen[0].verdict.to_dict() == {k: v for k, v in verdict.items() if k != "body"}
+
+
+def test_a_signed_body_that_is_no_event_gets_422():
+    body = b'{"inventoryStockRestockedEventType": "stock.restocked"}'
+    with running() as (receiver, _):
+        response = post(receiver.url, body)
+    assert response.status_code == 422
+    answer = response.json()
+    assert (answer["valid"], answer["reason"], answer["event_type"]) == (False, "invalid_payload", None)
+    assert "not an inventory event" in answer["message"]
+
+
+def test_another_path_gets_404_and_a_query_string_is_ignored():
+    with running() as (receiver, seen):
+        other = post(receiver.url.replace("/webhooks", "/hooks"))
+        with_query = post(receiver.url + "?attempt=2")
+    assert other.status_code == 404
+    assert other.json()["reason"] == "not_found"
+    assert with_query.status_code == 200
+    assert [d.path for d in seen] == ["/hooks", "/webhooks?attempt=2"]
+    assert seen[0].verdict is None
+
+
+def test_another_method_gets_405_with_allow():
+    with running() as (receiver, seen):
+        got = requests.get(receiver.url, timeout=TIMEOUT)
+        head = requests.head(receiver.url, timeout=TIMEOUT)
+        put = requests.put(receiver.url, data=EVENT, headers=signed(EVENT, method="PUT"), timeout=TIMEOUT)
+    assert [r.status_code for r in (got, head, put)] == [405, 405, 405]
+    assert got.headers["Allow"] == "POST"
+    assert got.json()["reason"] == "method_not_allowed"
+    assert head.content == b""
+    assert [d.method for d in seen] == ["GET", "HEAD", "PUT"]
+
+
+def test_a_body_over_the_limit_gets_413_before_it_is_sent():
+    """The answer comes from Content-Length alone: the client has sent 10 bytes of 2 MB."""
+    with running(max_body=1000) as (receiver, seen):
+        answer = raw_exchange(
+            receiver,
+            b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
+            b"Expect: 100-continue\r\n\r\n0123456789",
+        )
+    assert answer.startswith(b"HTTP/1.1 413 ")  # no "100 Continue" first
+    assert b"Connection: close" in answer
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["reason"] == "body_too_large"
+    assert [(d.status, d.body_read, d.body) for d in seen] == [(413, False, b"")]
+
+
+def test_a_client_that_sends_the_whole_big_body_still_reads_the_413():
+    with running(max_body=1000) as (receiver, _):
+        response = post(receiver.url, b"x" * 3_000_000, {})
+        after = post(receiver.url)  # and the receiver goes on
+    assert response.status_code == 413
+    assert after.status_code == 200
+
+
+def test_a_post_without_a_length_gets_411():
+    with running() as (receiver, seen):
+        answer = raw_exchange(receiver, b"POST /webhooks HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 411 ")
+    assert seen[0].reason == "length_required"
+
+
+def test_chunked_bodies_are_read_and_capped():
+    def chunks(body: bytes) -> Iterator[bytes]:
+        yield body[:10]
+        yield body[10:]
+
+    with running(max_body=1000) as (receiver, seen):
+        small = requests.post(receiver.url, data=chunks(EVENT), headers=signed(EVENT), timeout=TIMEOUT)
+        big = requests.post(receiver.url, data=chunks(b"x" * 5000), headers={}, timeout=TIMEOUT)
+    assert small.status_code == 200
+    assert seen[0].body == EVENT
+    assert big.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n",
+        b"POST /webhooks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+    ids=["request-line", "content-length", "chunk-size"],
+)
+def test_malformed_http_gets_400(request_bytes):
+    with running() as (receiver, _):
+        answer = raw_exchange(receiver, request_bytes)
+        assert answer.startswith(b"HTTP/1.1 400 ")
+        assert post(receiver.url).status_code == 200
+
+
+def test_respond_forces_the_status_and_the_verdict_is_still_recorded(tmp_path):
+    record = tmp_path / "r.jsonl"
+    with running(respond=500, record=str(record)) as (receiver, seen):
+        good = post(receiver.url)
+        forged = post(receiver.url, EVENT, signed(EVENT, Secret("forged")))
+    assert (good.status_code, forged.status_code) == (500, 500)
+    assert (good.json()["valid"], forged.json()["reason"]) == (True, "signature_mismatch")
+    assert [(d.status, d.valid) for d in seen] == [(500, True), (500, False)]
+    records = list(read_recording(record))
+    assert [(r.status, r.verdict) for r in records] == [
+        (500, {"valid": True, "reason": "ok", "event_type": "stock.increase"}),
+        (500, {"valid": False, "reason": "signature_mismatch", "event_type": "stock.increase"}),
+    ]
+
+
+def test_rotation_accepts_any_of_the_secrets():
+    old, new = Secret("old-secret"), Secret(TEST_SECRET)
+    with running(secrets=[old, new]) as (receiver, seen):
+        statuses = [post(receiver.url, EVENT, signed(EVENT, key)).status_code for key in (old, new)]
+        statuses.append(post(receiver.url, EVENT, signed(EVENT, Secret("retired"))).status_code)
+    assert statuses == [200, 200, 401]
+    assert [d.verdict.signature.secret_index for d in seen if d.verdict is not None] == [0, 1, None]
+
+
+def test_tolerance_zero_turns_the_age_check_off():
+    with running(tolerance=0) as (receiver, _):
+        assert post(receiver.url, EVENT, signed(EVENT, timestamp=1_000_000_000)).status_code == 200
+
+
+def test_connections_are_kept_alive():
+    with running() as (receiver, seen):
+        connection = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=TIMEOUT)
+        try:
+            for _ in range(3):
+                connection.request("POST", "/webhooks", body=EVENT, headers=signed(EVENT))
+                response = connection.getresponse()
+                response.read()
+                assert response.status == 200
+                assert response.getheader("Connection") != "close"
+            first_socket = connection.sock
+            connection.request("GET", "/webhooks")
+            connection.getresponse().read()
+            assert connection.sock is first_socket
+        finally:
+            connection.close()
+    assert len(seen) == 4
+
+
+# --- robustness ---------------------------------------------------------------
+
+
+def test_a_stalled_client_blocks_no_one_and_is_dropped():
+    with running(read_timeout=1.0) as (receiver, seen):
+        stalled = socket.create_connection(("127.0.0.1", receiver.port), timeout=TIMEOUT)
+        try:
+            stalled.sendall(b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            assert post(receiver.url).status_code == 200
+            stalled.setblocking(False)
+            with pytest.raises(BlockingIOError):  # answered while the stalled client is still held
+                stalled.recv(1024)
+            stalled.settimeout(TIMEOUT)
+            assert stalled.recv(1024) == b""  # then closed after the read timeout, unanswered
+        finally:
+            stalled.close()
+    assert [d.status for d in seen] == [200]
+
+
+def test_close_does_not_wait_for_stalled_or_idle_clients():
+    with running() as (receiver, _):
+        idle = requests.Session()
+        assert idle.post(receiver.url, data=EVENT, headers=signed(EVENT), timeout=TIMEOUT).status_code == 200
+        stalled = socket.create_connection(("127.0.0.1", receiver.port), timeout=TIMEOUT)
+        stalled.sendall(b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        time.sleep(0.1)
+        started = time.monotonic()
+        receiver.close()
+        assert time.monotonic() - started < 2
+        stalled.close()
+        idle.close()
+
+
+def test_after_close_nothing_is_answered():
+    with running() as (receiver, _):
+        url = receiver.url
+    with pytest.raises(requests.ConnectionError):
+        requests.post(url, data=EVENT, headers=signed(EVENT), timeout=TIMEOUT)
+
+
+def test_a_port_in_use_is_an_input_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(
+            InputError, match=f"cannot listen on 127.0.0.1:{port}: the port is already in use"
+        ):
+            Receiver(ReceiverConfig(SCHEME, [SECRET], port=port)).start()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"path": "webhooks"}, "the path must start with '/'"),
+        ({"respond": 100}, "between 200 and 599"),
+        ({"secrets": []}, "at least one secret"),
+    ],
+)
+def test_unusable_settings_are_input_errors(setting, message):
+    with pytest.raises(InputError, match=message):
+        Receiver(ReceiverConfig(**{"scheme": SCHEME, "secrets": [SECRET], "port": 0, **setting}))
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("127.1.2.3", True),
+        ("0.0.0.0", False),
+        ("192.168.1.10", False),
+        ("example.com", False),
+    ],
+)
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+# --- the command ----------------------------------------------------------------
+
+
+def test_cli_refuses_a_port_in_use(invwh):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invwh("listen", "--port", port, code=2, env={"INVWH_SECRET": TEST_SECRET})
+    assert result.stderr == (
+        f"invwh: error: cannot listen on 127.0.0.1:{port}: "
+        "the port is already in use (pick another, or 0 for any free port)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--record", "{tmp}"], "is a directory"),
+        (["--record", "{tmp}/no/such/dir/r.jsonl"], "no such directory"),
+        (["--path", "webhooks"], "the path must start with '/'"),
+        (["--respond", "100"], "100 is not in the range 200<=x<=599"),
+    ],
+)
+def test_cli_usage_errors_exit_2(invwh, tmp_path, args, message):
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    result = invwh("listen", "--port", "0", *args, code=2, env={"INVWH_SECRET": TEST_SECRET})
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_cli_needs_a_secret(invwh):
+    assert "no secret given" in invwh("listen", "--port", "0", code=2).stderr
+
+
+def _lines(stream) -> queue.Queue[str]:
+    """The stream's lines, read on a thread so that a test can wait for each with a timeout."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_the_command_serves_until_sigterm(tmp_path, output_format):
+    record = tmp_path / "deliveries.jsonl"
+    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0", "--record", str(record)]
+    command += ["--format", output_format]
+    if output_format == "json":
+        command += ["--host", "0.0.0.0"]
+    env = {**os.environ, "INVWH_SECRET": TEST_SECRET, "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, encoding="utf-8"
+    )
+    try:
+        stdout = _lines(process.stdout)
+        first = stdout.get(timeout=15)
+        if output_format == "json":
+            url = json.loads(first)["listening"].replace("0.0.0.0", "127.0.0.1")
+        else:
+            assert first.startswith("invwh listen: listening on http://127.0.0.1:")
+            url = first.split()[-1]
+        assert post(url).status_code == 200
+        delivery = stdout.get(timeout=TIMEOUT)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stderr = process.stderr.read()
+    if output_format == "json":
+        assert json.loads(delivery) | {"received_at": None} == {
+            "received_at": None,
+            "method": "POST",
+            "path": "/webhooks",
+            "status": 200,
+            "valid": True,
+            "reason": "ok",
+            "event_type": "stock.increase",
+            "message": "signature valid",
+            "hints": [],
+            "body_bytes": len(EVENT),
+        }
+        assert "warning: 0.0.0.0 is not a loopback address" in stderr
+    else:
+        assert "  200  POST /webhooks  stock.increase  ok" in delivery
+        assert "warning" not in stderr
+    assert "stopped after 1 request" in stderr
+    assert "Traceback" not in stderr
+    text = record.read_text(encoding="utf-8")
+    assert text.endswith("\n") and text.count("\n") == 1
+    (recorded,) = read_recording(record)
+    assert isinstance(recorded, Recorded)
+    assert (recorded.status, recorded.body) == (200, EVENT)
+    assert TEST_SECRET not in text + first + delivery + stderr
