@@ -185,8 +185,17 @@ def test_input_errors(invwh, tmp_path, case, command):
     path = make(tmp_path, case)
     result = invwh(*[str(path) if arg == "PATH" else arg for arg in command], code=2)
     assert result.stdout == ""
-    one_error_line(result.stderr, CASES[case][2])
+    expected = CASES[case][2]
+    if command[0] == "validate" and case == "directory":
+        expected = "no *.json files in this directory"  # validate reads a directory's *.json files
+    one_error_line(result.stderr, expected)
     assert str(path) in result.stderr
+
+
+def test_validate_reads_a_directory_of_payloads(invwh):
+    report = invwh("validate", SAMPLES, "--format", "json").json
+    assert [f["file"] for f in report["files"]] == [str(p) for p in sorted(SAMPLES.glob("*.json"))]
+    assert report["ok"] is True
 
 
 def test_validate_stops_at_the_first_unreadable_file(invwh, tmp_path):
@@ -269,3 +278,12 @@ def test_the_secret_is_never_printed(invwh, tmp_path):
         for stream in (result.stdout, result.stderr):
             assert TEST_SECRET not in stream, args
             assert TEST_SECRET.upper() not in stream.upper(), args
+
+
+def test_a_file_name_that_is_not_text_still_prints(invwh, tmp_path):
+    import os
+
+    path = tmp_path / os.fsdecode(b"caf\xe9.json")
+    path.write_bytes((SAMPLES / "stock-increase.json").read_bytes())
+    result = invwh("validate", path)
+    assert "caf\\udce9.json: stock.increase" in result.stdout

@@ -120,6 +120,10 @@ def cli(ctx: click.Context, color: bool | None) -> None:
     """
     if color is None and os.environ.get("NO_COLOR"):
         color = False
+    # A file name or header that is not valid text must still print, escaped.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     ctx.obj = AppContext(color=color)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..events import check_event
-from ..payloads import read_payload
+from ..payloads import expand_paths, read_payload
 from ..verdict import event_check_dict
 from .app import AppContext
 from .status import ExitStatus
@@ -18,7 +18,7 @@ from .status import ExitStatus
 )
 @click.pass_obj
 def validate(app: AppContext, payloads: tuple[str, ...], output_format: str) -> ExitStatus:
-    """Validate each PAYLOAD (a file, or - for stdin) against the event schemas.
+    """Validate each PAYLOAD (a file, a directory of *.json, or - for stdin) against the event schemas.
 
     Exit status 0 when every payload is a valid event, 1 when any is not.
 
@@ -28,7 +28,7 @@ def validate(app: AppContext, payloads: tuple[str, ...], output_format: str) -> 
       invwh validate - < body.json
       invwh validate samples/*.json --format json | jq '.files[] | select(.valid | not)'
     """
-    results = [(p.name, check_event(p.body)) for p in map(read_payload, payloads)]
+    results = [(p.name, check_event(p.body)) for p in map(read_payload, expand_paths(list(payloads)))]
 
     from . import render
 
