@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -94,6 +95,64 @@ def _validators() -> tuple[Any, ...]:
     return tuple(Draft202012Validator(t.schema) for t in event_types())
 
 
+# Keywords that only annotate: they never change whether a document is valid.
+_ANNOTATIONS = {"$schema", "$id", "title", "description", "examples", "$comment"}
+
+
+def compile_schema(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """A fast validity test for the simple shape the event schemas have, or None.
+
+    The three schemas are an object with a required property holding a string
+    constant. Importing jsonschema and walking its validators costs more than
+    the rest of ``invwh sign`` put together, and dominates a recording audit,
+    so a schema of exactly that shape is compiled to a few dict lookups.
+    Anything else in a schema (another keyword, a non-string constant) returns
+    None and jsonschema decides. jsonschema also explains every failure, and
+    a test checks the two agree on generated documents.
+    """
+    keywords = set(schema) - _ANNOTATIONS
+    if not keywords <= {"type", "properties", "required", "additionalProperties"}:
+        return None
+    if schema.get("type", "object") != "object" or schema.get("additionalProperties", True) is not True:
+        return None
+    required = schema.get("required", [])
+    constants: dict[str, str] = {}
+    for name, subschema in schema.get("properties", {}).items():
+        if not isinstance(subschema, dict) or set(subschema) - _ANNOTATIONS != {"const"}:
+            return None
+        if not isinstance(subschema["const"], str):
+            return None
+        constants[name] = subschema["const"]
+    if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
+        return None
+    checks = tuple(constants.items())
+    needed = tuple(required)
+    missing = object()
+
+    def is_valid(document: Any) -> bool:
+        if type(document) is not dict:
+            return False
+        for name in needed:
+            if name not in document:
+                return False
+        for name, constant in checks:
+            value = document.get(name, missing)
+            if value is not missing and (type(value) is not str or value != constant):
+                return False
+        return True
+
+    return is_valid
+
+
+@cache
+def _testers() -> tuple[Callable[[Any], bool], ...]:
+    """Per event type, its compiled test, or jsonschema's where it cannot be compiled."""
+    compiled = [compile_schema(t.schema) for t in event_types()]
+    if all(compiled):
+        return tuple(compiled)  # type: ignore[arg-type]
+    return tuple(c or v.is_valid for c, v in zip(compiled, _validators(), strict=True))
+
+
 def check_event(body: bytes) -> EventCheck:
     """Parse ``body`` and say which event it is, or why it is none. Never raises."""
     if not body.strip():
@@ -122,7 +181,7 @@ def check_event(body: bytes) -> EventCheck:
 
 def check_document(document: Any) -> EventCheck:
     types = event_types()
-    matched = [t for t, v in zip(types, _validators(), strict=True) if v.is_valid(document)]
+    matched = [t for t, is_valid in zip(types, _testers(), strict=True) if is_valid(document)]
     if len(matched) == 1:
         return EventCheck(matched[0].name, document=document)
     if matched:
