@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import figures
+import hygiene
 import pytest
 from click.testing import CliRunner
+from hygiene import register_secret
 
 from inventory_cli.cli import cli
 
@@ -20,6 +26,20 @@ INVALID_SAMPLES = sorted((SAMPLES / "invalid").glob("*.json"))
 #: The secret the tests sign with. Deliberately distinctive so that a leak
 #: into any output is easy to spot.
 TEST_SECRET = "t3st-secret-never-printed"
+
+#: Every secret the suite uses where an output could show it: the session fails
+#: if any appears in any output (see hygiene.py). Register yours here or with
+#: register_secret in your test module.
+register_secret(
+    TEST_SECRET,
+    "s3cret",  # the known-answer vector's
+    "It's a Secret to Everybody",  # GitHub's documented test vector
+    "the-receivers-own-secret",
+    "another-secret",
+    "old-secret",
+    "cl\u00e9-\u043a\u043b\u044e\u0447",  # non-ASCII
+)
+HYGIENE = hygiene.Hygiene()
 
 
 @dataclass
@@ -40,7 +60,11 @@ class Invwh:
         self.env = env or {}
 
     def __call__(
-        self, *args: str, code: int = 0, input: bytes | str | None = None, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        code: int | tuple[int, ...] = 0,
+        input: bytes | str | None = None,
+        env: dict[str, str] | None = None,
     ) -> Result:
         runner = CliRunner()
         outcome = runner.invoke(
@@ -51,7 +75,9 @@ class Invwh:
             catch_exceptions=False,
         )
         result = Result(outcome.exit_code, outcome.stdout, outcome.stderr)
-        assert result.code == code, (
+        HYGIENE.capture(f"{os.environ.get('PYTEST_CURRENT_TEST')}: invwh {args[0] if args else ''}",
+                        result.stdout, result.stderr)  # fmt: skip
+        assert result.code in (code if isinstance(code, tuple) else (code,)), (
             f"invwh {' '.join(map(str, args))}: exit {result.code}, expected {code}\n"
             f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
         )
@@ -67,3 +93,26 @@ def invwh() -> Invwh:
 @pytest.fixture
 def samples() -> Path:
     return SAMPLES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_hygiene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[hygiene.Hygiene]:
+    """Fails the session if a registered secret shows in any output, subprocess output or tmp file."""
+    popen = subprocess.Popen
+    subprocess.Popen = hygiene.recording_popen(HYGIENE)  # type: ignore[misc]
+    try:
+        yield HYGIENE
+    finally:
+        subprocess.Popen = popen  # type: ignore[misc]
+    leaks = HYGIENE.leaks(hygiene.SECRETS, [tmp_path_factory.getbasetemp()])
+    figures.note(
+        "~secret hygiene",
+        f"secret hygiene: {len(hygiene.SECRETS)} secrets searched for in {len(HYGIENE.outputs)} outputs "
+        f"and {HYGIENE.files_searched} files: {len(leaks) or 'none'} found",
+    )
+    assert not leaks, "a secret leaked into an output:\n" + "\n".join(map(str, leaks))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in figures.summary_lines():
+        terminalreporter.write_line(line)
