@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from http.client import RemoteDisconnected
+from http.client import BadStatusLine, HTTPException, RemoteDisconnected
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from . import __version__
 from .errors import InputError, MissingSecretError
 from .schemes import Scheme
-from .signing import Secret, sign
+from .signing import Secret, new_message_id, sign
 
 #: The two answers the inventory API documents for this webhook.
 CONTRACT = {200: "processed", 422: "processing failed"}
@@ -135,6 +135,11 @@ class Deliverer:
             session = requests.Session()
             session.headers["User-Agent"] = f"invwh/{__version__}"
             session.verify = self.options.tls_verify
+            if self.options.tls_verify is False:
+                # Asked for with --insecure: urllib3's warning would only repeat it, over two lines.
+                import urllib3
+
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             self._local.session = session
             with self._lock:
                 self._sessions.append(session)
@@ -168,7 +173,7 @@ class Deliverer:
         pass their own (another secret, a kept signature, none at all).
         """
         result = DeliveryResult(payload, event_type, self.options.url, expected)
-        signer = signer or self.sign
+        signer = signer or self.signer()
         started = time.monotonic()
         wait = self.options.backoff
         while True:
@@ -182,10 +187,16 @@ class Deliverer:
         result.elapsed = time.monotonic() - started
         return result
 
-    def sign(self, body: bytes) -> Mapping[str, str]:
+    def signer(self) -> Signer:
+        """Signs every attempt of one delivery anew, under one message id (when the scheme has one)."""
+        scheme = self.options.scheme
+        message_id = new_message_id(scheme) if scheme.id_header else None
+        return lambda body: self.sign(body, message_id=message_id)
+
+    def sign(self, body: bytes, *, message_id: str | None = None) -> Mapping[str, str]:
         if self.options.secret is None:
             raise MissingSecretError("no secret to sign with")
-        return sign(self.options.scheme, self.options.secret, body)
+        return sign(self.options.scheme, self.options.secret, body, message_id=message_id)
 
     def _attempt(self, body: bytes, result: DeliveryResult, signer: Signer) -> float | None:
         """One delivery, following redirects if asked. Returns the Retry-After wait, if any."""
@@ -203,7 +214,13 @@ class Deliverer:
             }
             try:
                 response = self._session().post(
-                    url, data=body, headers=headers, timeout=options.timeout, allow_redirects=False
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=options.timeout,
+                    allow_redirects=False,
+                    # Per request: requests lets REQUESTS_CA_BUNDLE override the session's setting.
+                    verify=options.tls_verify,
                 )
             except requests.RequestException as error:
                 result.status = None
@@ -273,15 +290,20 @@ def describe_failure(error: BaseException, timeout: float) -> str:
             return f"cannot resolve the host name ({cause.strerror or cause})"
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused (is the server running?)"
-        if isinstance(cause, ConnectionResetError):
-            return "connection reset by the server"
+        # Before ConnectionResetError and BadStatusLine: RemoteDisconnected is both.
         if isinstance(cause, RemoteDisconnected):
             return "the server closed the connection without answering"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the server"
         if isinstance(cause, (socket.timeout, TimeoutError)):
             return f"no response within {timeout:g} s (timeout)"
+        if isinstance(cause, BadStatusLine):
+            return f"the answer is not HTTP: it starts {_shown(cause.args[0] if cause.args else '')}"
+        if isinstance(cause, HTTPException):
+            return f"malformed HTTP answer: {_one_line(str(cause)) or type(cause).__name__}"
     if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return f"invalid URL: {error}"
-    return f"{type(error).__name__}: {_innermost(error)}"
+        return _one_line(f"invalid URL: {error}")
+    return _one_line(f"{type(error).__name__}: {_innermost(error)}")
 
 
 def _causes(error: BaseException) -> list[BaseException]:
@@ -300,3 +322,14 @@ def _causes(error: BaseException) -> list[BaseException]:
 
 def _innermost(error: BaseException) -> str:
     return str(_causes(error)[-1]) or type(error).__name__
+
+
+def _one_line(text: str) -> str:
+    """Whatever a server sent, as one line: a cause must not break the one-line error."""
+    return " ".join(text.split())
+
+
+def _shown(data: Any, limit: int = 40) -> str:
+    text = (data.decode("latin-1") if isinstance(data, bytes) else str(data)).rstrip("\r\n")
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return repr(text)

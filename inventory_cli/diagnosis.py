@@ -2,7 +2,8 @@
 
 Only runs on failure, so it can afford to try many near-misses: the body
 with or without a trailing newline, the JSON re-serialized, another method,
-another hash or encoding, another scheme, a secret with stray whitespace.
+another hash or encoding, another scheme, a secret with stray whitespace or
+read in another form (its text where the scheme decodes it, or the reverse).
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 
 from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, Scheme
-from .signing import Secret, build_message, decode_digest, digest, signature_value
+from .signing import (
+    Secret,
+    build_message,
+    check_signature,
+    decode_digest,
+    digest,
+    key_or_none,
+    received_timestamp,
+)
 
 Candidate = tuple[str, bytes]  # (what differs, the variant)
 
@@ -32,6 +41,7 @@ def explain_missing_signature(scheme: Scheme, headers: Mapping[str, str]) -> lis
 def explain_malformed_signature(
     scheme: Scheme,
     provided: str,
+    entries: Sequence[str],
     secrets: Sequence[Secret],
     body: bytes,
     headers: Mapping[str, str],
@@ -40,8 +50,9 @@ def explain_malformed_signature(
     other = _other_scheme_matching(scheme, provided, secrets, body, headers, method)
     if other:
         return [f"the signature follows the {other} scheme: try --scheme {other}"]
+    value = entries[0] if entries else provided
     before, after = scheme.value_template.split("{digest}")
-    text = provided
+    text = value
     if before and text.startswith(before):
         text = text[len(before) :]
     if after and text.endswith(after):
@@ -53,7 +64,7 @@ def explain_malformed_signature(
         for encoding in ENCODINGS:
             if encoding != scheme.encoding and decode_digest(encoding, text) is not None:
                 return [f"the digest looks {encoding}-encoded; {scheme.name} expects {scheme.encoding}"]
-    if before and not provided.startswith(before):
+    if before and not value.startswith(before):
         return [f"the value should start with {before!r}"]
     return []
 
@@ -70,9 +81,9 @@ def _other_scheme_matching(
     for other in BUILTIN_SCHEMES.values():
         if other.name == scheme.name:
             continue
-        stamp = headers.get(other.timestamp_header.lower()) if other.timestamp_header else None
-        message = build_message(other, body, method=method, timestamp=stamp, headers=headers)
-        if any(signature_value(other, secret.key, message) == provided for secret in secrets):
+        as_other = {**headers, other.signature_header.lower(): provided}
+        check = check_signature(other, secrets, body, as_other, method=method, tolerance=0, diagnose=False)
+        if check.signature_ok:
             return other.name
     return None
 
@@ -90,8 +101,8 @@ def explain_mismatch(
         for encoding in ENCODINGS
         if (raw := decode_digest(encoding, provided_digest)) is not None
     }
-    stamp = headers.get(scheme.timestamp_header.lower()) if scheme.timestamp_header else None
-    keys = list(_key_variants(secrets))
+    stamp = received_timestamp(scheme, headers)
+    keys = list(_key_variants(scheme, secrets))
 
     def matches(message: bytes) -> str | None:
         """Which hash and encoding of ``message`` gives the provided digest, described."""
@@ -137,7 +148,7 @@ def explain_mismatch(
     for other in BUILTIN_SCHEMES.values():
         if other.name == scheme.name:
             continue
-        other_stamp = headers.get(other.timestamp_header.lower()) if other.timestamp_header else None
+        other_stamp = received_timestamp(other, headers)
         candidate = build_message(other, body, method=method, timestamp=other_stamp, headers=headers)
         if matches(candidate) is not None:
             return [
@@ -150,14 +161,31 @@ def explain_mismatch(
     ]
 
 
-def _key_variants(secrets: Sequence[Secret]) -> Iterator[tuple[str, bytes]]:
-    for secret in secrets:
-        yield "", secret.key
-    for secret in secrets:
-        key = secret.key
-        if key != key.strip():
-            yield "it was made with the secret without its surrounding whitespace", key.strip()
-        yield "it was made with the secret plus a trailing newline", key + b"\n"
+def _key_variants(scheme: Scheme, secrets: Sequence[Secret]) -> Iterator[tuple[str, bytes]]:
+    """The keys to try: the scheme's own, then the near misses, each with what differs."""
+    keys = [key for secret in secrets if (key := key_or_none(scheme, secret)) is not None]
+    for key in keys:
+        yield "", key
+    if scheme.secret_encoding == "utf8":
+        for key in keys:
+            if key != key.strip():
+                yield "it was made with the secret without its surrounding whitespace", key.strip()
+            yield "it was made with the secret plus a trailing newline", key + b"\n"
+    # The secret read as another built-in scheme reads secrets (whsec_ base64, or plain text).
+    forms = {(o.secret_encoding, o.secret_prefix): o for o in reversed(BUILTIN_SCHEMES.values())}
+    for (encoding, prefix), other in forms.items():
+        if (encoding, prefix) == (scheme.secret_encoding, scheme.secret_prefix):
+            continue
+        for secret in secrets:
+            key = key_or_none(other, secret)
+            if key is not None and key not in keys:
+                yield (
+                    (
+                        f"it was made with {other.describe_secret()} as the key, as {other.name} takes "
+                        f"its secret; {scheme.name} uses {scheme.describe_secret()}"
+                    ),
+                    key,
+                )
 
 
 def _body_variants(body: bytes) -> Iterator[Candidate]:

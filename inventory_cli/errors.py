@@ -21,7 +21,20 @@ class MissingSecretError(InputError):
 
 
 class UnknownSchemeError(InputError):
-    """A scheme name that is neither built in nor configured."""
+    """A scheme name that is neither built in nor configured, or a scheme defined wrongly."""
+
+
+class SchemeDefinitionError(UnknownSchemeError):
+    """A scheme whose fields do not make a usable scheme; ``field`` names the field at fault."""
+
+    def __init__(self, scheme: str, field: str, problem: str) -> None:
+        super().__init__(f"scheme {scheme!r}: {field} {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class ConfigError(InputError):
+    """A config file (``invwh.toml``, ``[tool.invwh]``) that cannot be used; the message names the file."""
 
 
 class DeliveryError(InvwhError):

@@ -48,7 +48,7 @@ from . import __version__
 from .errors import InputError
 from .recording import Recording
 from .schemes import Scheme
-from .signing import Secret
+from .signing import Secret, key_for
 from .verdict import Verdict, judge
 
 #: How long ``close`` waits for requests being answered to finish.
@@ -77,6 +77,8 @@ class ReceiverConfig:
         """Raise InputError for a value the receiver cannot work with."""
         if not self.secrets:
             raise InputError("the receiver needs at least one secret")
+        for secret in self.secrets:
+            key_for(self.scheme, secret)  # an InputError for a secret not in the scheme's form
         if not self.path.startswith("/"):
             raise InputError(f"the path must start with '/', got {self.path!r}")
         if not 0 <= self.port <= 65535:
@@ -455,6 +457,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self, max_body: int, *, required: bool) -> tuple[bytes, _Refusal | None]:
         """The body, or a refusal (and the connection closes after the answer)."""
+        if self.headers.defects:
+            # A header line without a colon: the parser drops it and every header after it,
+            # Content-Length included, so what follows would be read as another request.
+            return self._refuse(400, "bad_request", "a header line is malformed")
         coding = self.headers.get("Transfer-Encoding")
         if coding is not None:
             if coding.strip().lower() != "chunked":

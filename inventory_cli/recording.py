@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -164,7 +165,10 @@ class BadLine:
 
 
 def read_recording(
-    source: str | os.PathLike[str] | IO[bytes] | IO[str], *, max_line_bytes: int = MAX_LINE_BYTES
+    source: str | os.PathLike[str] | IO[bytes] | IO[str],
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    as_opened: bool = False,
 ) -> Iterator[Recorded | BadLine]:
     """Each line of a recording as a ``Recorded``, or a ``BadLine`` saying what is wrong with it.
 
@@ -172,6 +176,11 @@ def read_recording(
     at a time, so any file size takes constant memory. Blank lines are skipped.
     Never raises on the content of a line; a path that cannot be opened raises
     ``InputError`` here, before the first record.
+
+    With ``as_opened``, a file path is read only as far as it reached when it
+    was opened: lines appended meanwhile are left out. A replay needs that when
+    it delivers to the very receiver that records into the file it reads,
+    or it would never reach the end.
     """
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
@@ -185,22 +194,30 @@ def read_recording(
             raise InputError(f"recording {path}: permission denied") from None
         except OSError as error:
             raise InputError(f"recording {path}: cannot read: {error.strerror or error}") from None
-        return _read_lines(stream, max_line_bytes, close=True)
+        status = os.fstat(stream.fileno())
+        # A pipe (``<(zcat day.jsonl.gz)``) has no size: it is read to its end.
+        end = status.st_size if as_opened and stat.S_ISREG(status.st_mode) else None
+        return _read_lines(stream, max_line_bytes, close=True, end=end)
     return _read_lines(source, max_line_bytes, close=False)
 
 
-def _read_lines(stream: IO[Any], max_line_bytes: int, *, close: bool) -> Iterator[Recorded | BadLine]:
+def _read_lines(
+    stream: IO[Any], max_line_bytes: int, *, close: bool, end: int | None = None
+) -> Iterator[Recorded | BadLine]:
     try:
         number = 0
-        while True:
+        consumed = 0  # bytes read so far, to stop at ``end``
+        while end is None or consumed < end:
             line = stream.readline(max_line_bytes + 1)
             if not line:
                 return
             number += 1
+            consumed += len(line)
             newline = b"\n" if isinstance(line, bytes) else "\n"
             if len(line) > max_line_bytes and not line.endswith(newline):
                 while line and not line.endswith(newline):  # skip the rest of it
                     line = stream.readline(1024 * 1024)
+                    consumed += len(line)
                 yield BadLine(number, f"longer than {max_line_bytes} bytes")
                 continue
             parsed = parse_line(line, number)

@@ -1,24 +1,35 @@
 """Signature schemes as data.
 
-A scheme says which header carries the signature, which HMAC hash and digest
-encoding it uses, how the header value is spelled around the digest, and which
-bytes are signed. Signing and verifying (``signing.py``) read these fields;
-there is no code path per scheme, so a new scheme is a new ``Scheme(...)``.
+A scheme says which headers a delivery carries (a signature, maybe a
+timestamp, maybe a message id), which HMAC hash and digest encoding it uses,
+how the header values are spelled around the digest and the timestamp, which
+bytes are signed and how the secret's text becomes the HMAC key. Signing and
+verifying (``signing.py``) read these fields; there is no code path per
+scheme, so a new scheme is a new ``Scheme(...)``, built in below or defined in
+a config file (``config.py``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
-from .errors import UnknownSchemeError
+from .errors import SchemeDefinitionError, UnknownSchemeError
 
 HASHES = ("sha1", "sha256", "sha384", "sha512")
 ENCODINGS = ("hex", "base64", "base64url")
+#: How the secret's text becomes the HMAC key: its UTF-8 bytes, or the bytes it encodes.
+SECRET_ENCODINGS = ("utf8", "base64", "hex")
 
 # The placeholders a message template may use. `{header:Name}` takes the
 # value of any other request header.
-_PLACEHOLDER = re.compile(r"\{(method|timestamp|body|header:[^{}]+)\}")
+_PLACEHOLDER = re.compile(r"\{(method|timestamp|id|body|header:[^{}]+)\}")
+_ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+#: An HTTP header name is a token (RFC 9110 section 5.6.2).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: The characters a digest may be made of, in any of the encodings.
+DIGEST_CHARACTERS = "A-Za-z0-9+/=_-"
 
 
 @dataclass(frozen=True)
@@ -28,27 +39,78 @@ class Scheme:
     signature_header: str
     hash: str = "sha256"
     encoding: str = "hex"
-    #: The header value around the digest, e.g. ``v1={digest}``.
+    #: One signature as spelled in the header, e.g. ``v1={digest}``.
     value_template: str = "{digest}"
-    #: The signed bytes: literal text with ``{method}``, ``{timestamp}``,
+    #: The signed bytes: literal text with ``{method}``, ``{timestamp}``, ``{id}``,
     #: ``{body}`` (the raw body, never re-serialized) and ``{header:Name}``.
     message_template: str = "{body}"
     #: The header that carries the unix timestamp, sent with exactly this
-    #: spelling; None when the scheme has no timestamp.
+    #: spelling; None when the scheme has no timestamp. It may be the
+    #: signature header itself (Stripe's ``t=...,v1=...``): the timestamp is
+    #: then one of that header's entries.
     timestamp_header: str | None = None
+    #: The timestamp as spelled in its header or entry, e.g. ``t={timestamp}``.
+    timestamp_template: str = "{timestamp}"
+    #: Several entries in the signature header (signatures for key rotation,
+    #: and the timestamp when it rides along) are separated by this; None
+    #: when the header holds exactly one signature.
+    signature_separator: str | None = None
+    #: The header that carries a message id, which the signed message may
+    #: include (``{id}``); ``sign`` makes a new one: ``id_prefix`` + random.
+    id_header: str | None = None
+    id_prefix: str = ""
+    #: How the secret's text becomes the HMAC key: ``utf8`` (its bytes), or
+    #: ``base64`` / ``hex`` (the bytes it encodes). A ``secret_prefix`` such as
+    #: ``whsec_`` is removed first; with an encoding, it marks text that must
+    #: decode, while unprefixed text that does not decode is used as is
+    #: (``signing.key_for``).
+    secret_encoding: str = "utf8"
+    secret_prefix: str = ""
     _parts: tuple[tuple[bool, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        def bad(field_name: str, problem: str) -> SchemeDefinitionError:
+            return SchemeDefinitionError(self.name, field_name, problem)
+
+        for name in ("signature_header", "timestamp_header", "id_header"):
+            value = getattr(self, name)
+            if value is not None and not _HEADER_NAME.fullmatch(value):
+                raise bad(name, f"is not an HTTP header name: {value!r}")
         if self.hash not in HASHES:
-            raise UnknownSchemeError(f"scheme {self.name!r}: hash must be one of {', '.join(HASHES)}")
+            raise bad("hash", f"must be one of {', '.join(HASHES)}")
         if self.encoding not in ENCODINGS:
-            raise UnknownSchemeError(f"scheme {self.name!r}: encoding must be one of {', '.join(ENCODINGS)}")
+            raise bad("encoding", f"must be one of {', '.join(ENCODINGS)}")
+        if self.secret_encoding not in SECRET_ENCODINGS:
+            raise bad("secret_encoding", f"must be one of {', '.join(SECRET_ENCODINGS)}")
         if self.value_template.count("{digest}") != 1:
-            raise UnknownSchemeError(f"scheme {self.name!r}: value_template needs one {{digest}}")
-        if "{timestamp}" in self.message_template and not self.timestamp_header:
-            raise UnknownSchemeError(
-                f"scheme {self.name!r}: the message uses {{timestamp}} but no timestamp_header is set"
+            raise bad("value_template", "needs one {digest}")
+        if self.timestamp_template.count("{timestamp}") != 1:
+            raise bad("timestamp_template", "needs one {timestamp}")
+        placeholders = _ANY_PLACEHOLDER.findall(self.message_template)
+        unknown = [p for p in placeholders if not _PLACEHOLDER.fullmatch(p)]
+        if unknown:
+            raise bad(
+                "message_template",
+                f"has an unknown placeholder {unknown[0]}; "
+                "known: {method}, {timestamp}, {id}, {body}, {header:Name}",
             )
+        if "{body}" not in self.message_template:
+            raise bad("message_template", "must include {body}")
+        if "{timestamp}" in self.message_template and not self.timestamp_header:
+            raise bad("message_template", "uses {timestamp} but no timestamp_header is set")
+        if "{id}" in self.message_template and not self.id_header:
+            raise bad("message_template", "uses {id} but no id_header is set")
+        separator = self.signature_separator
+        if separator is not None:
+            if not separator or re.search(f"[{DIGEST_CHARACTERS}]", separator):
+                raise bad("signature_separator", "must be punctuation or a space, not a digest character")
+            if separator in self.value_template or separator in self.timestamp_template:
+                raise bad("signature_separator", "must not appear in value_template or timestamp_template")
+        if self.timestamp_in_signature:
+            if separator is None:
+                raise bad("signature_separator", "is needed when the timestamp rides in the signature header")
+            if self.timestamp_template == "{timestamp}":
+                raise bad("timestamp_template", "needs text around {timestamp} in the signature header")
         object.__setattr__(self, "_parts", _split_template(self.message_template))
 
     @property
@@ -56,16 +118,80 @@ class Scheme:
         return self.timestamp_header is not None
 
     @property
+    def timestamp_in_signature(self) -> bool:
+        """Whether the timestamp is an entry of the signature header (Stripe) rather than its own header."""
+        return (
+            self.timestamp_header is not None
+            and self.timestamp_header.lower() == self.signature_header.lower()
+        )
+
+    @property
+    def signs_method(self) -> bool:
+        return (True, "method") in self._parts
+
+    @property
+    def signs_id(self) -> bool:
+        return (True, "id") in self._parts
+
+    @property
     def message_parts(self) -> tuple[tuple[bool, str], ...]:
         """The message template as (is_placeholder, text) pairs, parsed once."""
         return self._parts
 
     def describe_value(self) -> str:
-        """How the header value looks, for messages: ``v1=<base64 HMAC-SHA512>``."""
+        """How one signature looks, for messages: ``v1=<base64 HMAC-SHA512>``."""
         return self.value_template.replace("{digest}", f"<{self.encoding} HMAC-{self.hash.upper()}>")
+
+    def describe_timestamp(self) -> str:
+        return self.timestamp_template.replace("{timestamp}", "<unix seconds>")
+
+    def describe_header(self) -> str:
+        """How the whole signature header looks: ``t=<unix seconds>,v1=<hex HMAC-SHA256>``."""
+        entries = [self.describe_timestamp()] if self.timestamp_in_signature else []
+        text = (self.signature_separator or "").join([*entries, self.describe_value()])
+        if self.signature_separator is not None:
+            text += f" (more signatures allowed, separated by {self.signature_separator!r})"
+        return text
 
     def describe_message(self) -> str:
         return self.message_template.replace("{body}", "<raw body>")
+
+    def describe_secret(self) -> str:
+        """How the secret's text becomes the key: ``the bytes of whsec_<base64>``."""
+        if self.secret_encoding == "utf8":
+            without = f", without a leading {self.secret_prefix}" if self.secret_prefix else ""
+            return f"the secret's UTF-8 bytes{without}"
+        return f"the bytes of {self.secret_prefix}<{self.secret_encoding}>"
+
+    def sends(self) -> list[tuple[str, str]]:
+        """The headers a signed delivery carries, each with how its value looks."""
+        headers = []
+        if self.id_header:
+            headers.append((self.id_header, f"{self.id_prefix}<random>"))
+        if self.timestamp_header and not self.timestamp_in_signature:
+            headers.append((self.timestamp_header, self.describe_timestamp()))
+        headers.append((self.signature_header, self.describe_header()))
+        return headers
+
+    def signed_header_names(self) -> list[str]:
+        """The headers a signature depends on: kept together when a delivery is replayed as is."""
+        names = [name for name, _ in self.sends()]
+        names += [
+            text[len("header:") :]
+            for is_placeholder, text in self._parts
+            if is_placeholder and text.startswith("header:")
+        ]
+        return names
+
+    def definition(self) -> dict[str, str]:
+        """The scheme's definition, as written in a config file: every field that is set, but its name."""
+        return {name: value for name in SCHEME_FIELDS if (value := getattr(self, name)) is not None}
+
+
+#: The fields a scheme is defined by, in a config file as in ``Scheme(...)``.
+SCHEME_FIELDS = tuple(f.name for f in fields(Scheme) if f.init and f.name != "name")
+#: The fields a definition must give.
+REQUIRED_FIELDS = ("signature_header",)
 
 
 def _split_template(template: str) -> tuple[tuple[bool, str], ...]:
@@ -100,13 +226,55 @@ HMAC_SHA256_HEX = Scheme(
     encoding="hex",
 )
 
-BUILTIN_SCHEMES: dict[str, Scheme] = {s.name: s for s in (INVENTORY_V1, HMAC_SHA256_HEX)}
+STANDARD_WEBHOOKS = Scheme(
+    name="standard-webhooks",
+    summary="Standard Webhooks (standardwebhooks.com, Svix): id, timestamp and body; whsec_ secrets.",
+    signature_header="webhook-signature",
+    hash="sha256",
+    encoding="base64",
+    value_template="v1,{digest}",
+    message_template="{id}.{timestamp}.{body}",
+    timestamp_header="webhook-timestamp",
+    signature_separator=" ",
+    id_header="webhook-id",
+    id_prefix="msg_",
+    secret_encoding="base64",
+    secret_prefix="whsec_",
+)
+
+STRIPE = Scheme(
+    name="stripe",
+    summary="Stripe webhooks: the timestamp and the signatures in one Stripe-Signature header.",
+    signature_header="Stripe-Signature",
+    hash="sha256",
+    encoding="hex",
+    value_template="v1={digest}",
+    message_template="{timestamp}.{body}",
+    timestamp_header="Stripe-Signature",
+    timestamp_template="t={timestamp}",
+    signature_separator=",",
+)
+
+GITHUB = Scheme(
+    name="github",
+    summary="GitHub webhooks: hex HMAC-SHA256 of the raw body in X-Hub-Signature-256; no timestamp.",
+    signature_header="X-Hub-Signature-256",
+    hash="sha256",
+    encoding="hex",
+    value_template="sha256={digest}",
+)
+
+BUILTIN_SCHEMES: dict[str, Scheme] = {
+    s.name: s for s in (INVENTORY_V1, HMAC_SHA256_HEX, STANDARD_WEBHOOKS, STRIPE, GITHUB)
+}
 DEFAULT_SCHEME = INVENTORY_V1.name
 
 
-def get_scheme(name: str) -> Scheme:
+def get_scheme(name: str, configured: Mapping[str, Scheme] | None = None) -> Scheme:
+    """The built-in scheme called ``name``, or the one a config file defines (``configured``)."""
+    known = {**(configured or {}), **BUILTIN_SCHEMES}
     try:
-        return BUILTIN_SCHEMES[name]
+        return known[name]
     except KeyError:
-        known = ", ".join(BUILTIN_SCHEMES)
-        raise UnknownSchemeError(f"unknown scheme {name!r}; known schemes: {known}") from None
+        names = ", ".join([*BUILTIN_SCHEMES, *(n for n in configured or {} if n not in BUILTIN_SCHEMES)])
+        raise UnknownSchemeError(f"unknown scheme {name!r}; known schemes: {names}") from None

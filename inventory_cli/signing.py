@@ -2,7 +2,9 @@
 
 ``sign`` gives the headers a sender adds. ``check_signature`` answers whether a
 received delivery's signature holds under any of the given secrets and, when
-it does not, looks for the likely cause (``diagnosis.py``).
+it does not, looks for the likely cause (``diagnosis.py``). Both read the
+scheme's fields: which headers carry what, how values are spelled, which
+bytes are signed and how the secret becomes the key.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import os
 import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import InputError
-from .schemes import Scheme
+from .schemes import DIGEST_CHARACTERS, Scheme
 
 
 class Secret:
@@ -52,6 +55,63 @@ def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
+# --- the key -----------------------------------------------------------------
+
+
+def key_for(scheme: Scheme, secret: Secret) -> bytes:
+    """The HMAC key ``scheme`` makes of ``secret`` (see ``Scheme.secret_encoding``).
+
+    With an encoded secret (``base64``, ``hex``) the scheme's prefix says the
+    rest is encoded: ``whsec_`` followed by anything but base64 is refused.
+    Without the prefix, a secret that decodes is decoded (as the reference
+    libraries do) and any other is used as its UTF-8 bytes. Raises InputError
+    for a refused secret; the message says what form, never what the secret is.
+    """
+    key = key_or_none(scheme, secret)
+    if key is None:
+        raise InputError(
+            f"the secret is not in the form the {scheme.name} scheme needs: {scheme.describe_secret()}"
+        )
+    return key
+
+
+def key_or_none(scheme: Scheme, secret: Secret) -> bytes | None:
+    """The key ``scheme`` makes of ``secret``, or None when the secret is not in its form."""
+    raw = secret.key
+    prefix = scheme.secret_prefix.encode("utf-8")
+    prefixed = bool(prefix) and raw.startswith(prefix)
+    if prefixed:
+        raw = raw[len(prefix) :]
+    if scheme.secret_encoding == "utf8" or not raw:
+        return raw or None
+    text = raw.decode("utf-8", "replace")
+    if scheme.secret_encoding == "hex":
+        decoded = decode_digest("hex", text) if len(text) % 2 == 0 else None
+    else:
+        unpadded = text.rstrip("=")
+        decoded = decode_digest("base64", unpadded + "=" * (-len(unpadded) % 4))
+    if decoded:
+        return decoded
+    return None if prefixed else raw
+
+
+def generate_secret(scheme: Scheme) -> Secret:
+    """A new random secret in the form ``scheme`` takes."""
+    raw = os.urandom(24)
+    if scheme.secret_encoding == "utf8":
+        return Secret(scheme.secret_prefix + "invwh-" + raw.hex())
+    text = raw.hex() if scheme.secret_encoding == "hex" else base64.b64encode(raw).decode("ascii")
+    return Secret(scheme.secret_prefix + text)
+
+
+def new_message_id(scheme: Scheme) -> str:
+    """A fresh message id for a scheme with an ``id_header``: ``msg_`` and 32 hex digits."""
+    return scheme.id_prefix + os.urandom(16).hex()
+
+
+# --- the signed bytes and the header values ----------------------------------
+
+
 def build_message(
     scheme: Scheme,
     body: bytes,
@@ -71,6 +131,8 @@ def build_message(
             out.append(method.encode("utf-8"))
         elif text == "timestamp":
             out.append((timestamp or "").encode("utf-8"))
+        elif text == "id":
+            out.append(headers.get((scheme.id_header or "").lower(), "").strip().encode("utf-8"))
         else:  # header:Name
             out.append(headers.get(text[len("header:") :].lower(), "").encode("utf-8"))
     return b"".join(out)
@@ -104,8 +166,51 @@ def decode_digest(encoding: str, text: str) -> bytes | None:
 
 
 def signature_value(scheme: Scheme, key: bytes, message: bytes) -> str:
+    """One signature as the scheme spells it: ``v1=<digest>``."""
     raw = digest(scheme.hash, key, message)
     return scheme.value_template.replace("{digest}", encode_digest(scheme.encoding, raw))
+
+
+def signature_header_value(scheme: Scheme, values: Sequence[str], timestamp: str | None) -> str:
+    """The signature header: the signatures, after the timestamp when the scheme keeps it there."""
+    if len(values) != 1 and scheme.signature_separator is None:
+        raise InputError(f"the {scheme.name} scheme takes exactly one signature per header")
+    entries = [_frame(scheme.timestamp_template, timestamp or "")] if scheme.timestamp_in_signature else []
+    return (scheme.signature_separator or "").join([*entries, *values])
+
+
+def signature_entries(scheme: Scheme, value: str) -> list[str]:
+    """The entries of a received signature header, split on the scheme's separator."""
+    if scheme.signature_separator is None:
+        return [value.strip()]
+    return [entry.strip() for entry in value.split(scheme.signature_separator) if entry.strip()]
+
+
+def received_timestamp(scheme: Scheme, headers: Mapping[str, str]) -> str | None:
+    """The timestamp text a delivery carries for ``scheme`` (unchecked), or None. Lower-case keys."""
+    if not scheme.timestamp_header:
+        return None
+    value = headers.get(scheme.timestamp_header.lower())
+    if value is None:
+        return None
+    if scheme.timestamp_in_signature:
+        for entry in signature_entries(scheme, value):
+            if (inner := _unframe(scheme.timestamp_template, "{timestamp}", entry)) is not None:
+                return inner
+        return None
+    return _unframe(scheme.timestamp_template, "{timestamp}", value.strip())
+
+
+def _frame(template: str, timestamp: str) -> str:
+    return template.replace("{timestamp}", timestamp)
+
+
+def _unframe(template: str, placeholder: str, text: str) -> str | None:
+    """What stands in for ``placeholder`` in ``text``, or None when the text is not framed so."""
+    before, after = template.split(placeholder)
+    if len(text) < len(before) + len(after) or not (text.startswith(before) and text.endswith(after)):
+        return None
+    return text[len(before) : len(text) - len(after)]
 
 
 def sign(
@@ -116,18 +221,42 @@ def sign(
     method: str = "POST",
     timestamp: int | None = None,
     headers: Mapping[str, str] | None = None,
+    message_id: str | None = None,
 ) -> dict[str, str]:
-    """The headers to send with ``body``: the timestamp (if the scheme has one), then the signature."""
+    """The headers to send with ``body``: the message id and the timestamp (if the
+    scheme has them), then the signature.
+
+    ``message_id`` (or the id header among ``headers``) is signed when given,
+    else a new one is made; ``timestamp`` defaults to now.
+    """
+    key = key_for(scheme, secret)
+    lowered = lower_keys(headers or {})
     out: dict[str, str] = {}
+    if scheme.id_header:
+        given = message_id or lowered.get(scheme.id_header.lower()) or new_message_id(scheme)
+        out[scheme.id_header] = lowered[scheme.id_header.lower()] = given
     stamp = None
     if scheme.timestamp_header:
         stamp = str(int(time.time()) if timestamp is None else timestamp)
-        out[scheme.timestamp_header] = stamp
-    message = build_message(
-        scheme, body, method=method.upper(), timestamp=stamp, headers=lower_keys(headers or {})
+        if not scheme.timestamp_in_signature:
+            out[scheme.timestamp_header] = _frame(scheme.timestamp_template, stamp)
+    message = build_message(scheme, body, method=method.upper(), timestamp=stamp, headers=lowered)
+    out[scheme.signature_header] = signature_header_value(
+        scheme, [signature_value(scheme, key, message)], stamp
     )
-    out[scheme.signature_header] = signature_value(scheme, secret.key, message)
     return out
+
+
+def replace_signatures(scheme: Scheme, headers: Mapping[str, str], values: Sequence[str]) -> dict[str, str]:
+    """Signed ``headers`` with their signatures replaced by ``values`` (the timestamp entry kept)."""
+    stamp = received_timestamp(scheme, lower_keys(headers))
+    name = scheme.signature_header.lower()
+    out = {k: v for k, v in headers.items() if k.lower() != name}
+    out[scheme.signature_header] = signature_header_value(scheme, values, stamp)
+    return out
+
+
+# --- checking a received delivery ----------------------------------------------
 
 
 @dataclass
@@ -135,8 +264,9 @@ class SignatureCheck:
     """The answer of ``check_signature``.
 
     ``reason`` is a stable code for scripts: ``ok``, ``missing_signature``,
-    ``malformed_signature``, ``missing_timestamp``, ``malformed_timestamp``,
-    ``signature_mismatch``, ``stale_timestamp`` or ``future_timestamp``.
+    ``malformed_signature``, ``missing_id``, ``missing_timestamp``,
+    ``malformed_timestamp``, ``signature_mismatch``, ``stale_timestamp`` or
+    ``future_timestamp``.
     """
 
     ok: bool
@@ -151,9 +281,9 @@ class SignatureCheck:
 
 
 def value_pattern(scheme: Scheme) -> re.Pattern[str]:
-    """A regex that takes the digest text out of a header value."""
+    """A regex that takes the digest text out of one signature."""
     before, after = scheme.value_template.split("{digest}")
-    return re.compile(re.escape(before) + r"(?P<digest>[A-Za-z0-9+/=_-]+)" + re.escape(after))
+    return re.compile(re.escape(before) + rf"(?P<digest>[{DIGEST_CHARACTERS}]+)" + re.escape(after))
 
 
 def check_signature(
@@ -165,12 +295,15 @@ def check_signature(
     method: str = "POST",
     tolerance: int = 300,
     now: float | None = None,
+    diagnose: bool = True,
 ) -> SignatureCheck:
     """Check a received delivery's signature, then its timestamp's age.
 
-    Header names are matched case-insensitively. ``tolerance`` is in seconds;
-    0 turns the age check off. Never raises on malformed input: every such
-    case is a failed check with a reason.
+    Header names are matched case-insensitively. The delivery is valid when
+    any of ``secrets`` matches any of the signatures in the header (key
+    rotation). ``tolerance`` is in seconds; 0 turns the age check off. Never
+    raises on malformed input: every such case is a failed check with a
+    reason. ``diagnose=False`` skips looking for the likely cause of a failure.
     """
     lowered = lower_keys(headers)
     provided = lowered.get(scheme.signature_header.lower(), "").strip()
@@ -181,19 +314,31 @@ def check_signature(
             False,
             "missing_signature",
             f"no {scheme.signature_header} header",
-            explain_missing_signature(scheme, lowered),
+            explain_missing_signature(scheme, lowered) if diagnose else [],
         )
+    entries = signature_entries(scheme, provided)
 
     stamp_text: str | None = None
     stamp: int | None = None
     if scheme.timestamp_header:
-        stamp_text = lowered.get(scheme.timestamp_header.lower())
+        if scheme.timestamp_in_signature:
+            framed = [e for e in entries if _unframe(scheme.timestamp_template, "{timestamp}", e) is not None]
+            entries = [e for e in entries if e not in framed]
+            where = f"{scheme.signature_header} has no {scheme.describe_timestamp()}"
+            stamp_text = _unframe(scheme.timestamp_template, "{timestamp}", framed[0]) if framed else None
+        else:
+            where = f"no {scheme.timestamp_header} header"
+            stamp_text = lowered.get(scheme.timestamp_header.lower())
+            if stamp_text is not None and stamp_text.strip():
+                stamp_text = _unframe(scheme.timestamp_template, "{timestamp}", stamp_text.strip())
+                if stamp_text is None:
+                    return SignatureCheck(
+                        False,
+                        "malformed_timestamp",
+                        f"{scheme.timestamp_header} should look like {scheme.describe_timestamp()}",
+                    )
         if stamp_text is None or not stamp_text.strip():
-            return SignatureCheck(
-                False,
-                "missing_timestamp",
-                f"no {scheme.timestamp_header} header: the {scheme.name} scheme signs it",
-            )
+            return SignatureCheck(False, "missing_timestamp", f"{where}: the {scheme.name} scheme signs it")
         stamp_text = stamp_text.strip()
         if not re.fullmatch(r"[0-9]{1,12}", stamp_text):
             return SignatureCheck(
@@ -203,37 +348,63 @@ def check_signature(
             )
         stamp = int(stamp_text)
 
-    match = value_pattern(scheme).fullmatch(provided)
-    if match is None or decode_digest(scheme.encoding, match.group("digest")) is None:
+    if scheme.signs_id and not lowered.get((scheme.id_header or "").lower(), "").strip():
+        return SignatureCheck(
+            False,
+            "missing_id",
+            f"no {scheme.id_header} header: the {scheme.name} scheme signs it",
+            timestamp=stamp,
+        )
+
+    pattern = value_pattern(scheme)
+    candidates = [
+        (entry, match.group("digest"))
+        for entry in entries
+        if (match := pattern.fullmatch(entry)) is not None
+        and decode_digest(scheme.encoding, match.group("digest")) is not None
+    ]
+    if not candidates:
         from .diagnosis import explain_malformed_signature
 
+        shape = scheme.describe_header()
         return SignatureCheck(
             False,
             "malformed_signature",
-            f"{scheme.signature_header} should look like {scheme.describe_value()}, "
-            f"got {_shorten(provided)!r}",
-            explain_malformed_signature(scheme, provided, secrets, body, lowered, method.upper()),
+            f"{scheme.signature_header} should look like {shape}, got {_shorten(provided)!r}",
+            explain_malformed_signature(scheme, provided, entries, secrets, body, lowered, method.upper())
+            if diagnose
+            else [],
             timestamp=stamp,
         )
 
     message = build_message(scheme, body, method=method.upper(), timestamp=stamp_text, headers=lowered)
+    unusable = [index for index, secret in enumerate(secrets) if key_or_none(scheme, secret) is None]
     matched = None
     for index, secret in enumerate(secrets):
-        expected = signature_value(scheme, secret.key, message)
-        # Compare the header text as the SDK does, in constant time.
-        if hmac.compare_digest(provided.encode("ascii", "replace"), expected.encode("ascii")):
+        if index in unusable:
+            continue
+        expected = signature_value(scheme, key_for(scheme, secret), message).encode("ascii")
+        # Compare the signature text as sent, as the SDK does, in constant time.
+        if any(hmac.compare_digest(entry.encode("ascii", "replace"), expected) for entry, _ in candidates):
             matched = index
             break
 
     if matched is None:
         from .diagnosis import explain_mismatch
 
+        hints = [
+            f"secret #{index + 1} is not in the form the {scheme.name} scheme needs: "
+            f"{scheme.describe_secret()}"
+            for index in unusable
+        ]
+        if diagnose:
+            hints += explain_mismatch(scheme, secrets, body, lowered, method.upper(), candidates[0][1])
         return SignatureCheck(
             False,
             "signature_mismatch",
             f"{scheme.signature_header} does not match the body under "
             + ("the given secret" if len(secrets) == 1 else f"any of the {len(secrets)} given secrets"),
-            explain_mismatch(scheme, secrets, body, lowered, method.upper(), match.group("digest")),
+            hints,
             timestamp=stamp,
         )
 

@@ -7,10 +7,12 @@ that deduplicate or check freshness see what a real delivery would look like.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from typing import Any
 
+from .errors import InputError
 from .events import get_event_type
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, as in ULIDs
@@ -63,3 +65,40 @@ def make_event(
 def event_body(event: dict[str, Any]) -> bytes:
     """The bytes to send for ``event``: indented JSON, UTF-8, no trailing newline."""
     return json.dumps(event, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def apply_overrides(event: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """Set ``key=value`` pairs on ``event``; dotted keys reach into nested objects.
+
+    A value is parsed as JSON when it parses (``5``, ``true``, ``{"a": 1}``),
+    else taken as a string, so ``--set sku=ABC`` needs no quoting.
+    """
+    for assignment in assignments:
+        key, equals, raw = assignment.partition("=")
+        if not equals or not key or any(not part for part in key.split(".")):
+            raise InputError(f"--set takes key=value (dotted keys for nesting), got {assignment!r}")
+        try:
+            value: Any = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
+        except ValueError:  # NaN, Infinity and 1e999 too: json.dumps would write them as no JSON
+            value = raw
+        *parents, leaf = key.split(".")
+        target = event
+        for depth, part in enumerate(parents):
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parents[: depth + 1])
+                raise InputError(f"--set {key}: {where} is not an object")
+            target = child
+        target[leaf] = value
+    return event
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value

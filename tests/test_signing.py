@@ -206,7 +206,7 @@ def test_scheme_rejects_bad_definitions(fields, complaint):
 
 def test_unknown_scheme_names_the_known_ones():
     with pytest.raises(UnknownSchemeError, match="inventory-v1, hmac-sha256-hex"):
-        get_scheme("stripe")
+        get_scheme("no-such-scheme")
 
 
 # --- key rotation -----------------------------------------------------------

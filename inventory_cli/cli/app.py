@@ -11,13 +11,16 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import __version__
 from ..errors import DeliveryError, InvwhError
 from .status import ExitStatus
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 # name -> "module:attribute". Importing a command only when it runs keeps
 # `invwh sign` from paying for rich, requests or jsonschema it does not use.
@@ -27,16 +30,21 @@ COMMANDS = {
     "validate": "inventory_cli.cli.validate:validate",
     "schema": "inventory_cli.cli.schema:schema",
     "send": "inventory_cli.cli.send:send",
+    "check": "inventory_cli.cli.check:check",
+    "replay": "inventory_cli.cli.replay:replay_command",
+    "trigger": "inventory_cli.cli.trigger:trigger",
     "demo": "inventory_cli.cli.demo:demo",
     "listen": "inventory_cli.cli.listen:listen",
+    "schemes": "inventory_cli.cli.schemes:schemes",
 }
 
 
 @dataclass
 class AppContext:
-    """Built once per run and handed to every command: output streams and colour."""
+    """Built once per run and handed to every command: output streams, colour, the config file."""
 
     color: bool | None = None  # None: decide by terminal and NO_COLOR
+    config: Config | None = None  # None: no config file
     _consoles: dict[bool, Any] = field(default_factory=dict)
 
     def console(self, *, stderr: bool = False) -> Any:
@@ -103,8 +111,17 @@ class InvwhGroup(click.Group):
     default=None,
     help="Force colour on or off (default: colour on a terminal, unless NO_COLOR is set).",
 )
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    envvar="INVWH_CONFIG",
+    show_envvar=True,
+    help="Read defaults and schemes from this file [default: ./invwh.toml, else [tool.invwh] "
+    "in ./pyproject.toml].",
+)
 @click.pass_context
-def cli(ctx: click.Context, color: bool | None) -> None:
+def cli(ctx: click.Context, color: bool | None, config_path: str | None) -> None:
     """Sign, verify, validate and deliver HMAC-signed inventory webhook events.
 
     \b
@@ -115,8 +132,10 @@ def cli(ctx: click.Context, color: bool | None) -> None:
       invwh schema stock.increase
 
     The secret comes from --secret, --secret-file or the INVWH_SECRET
-    environment variable. Exit status: 0 success, 1 a check failed,
-    2 usage or input error, 3 delivery failed.
+    environment variable. A config file may set defaults (url, scheme,
+    tolerance, secret_env) and define schemes: `invwh schemes` lists them.
+    Exit status: 0 success, 1 a check failed, 2 usage or input error,
+    3 delivery failed.
     """
     if color is None and os.environ.get("NO_COLOR"):
         color = False
@@ -124,7 +143,15 @@ def cli(ctx: click.Context, color: bool | None) -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    ctx.obj = AppContext(color=color)
+    from ..config import load_config
+
+    config = load_config(config_path)
+    ctx.obj = AppContext(color=color, config=config)
+    if config is not None:
+        from .options import config_default_map
+
+        # Click ranks a default_map value below a flag and an environment variable.
+        ctx.default_map = config_default_map(config, COMMANDS)
 
 
 def main() -> None:

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     type=click.IntRange(min=0),
     default=300,
     show_default=True,
+    envvar="INVWH_TOLERANCE",
+    show_envvar=True,
     help="Reject timestamps older or further ahead than this many seconds; 0 turns the check off.",
 )
 @click.option(
@@ -143,7 +145,10 @@ def listen(
 
 def _settings(config: ReceiverConfig) -> str:
     secrets = f"{len(config.secrets)} secret{'s' if len(config.secrets) != 1 else ''}"
-    tolerance = f"tolerance {config.tolerance} s" if config.tolerance else "timestamp age not checked"
+    if not config.scheme.uses_timestamp:
+        tolerance = "no timestamp in this scheme"
+    else:
+        tolerance = f"tolerance {config.tolerance} s" if config.tolerance else "timestamp age not checked"
     parts = [f"{config.scheme.name}, {secrets}, {tolerance}, bodies up to {config.max_body} bytes"]
     if config.respond is not None:
         parts.append(f"answering {config.respond} to every delivery")
@@ -192,8 +197,12 @@ class _Printer:
                 self._broken = True
 
 
-class _Terminated(Exception):
-    """SIGTERM arrived: stop as Ctrl-C does."""
+class _Terminated(BaseException):
+    """SIGTERM arrived: stop as Ctrl-C does.
+
+    A BaseException, like KeyboardInterrupt: socketserver swallows an Exception
+    raised while it starts a request's thread, and would serve on, deaf to SIGTERM.
+    """
 
 
 @contextlib.contextmanager

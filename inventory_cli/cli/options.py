@@ -1,22 +1,41 @@
-"""Options shared by several commands, and turning their values into core objects."""
+"""Options shared by several commands, and turning their values into core objects.
+
+Settings come from, in this order of precedence: a command-line flag, an
+environment variable (``INVWH_SCHEME``, ``INVWH_URL``, ``INVWH_TOLERANCE``,
+``INVWH_SECRET``), the config file (``config.py``), the built-in default.
+Click applies the first three for ``--scheme``, ``--url`` and ``--tolerance``:
+each option names its variable (``envvar=``) and the group puts the config's
+values in ``ctx.default_map`` (``config_default_map``). The secret has more
+ways in, so ``resolve_secrets`` walks the same order itself.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
+from ..config import Config
 from ..errors import InputError, MissingSecretError
 from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme
 from ..signing import Secret
+from .app import AppContext
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SECRET_ENV = "INVWH_SECRET"
+SCHEME_ENV = "INVWH_SCHEME"
+URL_ENV = "INVWH_URL"
+TOLERANCE_ENV = "INVWH_TOLERANCE"
+
+#: Config setting -> the parameter it gives a default to, in every command that has it.
+CONFIG_PARAMETERS = {"url": "url", "scheme": "scheme_name", "tolerance": "tolerance"}
 
 
 def secret_options(*, multiple: bool = False) -> Callable[[F], F]:
@@ -48,9 +67,26 @@ def scheme_option(function: F) -> F:
         "scheme_name",
         default=DEFAULT_SCHEME,
         show_default=True,
+        envvar=SCHEME_ENV,
+        show_envvar=True,
         metavar="NAME",
-        help=f"Signature scheme: {', '.join(BUILTIN_SCHEMES)}.",
+        shell_complete=_complete_scheme,
+        help=f"Signature scheme: {', '.join(BUILTIN_SCHEMES)}, or one defined in the config file "
+        "(`invwh schemes` lists them).",
     )(function)
+
+
+def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    names = list(BUILTIN_SCHEMES)
+    try:
+        from ..config import load_config
+
+        config = load_config(ctx.find_root().params.get("config_path"))
+    except Exception:  # a broken config file must not break the shell's completion
+        config = None
+    if config is not None:
+        names += [name for name in config.schemes if name not in names]
+    return [name for name in names if name.startswith(incomplete)]
 
 
 def format_option(*choices: str) -> Callable[[F], F]:
@@ -64,28 +100,81 @@ def format_option(*choices: str) -> Callable[[F], F]:
     )
 
 
+def current_config() -> Config | None:
+    """The config file's settings for this run (loaded by the group), or None."""
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    return app.config if app is not None else None
+
+
+def config_default_map(config: Config, commands: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``ctx.default_map`` for the group: the config's defaults for every command's parameters."""
+    defaults = {
+        parameter: value
+        for setting, parameter in CONFIG_PARAMETERS.items()
+        if (value := getattr(config, setting)) is not None
+    }
+    return {name: dict(defaults) for name in commands}
+
+
 def resolve_scheme(name: str) -> Scheme:
-    return get_scheme(name)
+    config = current_config()
+    return get_scheme(name, config.schemes if config is not None else None)
 
 
 def resolve_secrets(values: Any, files: Any) -> list[Secret]:
-    """The secrets from flags, files or the environment, in that order of precedence.
+    """The secrets from flags, else the environment, else the config file.
 
     Accepts a single value or a tuple for each, so one function serves commands
-    with one secret and those that accept several.
+    with one secret and those that accept several. The config file's way is
+    ``secret_env`` (the variable it names), then a plain ``secret``.
     """
     values = _as_tuple(values)
     files = _as_tuple(files)
+    if values:
+        hint_secret_on_command_line()
     texts = list(values) + [_read_secret_file(path) for path in files]
     if not texts:
         from_env = os.environ.get(SECRET_ENV)
         if from_env is not None:
             texts = [from_env]
+    config = current_config()
+    if not texts and config is not None:
+        from_config_env = os.environ.get(config.secret_env) if config.secret_env else None
+        if from_config_env is not None:
+            texts = [from_config_env]
+        elif config.secret is not None:
+            return [config.secret]
     if not texts:
+        unset = (
+            f" ({config.path} names {config.secret_env}, which is not set)"
+            if config is not None and config.secret_env
+            else ""
+        )
         raise MissingSecretError(
-            f"no secret given: use --secret TEXT, --secret-file PATH or the {SECRET_ENV} environment variable"
+            f"no secret given: use --secret TEXT, --secret-file PATH or the {SECRET_ENV} "
+            f"environment variable{unset}"
         )
     return [Secret(text) for text in texts]
+
+
+SECRET_HINT = f"invwh: hint: --secret shows in the process list; prefer ${SECRET_ENV} or --secret-file"
+
+
+def hint_secret_on_command_line(stderr: Any = None) -> None:
+    """Say on a terminal's stderr, in one line, that --secret's value is visible to other users.
+
+    Only when the value came from the command line itself, and only to a
+    person at a terminal: logs and pipes get nothing.
+    """
+    stderr = sys.stderr if stderr is None else stderr
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("secret_values") if ctx is not None else None
+    if source not in (None, ParameterSource.COMMANDLINE):
+        return
+    isatty = getattr(stderr, "isatty", None)
+    if isatty is not None and isatty():
+        click.echo(SECRET_HINT, file=stderr)
 
 
 def resolve_secret(value: str | None, file: str | None) -> Secret:

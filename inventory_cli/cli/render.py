@@ -20,8 +20,11 @@ from ..errors import InputError
 from .app import AppContext
 
 if TYPE_CHECKING:
+    from ..audit import AuditItem, AuditTally
+    from ..conformance import CaseResult, CheckRun
     from ..delivery import DeliveryResult
     from ..events import EventCheck
+    from ..replay import ReplayItem, Tally
     from ..verdict import Verdict
 
 OK_MARK = "[green]✓[/]"
@@ -281,9 +284,66 @@ class JUnitWriter:
         self.close()
 
 
+# --- check ----------------------------------------------------------------
+
+
+def check_report(
+    app: AppContext, run: CheckRun, url: str, output_format: str, junit_path: str | None
+) -> None:
+    if junit_path:
+        write_junit(junit_path, "invwh check", [_check_case(r, run) for r in run.results])
+    if output_format == "json":
+        write_json(
+            {
+                "url": url,
+                "ok": run.ok,
+                "strict": run.strict,
+                "failed": [r.name for r in run.failed],
+                "warnings": [r.name for r in run.warnings],
+                "cases": [r.to_dict() for r in run.results],
+            }
+        )
+        return
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("case", no_wrap=True)
+    table.add_column("level", no_wrap=True)
+    table.add_column("sent, and the verdict", ratio=1)
+    for r in run.results:
+        table.add_row(
+            _check_mark(r, run), r.name, r.level, f"{escape(r.sent)}\n[dim]{escape(r.explanation)}[/]"
+        )
+    console = app.console()
+    console.print(f"invwh check {escape(url)}")
+    console.print(table)
+    failed, warnings = len(run.failed), len(run.warnings)
+    passed = sum(r.passed is True for r in run.results)
+    summary = f"{passed} passed, {failed} failed, {warnings} warning{'s' if warnings != 1 else ''}"
+    console.print(f"[bold green]{summary}[/]" if run.ok else f"[bold red]{summary}[/]")
+
+
+def _check_mark(result: CaseResult, run: CheckRun) -> str:
+    if result.passed is None:
+        return "[blue]i[/]"
+    if result.passed:
+        return OK_MARK
+    return FAIL_MARK if run.decides(result) else "[yellow]![/]"
+
+
+def _check_case(result: CaseResult, run: CheckRun) -> JUnitCase:
+    seconds = sum(d.elapsed for d in result.deliveries)
+    if result.passed is False and run.decides(result):
+        return JUnitCase(result.name, seconds, failure=result.explanation, output=result.sent)
+    return JUnitCase(result.name, seconds, output=f"{result.sent}: {result.explanation}")
+
+
 # --- listen ---------------------------------------------------------------
 
 if TYPE_CHECKING:
+    from ..audit import AuditItem, AuditTally
     from ..receiver import ReceivedDelivery
 
 # Control characters in what a client sent (path, headers) are shown escaped,
@@ -346,3 +406,242 @@ def delivery_text(delivery: ReceivedDelivery, *, forced: bool, markup: bool) -> 
     cause = "[yellow]likely cause:[/]" if markup else "likely cause:"
     lines += [f"{' ' * 14}{cause} {shown(hint)}" for hint in hints]
     return "\n".join(lines)
+
+
+# --- replay -----------------------------------------------------------------
+
+
+class ReplayReport:
+    """Reports a replay as it streams: nothing per delivery is kept in memory."""
+
+    def __init__(self, app: AppContext, url: str, output_format: str, junit_path: str | None) -> None:
+        self.app = app
+        self.url = url
+        self.json = output_format == "json"
+        self.junit = JUnitWriter(junit_path, "invwh replay") if junit_path else None
+        self.first = True
+        self.progress: Any = None
+        #: The first delivery that could not be made: (line, why), for the one error line.
+        self.undelivered: tuple[int, str] | None = None
+        if self.json:
+            sys.stdout.write(f'{{"url": {json.dumps(url)}, "items": [')
+        elif app.console().is_terminal:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                TextColumn("replaying"),
+                BarColumn(bar_width=None),
+                TextColumn("{task.completed} lines"),
+                TimeElapsedColumn(),
+                console=app.console(),
+                transient=True,
+            )
+            self.task = self.progress.add_task("replay", total=None)
+            self.progress.start()
+
+    def add(self, item: ReplayItem) -> None:
+        result = item.result
+        if self.junit is not None and (result is not None or item.malformed):
+            self.junit.add(_replay_case(item))
+        if result is not None and not result.delivered and self.undelivered is None:
+            self.undelivered = (item.line, result.error or "not delivered")
+        if self.json:
+            entry = {"line": item.line, **result.to_dict()} if result else _skipped_dict(item)
+            sys.stdout.write(("\n  " if self.first else ",\n  ") + json.dumps(entry, ensure_ascii=False))
+            self.first = False
+            return
+        if self.progress is not None:
+            self.progress.advance(self.task)
+        line = _replay_problem(item)
+        if line:
+            self.app.console().print(line)
+
+    def finish(self, tally: Tally) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        if self.undelivered is not None:
+            line, error = self.undelivered
+            count = f"{tally.undelivered} deliver{'ies' if tally.undelivered != 1 else 'y'}"
+            click.echo(
+                f"invwh: error: could not deliver {count} to {self.url}: {error} (first at line {line})",
+                err=True,
+            )
+        if self.json:
+            summary = json.dumps(tally.to_dict())
+            sys.stdout.write(f'\n], "summary": {summary}, "ok": {json.dumps(tally.ok)}}}\n')
+            return
+        statuses = ", ".join(f"{status}: {count}" for status, count in sorted(tally.by_status.items()))
+        rate = f" ({tally.delivered / tally.seconds:.0f}/s)" if tally.seconds and tally.delivered else ""
+        console = self.app.console()
+        console.print(
+            f"replayed to {escape(self.url)} in {tally.seconds:.1f} s{rate}; statuses: {statuses or 'none'}"
+        )
+        summary = (
+            f"{tally.as_expected} as expected, {tally.unexpected} unexpected, "
+            f"{tally.undelivered} not delivered, "
+            f"{tally.malformed} malformed line{'s' if tally.malformed != 1 else ''}"
+            + (f", {tally.skipped} skipped" if tally.skipped else "")
+        )
+        console.print(f"[bold green]{summary}[/]" if tally.ok else f"[bold red]{summary}[/]")
+
+    def __enter__(self) -> ReplayReport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if self.junit is not None:
+            self.junit.close()
+
+
+def _skipped_dict(item: ReplayItem) -> dict[str, Any]:
+    return {"line": item.line, "ok": not item.malformed, "skipped": item.skipped, "malformed": item.malformed}
+
+
+def _replay_problem(item: ReplayItem) -> str | None:
+    result = item.result
+    if result is None:
+        kind = "[red]malformed line[/]" if item.malformed else "[yellow]skipped[/]"
+        return f"line {item.line}: {kind}: {escape(item.skipped or '')}"
+    if not result.delivered:
+        return f"line {item.line}: [red]not delivered[/]: {escape(result.error or '')}"
+    if not result.ok:
+        said = _one_line(result.response_preview)
+        return f"line {item.line}: [red]{result.status} {escape(result.reason)}[/] ({result.meaning})" + (
+            f": {escape(said)}" if said else ""
+        )
+    return None
+
+
+def _replay_case(item: ReplayItem) -> JUnitCase:
+    result = item.result
+    if result is None:
+        return JUnitCase(f"line {item.line}", 0.0, failure=f"malformed line: {item.skipped}")
+    case = delivery_case(result)
+    case.name = f"line {item.line} ({result.event_type or 'not an event'})"
+    return case
+
+
+# --- verify --recording -----------------------------------------------------
+
+
+class AuditReport:
+    """Streams the failures of a recording audit, then its summary."""
+
+    def __init__(self, app: AppContext, recording: str, output_format: str) -> None:
+        self.app = app
+        self.json = output_format == "json"
+        self.first = True
+        if self.json:
+            sys.stdout.write(f'{{"recording": {json.dumps(recording)}, "failures": [')
+
+    def add(self, item: AuditItem) -> None:
+        if not item.failed:
+            return
+        if self.json:
+            entry = {"line": item.line, "category": item.category, "reason": item.reason}
+            entry["event_type"] = item.event_type
+            sys.stdout.write(("\n  " if self.first else ",\n  ") + json.dumps(entry, ensure_ascii=False))
+            self.first = False
+        else:
+            from ..audit import MALFORMED
+
+            kind = "" if item.category == MALFORMED else f" ({item.event_type or 'not an event'})"
+            self.app.console().print(
+                f"line {item.line}: {FAIL_MARK} {item.category}: {escape(item.reason)}{kind}"
+            )
+
+    def finish(self, tally: AuditTally) -> None:
+        if self.json:
+            summary = json.dumps(tally.to_dict())
+            sys.stdout.write(f'\n], "summary": {summary}, "ok": {json.dumps(tally.ok)}}}\n')
+            return
+        from rich import box
+        from rich.table import Table
+
+        from ..audit import COLUMNS
+
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("event type")
+        for column in COLUMNS:
+            table.add_column(column, justify="right")
+        for name, row in sorted(tally.by_type.items()):
+            table.add_row(name, *(str(row[c]) for c in COLUMNS))
+        table.add_row("[bold]all[/]", *(f"[bold]{tally.counts[c]}[/]" for c in COLUMNS))
+        console = self.app.console()
+        console.print(table)
+        summary = f"{tally.counts['valid']} of {tally.deliveries} deliveries valid"
+        if tally.malformed:
+            summary += f"; {tally.malformed} malformed line{'s' if tally.malformed != 1 else ''}"
+        if tally.skipped:
+            summary += f"; {tally.skipped} other request{'s' if tally.skipped != 1 else ''} skipped"
+        console.print(f"[bold green]{summary}[/]" if tally.ok else f"[bold red]{summary}[/]")
+
+    def __enter__(self) -> AuditReport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+# --- schemes ------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from ..schemes import Scheme
+
+
+def scheme_dict(scheme: Scheme, source: str) -> dict[str, Any]:
+    return {
+        "name": scheme.name,
+        "source": source,
+        "summary": scheme.summary,
+        "sends": dict(scheme.sends()),
+        "signs": scheme.describe_message(),
+        "hmac": f"HMAC-{scheme.hash.upper()}",
+        "encoding": scheme.encoding,
+        "key": scheme.describe_secret(),
+        "definition": scheme.definition(),
+    }
+
+
+def schemes_report(
+    app: AppContext, listed: list[tuple[Scheme, str]], default: str, output_format: str
+) -> None:
+    """``invwh schemes``: each scheme with what it sends and what it signs."""
+    if output_format == "json":
+        write_json({"default": default, "schemes": [scheme_dict(s, source) for s, source in listed]})
+        return
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("scheme", no_wrap=True)
+    table.add_column("sends", ratio=1)
+    table.add_column("signs", ratio=1)
+    for scheme, source in listed:
+        name = f"[bold]{escape(scheme.name)}[/]" + (" (default)" if scheme.name == default else "")
+        sends = "\n".join(f"{escape(header)}: {escape(shape)}" for header, shape in scheme.sends())
+        signs = (
+            f"HMAC-{scheme.hash.upper()} of {escape(scheme.describe_message())}\n"
+            f"[dim]key: {escape(scheme.describe_secret())}[/]"
+        )
+        table.add_row(f"{name}\n[dim]{escape(source)}[/]", sends, signs)
+    console = app.console()
+    console.print(table)
+    console.print("[dim]`invwh schemes show NAME` prints one as a block for invwh.toml[/]")
+
+
+def scheme_toml(scheme: Scheme, source: str) -> str:
+    """A scheme as a ``[schemes.NAME]`` block that ``config.py`` reads back as the same scheme."""
+    lines = [
+        f"# {scheme.name} ({source}); under [tool.invwh.schemes.{scheme.name}] in pyproject.toml",
+        f"[schemes.{_toml_key(scheme.name)}]",
+    ]
+    # A JSON string is a valid TOML basic string.
+    lines += [f"{name} = {json.dumps(value)}" for name, value in scheme.definition().items() if value != ""]
+    return "\n".join(lines)
+
+
+def _toml_key(name: str) -> str:
+    return name if all(c.isalnum() or c in "_-" for c in name) else json.dumps(name)

@@ -21,7 +21,7 @@ from .status import ExitStatus
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PAYLOAD_OR_DIR...")
-@click.option("--url", required=True, help="The receiver's URL.")
+@click.option("--url", required=True, envvar="INVWH_URL", show_envvar=True, help="The receiver's URL.")
 @click.option(
     "--expect",
     "expected",

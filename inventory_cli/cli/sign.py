@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import time
 
 import click
 
@@ -21,6 +22,12 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
 @scheme_option
 @click.option("--timestamp", type=click.IntRange(min=0), help="Unix seconds to sign with [default: now].")
 @click.option(
+    "--id",
+    "message_id",
+    metavar="TEXT",
+    help="The message id to sign with, for schemes that sign one (standard-webhooks) [default: random].",
+)
+@click.option(
     "--method",
     default="POST",
     show_default=True,
@@ -36,7 +43,14 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
     help="headers: 'Name: value' lines; json: an object; curl: a runnable command; "
     "value: the signature alone.",
 )
-@click.option("--url", default=DEFAULT_URL, show_default=True, help="The URL for --format curl.")
+@click.option(
+    "--url",
+    default=DEFAULT_URL,
+    show_default=True,
+    envvar="INVWH_URL",
+    show_envvar=True,
+    help="The URL for --format curl.",
+)
 @click.option("--no-validate", is_flag=True, help="Sign even if the payload is not a valid inventory event.")
 @click.pass_obj
 def sign(
@@ -46,6 +60,7 @@ def sign(
     secret_file: str | None,
     scheme_name: str,
     timestamp: int | None,
+    message_id: str | None,
     method: str,
     output_format: str,
     url: str,
@@ -62,10 +77,13 @@ def sign(
       curl -H @headers.txt --data-binary @body.json http://localhost:3000/webhooks
       invwh sign body.json --format curl --url http://localhost:3000/webhooks | sh
       cat body.json | invwh sign - --format value --timestamp 1700000000
+      invwh sign body.json --scheme standard-webhooks --secret-file whsec.txt --id msg_1
     """
     from ..signing import sign as sign_body
 
     scheme = resolve_scheme(scheme_name)
+    if message_id is not None and not scheme.id_header:
+        raise click.UsageError(f"--id: the {scheme.name} scheme has no message id")
     secret = resolve_secret(secret_values, secret_file)
     loaded = read_payload(payload)
 
@@ -81,7 +99,11 @@ def sign(
             return ExitStatus.CHECK_FAILED
         event_type = check.event_type
 
-    signature_headers = sign_body(scheme, secret, loaded.body, method=method, timestamp=timestamp)
+    if timestamp is None:
+        timestamp = int(time.time())
+    signature_headers = sign_body(
+        scheme, secret, loaded.body, method=method, timestamp=timestamp, message_id=message_id
+    )
     headers = {"Content-Type": "application/json", **signature_headers}
 
     from . import render
@@ -96,9 +118,7 @@ def sign(
                 "scheme": scheme.name,
                 "event_type": event_type,
                 "method": method.upper(),
-                "timestamp": int(signature_headers[scheme.timestamp_header])
-                if scheme.timestamp_header
-                else None,
+                "timestamp": timestamp if scheme.uses_timestamp else None,
                 "headers": headers,
                 "body_bytes": len(loaded.body),
             }

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ..payloads import read_payload
+from ..schemes import Scheme
+from ..signing import Secret
 from .app import AppContext
 from .options import (
     check_method,
@@ -19,8 +23,12 @@ from .status import ExitStatus
 
 
 @click.command()
+@click.option("--body", "body_path", metavar="PATH", help="The received body: a file, or - for stdin.")
 @click.option(
-    "--body", "body_path", required=True, metavar="PATH", help="The received body: a file, or - for stdin."
+    "--recording",
+    "recording_path",
+    metavar="FILE",
+    help="Audit every delivery in an `invwh listen --record` file instead (- for stdin).",
 )
 @header_option("A received header, 'Name: value' (repeatable; names are case-insensitive).")
 @secret_options(multiple=True)
@@ -33,6 +41,8 @@ from .status import ExitStatus
     type=click.IntRange(min=0),
     default=300,
     show_default=True,
+    envvar="INVWH_TOLERANCE",
+    show_envvar=True,
     help="Reject timestamps older or further ahead than this many seconds; 0 turns the check off.",
 )
 @click.option("--now", type=float, metavar="UNIX", help="Pin the clock, for reproducible checks.")
@@ -43,7 +53,8 @@ from .status import ExitStatus
 @click.pass_obj
 def verify(
     app: AppContext,
-    body_path: str,
+    body_path: str | None,
+    recording_path: str | None,
     header_lines: tuple[str, ...],
     secret_values: tuple[str, ...],
     secret_file: tuple[str, ...],
@@ -59,6 +70,11 @@ def verify(
     Exit status 0 when the delivery is valid, 1 when a check fails (with the
     likely cause where one can be found), 2 for usage errors.
 
+    With --recording, audit a whole recording instead: every delivery is
+    judged as it would have been on arrival (the timestamp's age is measured
+    against its received time), and a summary per event type follows the
+    line numbers of the failures. Exit status 1 if any fails.
+
     \b
     Examples:
       invwh verify --body body.json \\
@@ -66,12 +82,20 @@ def verify(
       invwh verify --body - -H "$SIG_HEADER" -H "$TS_HEADER" --secret-file .secret --format json
       invwh verify --body body.json -H ... --secret-file old.key --secret-file new.key
       invwh verify --body body.json -H ... --tolerance 0     # skip the age check
+      invwh verify --recording deliveries.jsonl --secret-file .secret
     """
     from ..verdict import judge
 
+    if (body_path is None) == (recording_path is None):
+        raise click.UsageError("give --body (one delivery) or --recording (a whole recording)")
+    if recording_path is not None and (header_lines or now is not None):
+        raise click.UsageError("-H and --now go with --body: a recording has its own headers and times")
     scheme = resolve_scheme(scheme_name)
-    headers = parse_headers(header_lines)
     secrets = resolve_secrets(secret_values, secret_file)
+    if recording_path is not None:
+        return _audit(app, recording_path, scheme, secrets, tolerance, not no_validate, output_format)
+    headers = parse_headers(header_lines)
+    assert body_path is not None
     loaded = read_payload(body_path)
     verdict = judge(
         scheme,
@@ -91,3 +115,26 @@ def verify(
     else:
         render.verdict_text(app, verdict, loaded.name)
     return ExitStatus.OK if verdict.valid else ExitStatus.CHECK_FAILED
+
+
+def _audit(
+    app: AppContext,
+    path: str,
+    scheme: Scheme,
+    secrets: list[Secret],
+    tolerance: int,
+    validate: bool,
+    output_format: str,
+) -> ExitStatus:
+    from ..audit import AuditTally, audit
+    from ..recording import read_recording
+    from . import render
+
+    records = read_recording(sys.stdin.buffer if path == "-" else path)
+    tally = AuditTally()
+    with render.AuditReport(app, path, output_format) as report:
+        for item in audit(records, scheme, secrets, tolerance=tolerance, validate=validate):
+            tally.add(item)
+            report.add(item)
+        report.finish(tally)
+    return ExitStatus.OK if tally.ok else ExitStatus.CHECK_FAILED

@@ -1,0 +1,124 @@
+"""Audit a recording: the verdict on every delivery in it, counted as it streams.
+
+Each delivery is judged as ``invwh verify`` would have judged it when it
+arrived: its timestamp's age is measured against its own received time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .recording import BadLine, Recorded
+from .schemes import Scheme
+from .signing import Secret
+from .verdict import judge
+
+#: Failure reasons grouped into the columns of the summary.
+CATEGORIES = {
+    "ok": "valid",
+    "stale_timestamp": "stale",
+    "future_timestamp": "stale",
+    "invalid_payload": "invalid payload",
+}
+BAD_SIGNATURE = "bad signature"
+COLUMNS = ("valid", BAD_SIGNATURE, "stale", "invalid payload")
+MALFORMED = "malformed line"
+#: A recorded request that was no delivery to judge (a GET, a body refused unread).
+SKIPPED = "skipped"
+NO_TYPE = "(not an event)"
+
+
+@dataclass
+class AuditItem:
+    line: int
+    category: str  # one of COLUMNS, MALFORMED or SKIPPED
+    reason: str  # the verdict's reason code, or why the line is malformed or skipped
+    event_type: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.category == "valid"
+
+    @property
+    def failed(self) -> bool:
+        return self.category not in ("valid", SKIPPED)
+
+
+@dataclass
+class AuditTally:
+    total: int = 0
+    malformed: int = 0
+    skipped: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COLUMNS, 0))
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, item: AuditItem) -> None:
+        self.total += 1
+        if item.category == MALFORMED:
+            self.malformed += 1
+            return
+        if item.category == SKIPPED:
+            self.skipped += 1
+            return
+        self.counts[item.category] += 1
+        row = self.by_type.setdefault(item.event_type or NO_TYPE, dict.fromkeys(COLUMNS, 0))
+        row[item.category] += 1
+
+    @property
+    def deliveries(self) -> int:
+        return self.total - self.malformed - self.skipped
+
+    @property
+    def failed(self) -> int:
+        return self.total - self.skipped - self.counts["valid"]
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "deliveries": self.deliveries,
+            "malformed_lines": self.malformed,
+            "skipped_requests": self.skipped,
+            **{name.replace(" ", "_"): count for name, count in self.counts.items()},
+            "by_event_type": {
+                name: {k.replace(" ", "_"): v for k, v in row.items()}
+                for name, row in sorted(self.by_type.items())
+            },
+        }
+
+
+def audit(
+    records: Iterable[Recorded | BadLine],
+    scheme: Scheme,
+    secrets: Sequence[Secret],
+    *,
+    tolerance: int = 300,
+    validate: bool = True,
+) -> Iterator[AuditItem]:
+    for record in records:
+        if isinstance(record, BadLine):
+            yield AuditItem(record.line, MALFORMED, record.reason)
+            continue
+        # As replay does: only a POST whose body was read is a delivery to judge.
+        if record.method != "POST":
+            yield AuditItem(record.line, SKIPPED, f"a {record.method} request, not a delivery")
+            continue
+        if not record.body_read:
+            yield AuditItem(record.line, SKIPPED, f"the body was not recorded (answered {record.status})")
+            continue
+        verdict = judge(
+            scheme,
+            secrets,
+            record.body,
+            record.headers,
+            method=record.method,
+            tolerance=tolerance if record.received_at_unix is not None else 0,
+            now=record.received_at_unix,
+            validate=validate,
+        )
+        reason = verdict.reason
+        category = CATEGORIES.get(reason, BAD_SIGNATURE)
+        yield AuditItem(record.line, category, reason, verdict.event_type)

@@ -1,0 +1,252 @@
+"""Project settings from a config file: defaults and named schemes.
+
+The file is ``--config PATH``, else ``invwh.toml`` in the current directory,
+else the ``[tool.invwh]`` table of ``pyproject.toml`` there. It may set
+defaults (``url``, ``scheme``, ``tolerance``, ``secret_env``: the *name* of
+an environment variable holding the secret) and define schemes under
+``[schemes.NAME]`` with the fields of ``schemes.Scheme``::
+
+    url = "http://localhost:3000/webhooks"
+    scheme = "acme"
+    secret_env = "ACME_WEBHOOK_SECRET"
+
+    [schemes.acme]
+    signature_header = "X-Acme-Signature"
+    encoding = "base64"
+    message_template = "{timestamp}.{body}"
+    timestamp_header = "X-Acme-Timestamp"
+
+A plain ``secret`` is read only from a file that git does not track and that
+only its owner can read. Every problem is a ``ConfigError`` of one line that
+names the file and the key. TOML is parsed only when a file is found, so
+commands run without one pay nothing for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError, SchemeDefinitionError
+from .schemes import BUILTIN_SCHEMES, REQUIRED_FIELDS, SCHEME_FIELDS, Scheme, get_scheme
+from .signing import Secret
+
+CONFIG_NAME = "invwh.toml"
+PYPROJECT_NAME = "pyproject.toml"
+#: The keys a config file may set, besides ``schemes``.
+SETTINGS = ("url", "scheme", "tolerance", "secret_env", "secret")
+
+_SCHEME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A cheap look at pyproject.toml before parsing it: could it hold [tool.invwh]?
+_MAY_HOLD_TOOL_INVWH = re.compile(
+    rb"""^[ \t]*(\[[ \t]*tool[ \t]*\]|\[?[ \t]*tool[ \t]*\.[ \t]*["']?invwh\b)""", re.MULTILINE
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    #: The file the settings came from, as shown in messages.
+    path: str
+    url: str | None = None
+    scheme: str | None = None
+    tolerance: int | None = None
+    #: The name of the environment variable that holds the secret.
+    secret_env: str | None = None
+    #: A secret written in the file itself (only from a private, untracked file).
+    secret: Secret | None = None
+    schemes: dict[str, Scheme] = field(default_factory=dict)
+
+    def get_scheme(self, name: str) -> Scheme:
+        return get_scheme(name, self.schemes)
+
+
+def find_config(directory: Path | None = None) -> tuple[Path, bool] | None:
+    """The config file in ``directory`` (default: the current one) and whether it is
+    ``pyproject.toml`` (settings under ``[tool.invwh]``), or None."""
+    directory = Path.cwd() if directory is None else directory
+    own = directory / CONFIG_NAME
+    if own.is_file():
+        return own, False
+    pyproject = directory / PYPROJECT_NAME
+    if pyproject.is_file():
+        try:
+            text = pyproject.read_bytes()
+        except OSError:
+            return None  # not ours to complain about: it is only looked at in passing
+        if _MAY_HOLD_TOOL_INVWH.search(text):
+            return pyproject, True
+    return None
+
+
+def load_config(explicit: str | None = None, directory: Path | None = None) -> Config | None:
+    """The settings from ``explicit`` (``--config``), or from the file found in ``directory``.
+
+    An explicit ``pyproject.toml`` is read for its ``[tool.invwh]`` table.
+    None when no file is given or found, or a found ``pyproject.toml`` has no
+    ``[tool.invwh]``.
+    """
+    if explicit is not None:
+        path = Path(explicit)
+        in_pyproject = path.name == PYPROJECT_NAME
+        shown = explicit
+    else:
+        found = find_config(directory)
+        if found is None:
+            return None
+        path, in_pyproject = found
+        shown = path.name
+    data = _parse(path, shown)
+    if in_pyproject:
+        table = data.get("tool", {}).get("invwh") if isinstance(data.get("tool"), dict) else None
+        if table is None:
+            if explicit is not None:
+                raise ConfigError(f"{shown}: no [tool.invwh] table")
+            return None
+        return parse_config(table, path, shown=shown, prefix="tool.invwh.")
+    return parse_config(data, path, shown=shown)
+
+
+def _parse(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {shown}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {shown}: is a directory") from None
+    except PermissionError:
+        raise ConfigError(f"config file {shown}: permission denied") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {shown}: not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"config file {shown}: cannot read: {error.strerror or error}") from None
+    toml = _toml_module()
+    try:
+        return toml.loads(text)
+    except toml.TOMLDecodeError as error:
+        raise ConfigError(f"{shown}: not valid TOML: {error}") from None
+
+
+def _toml_module() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    import tomli  # the backport of tomllib, a dependency on Python 3.10 only
+
+    return tomli
+
+
+def parse_config(data: Mapping[str, Any], path: Path, *, shown: str, prefix: str = "") -> Config:
+    """Check and convert a parsed config table. ``prefix`` is where it sits in the file."""
+
+    def bad(key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{shown}: {prefix}{key} {problem}")
+
+    unknown = [key for key in data if key not in (*SETTINGS, "schemes")]
+    if unknown:
+        known = ", ".join((*SETTINGS, "schemes"))
+        raise bad(unknown[0], f"is not a setting (known: {known})")
+
+    schemes = _parse_schemes(data.get("schemes", {}), shown, bad)
+    settings: dict[str, Any] = {}
+    if "url" in data:
+        url = data["url"]
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise bad("url", "must be an http:// or https:// URL with a host")
+        settings["url"] = url
+    if "scheme" in data:
+        name = data["scheme"]
+        if not isinstance(name, str) or (name not in BUILTIN_SCHEMES and name not in schemes):
+            known = ", ".join([*BUILTIN_SCHEMES, *schemes])
+            raise bad("scheme", f"must name a built-in scheme or one under [schemes] ({known})")
+        settings["scheme"] = name
+    if "tolerance" in data:
+        tolerance = data["tolerance"]
+        if not isinstance(tolerance, int) or isinstance(tolerance, bool) or tolerance < 0:
+            raise bad("tolerance", "must be a whole number of seconds, 0 or more (0 turns the check off)")
+        settings["tolerance"] = tolerance
+    if "secret_env" in data:
+        name = data["secret_env"]
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            raise bad("secret_env", "must be the name of an environment variable, such as ACME_SECRET")
+        settings["secret_env"] = name
+    if "secret" in data:
+        text = data["secret"]
+        if not isinstance(text, str) or not text.strip():
+            raise bad("secret", "must be a non-empty string")
+        _refuse_unsafe_secret_file(path, shown, prefix)
+        settings["secret"] = Secret(text)
+    return Config(path=shown, schemes=schemes, **settings)
+
+
+def _parse_schemes(table: Any, shown: str, bad: Callable[[str, str], ConfigError]) -> dict[str, Scheme]:
+    if not isinstance(table, dict):
+        raise bad("schemes", "must be a table of schemes: [schemes.NAME]")
+    schemes = {}
+    for name, definition in table.items():
+        key = f"schemes.{name}"
+        if not _SCHEME_NAME.fullmatch(name):
+            raise bad(key, "is not a usable scheme name: letters, digits, '.', '_' and '-'")
+        if not isinstance(definition, dict):
+            raise bad(key, f"must be a table: [schemes.{name}]")
+        unknown = [k for k in definition if k not in SCHEME_FIELDS]
+        if unknown:
+            raise bad(f"{key}.{unknown[0]}", f"is not a scheme field (known: {', '.join(SCHEME_FIELDS)})")
+        for required in REQUIRED_FIELDS:
+            if required not in definition:
+                raise bad(key, f"needs {required}")
+        for field_name, value in definition.items():
+            if not isinstance(value, str):
+                raise bad(f"{key}.{field_name}", "must be a string")
+        fields = {"summary": f"Defined in {shown}.", **definition}
+        try:
+            scheme = Scheme(name=name, **fields)
+        except SchemeDefinitionError as error:
+            raise bad(f"{key}.{error.field}", error.problem) from None
+        builtin = BUILTIN_SCHEMES.get(name)
+        if builtin is not None and scheme != builtin:
+            raise bad(key, f"differs from the built-in {name} scheme: give yours another name")
+        schemes[name] = scheme
+    return schemes
+
+
+def _refuse_unsafe_secret_file(path: Path, shown: str, prefix: str) -> None:
+    """Raise ConfigError unless ``path`` is private to its owner and not tracked by git."""
+    key = f"{prefix}secret"
+    advice = "put the secret in an environment variable and name it with secret_env instead"
+    if _tracked_by_git(path):
+        raise ConfigError(
+            f"{shown}: refusing the plain {key}: the file is tracked by git, so everyone with "
+            f"the repository has the secret; {advice}"
+        )
+    if os.name != "nt":  # Windows has no group and other permission bits to look at
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o044:
+            raise ConfigError(
+                f"{shown}: refusing the plain {key}: the file is readable by other users "
+                f"(mode {mode:o}); run `chmod 600 {shown}`, or {advice}"
+            )
+
+
+def _tracked_by_git(path: Path) -> bool:
+    """Whether git tracks ``path``; False when git is absent or the file is in no repository."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", "--", path.name],
+            cwd=path.parent.resolve(),
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0

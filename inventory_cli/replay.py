@@ -1,0 +1,197 @@
+"""Replay a recording: POST each recorded body again, in order, at a bounded pace.
+
+Streams the recording and keeps at most a window of deliveries in flight, so
+memory does not grow with the recording's size. Results come back in the
+recording's order whatever the concurrency.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .delivery import Deliverer, DeliveryResult, Signer
+from .events import check_event
+from .recording import BadLine, Recorded
+from .schemes import Scheme
+
+
+@dataclass
+class ReplayItem:
+    """One line of the recording: a delivery made, or a line skipped and why."""
+
+    line: int
+    result: DeliveryResult | None = None
+    skipped: str | None = None  # why nothing was sent for this line
+    malformed: bool = False  # the line itself is broken (not a record)
+
+
+@dataclass
+class ReplayOptions:
+    keep_signature: bool = False
+    concurrency: int = 1
+    rate: float | None = None  # deliveries per second at most
+    event_type: str | None = None  # replay only this type
+    limit: int | None = None  # at most this many deliveries
+    expected: Collection[int] = (200,)
+
+
+def event_type_of(record: Recorded) -> str | None:
+    verdict = record.verdict or {}
+    recorded = verdict.get("event_type")
+    return recorded if isinstance(recorded, str) else check_event(record.body).event_type
+
+
+def replay(
+    records: Iterable[Recorded | BadLine],
+    deliverer: Deliverer,
+    scheme: Scheme,
+    options: ReplayOptions,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[ReplayItem]:
+    """Deliver each usable record again and yield one item per line, in order."""
+    kept = {name.lower() for name in scheme.signed_header_names()}
+
+    def signer_for(record: Recorded) -> Signer:
+        if not options.keep_signature:
+            return deliverer.sign
+        recorded = {k: v for k, v in record.headers.items() if k.lower() in kept}
+        return lambda body: recorded  # the recorded headers, untouched
+
+    def planned() -> Iterator[ReplayItem | tuple[Recorded, str | None]]:
+        sent = 0
+        for record in records:
+            if options.limit is not None and sent >= options.limit:
+                return
+            if isinstance(record, BadLine):
+                yield ReplayItem(record.line, skipped=record.reason, malformed=True)
+                continue
+            if not record.body_read:
+                yield ReplayItem(record.line, skipped=f"the body was not recorded (answered {record.status})")
+                continue
+            if record.method != "POST":
+                yield ReplayItem(record.line, skipped=f"a {record.method} request, not a delivery")
+                continue
+            event_type = event_type_of(record)
+            if options.event_type and event_type != options.event_type:
+                continue
+            sent += 1
+            yield record, event_type
+
+    pace = _Pace(options.rate, clock, sleep)
+    yield from _threaded(planned(), deliverer, options, signer_for, pace)
+
+
+Step = ReplayItem | tuple[Recorded, str | None]
+
+
+def _threaded(
+    steps: Iterator[Step],
+    deliverer: Deliverer,
+    options: ReplayOptions,
+    signer_for: Callable[[Recorded], Signer],
+    pace: _Pace,
+) -> Iterator[ReplayItem]:
+    def deliver(record: Recorded, event_type: str | None) -> ReplayItem:
+        result = deliverer.deliver(
+            record.body,
+            payload=f"line {record.line}",
+            event_type=event_type,
+            expected=options.expected,
+            signer=signer_for(record),
+        )
+        return ReplayItem(record.line, result)
+
+    # A bounded window of futures, drained from the left, keeps the order and the memory flat.
+    window: deque[Future[ReplayItem]] = deque()
+    with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="replay") as pool:
+        for step in steps:
+            if isinstance(step, ReplayItem):
+                done: Future[ReplayItem] = Future()
+                done.set_result(step)
+                window.append(done)
+            else:
+                pace.wait()
+                window.append(pool.submit(deliver, *step))
+            while len(window) > options.concurrency * 4 or (window and window[0].done()):
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+@dataclass
+class Tally:
+    """Counts over a replay, kept as items stream by (nothing per item is retained)."""
+
+    delivered: int = 0
+    as_expected: int = 0
+    undelivered: int = 0
+    malformed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    def add(self, item: ReplayItem) -> None:
+        result = item.result
+        if result is None:
+            if item.malformed:
+                self.malformed += 1
+            else:
+                self.skipped += 1
+            return
+        key = str(result.status) if result.delivered else "not delivered"
+        self.by_status[key] = self.by_status.get(key, 0) + 1
+        if not result.delivered:
+            self.undelivered += 1
+            return
+        self.delivered += 1
+        self.as_expected += result.ok
+
+    @property
+    def unexpected(self) -> int:
+        return self.delivered - self.as_expected
+
+    @property
+    def ok(self) -> bool:
+        return not (self.undelivered or self.unexpected or self.malformed)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "delivered": self.delivered,
+            "as_expected": self.as_expected,
+            "unexpected": self.unexpected,
+            "undelivered": self.undelivered,
+            "malformed_lines": self.malformed,
+            "skipped_lines": self.skipped,
+            "by_status": dict(sorted(self.by_status.items())),
+            "seconds": round(self.seconds, 3),
+            "rate_per_second": round(self.delivered / self.seconds, 1) if self.seconds else None,
+        }
+
+
+class _Pace:
+    """Spaces deliveries at most ``rate`` per second, measured from the first."""
+
+    def __init__(
+        self, rate: float | None, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self.count = 0
+        self.start = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        if self.count == 0:
+            self.start = self.clock()
+        delay = self.start + self.count * self.interval - self.clock()
+        if delay > 0:
+            self.sleep(delay)
+        self.count += 1
