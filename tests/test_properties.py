@@ -1,0 +1,372 @@
+"""Properties over generated input (hypothesis): signatures round-trip, nothing crashes.
+
+Every property runs for every built-in scheme where it concerns schemes, and
+counts its examples (``figures.py``) for the terminal summary.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import json
+
+import figures
+import pytest
+from conftest import TEST_SECRET, VALID_SAMPLES, Invwh
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from inventory_cli.errors import InputError
+from inventory_cli.events import event_types
+from inventory_cli.receiver import ReceivedDelivery
+from inventory_cli.recording import BadLine, Recorded, encode_line, parse_line, read_recording
+from inventory_cli.schemes import BUILTIN_SCHEMES, Scheme
+from inventory_cli.signing import Secret, check_signature, key_or_none, sign
+
+SCHEMES = list(BUILTIN_SCHEMES)
+#: The Scheme fields the generators below know how to feed. A new field may
+#: need inputs of a new form: the guard test says so rather than guessing.
+KNOWN_FIELDS = {
+    "name",
+    "summary",
+    "signature_header",
+    "hash",
+    "encoding",
+    "value_template",
+    "message_template",
+    "timestamp_header",
+    "timestamp_template",
+    "signature_separator",
+    "id_header",
+    "id_prefix",
+    "secret_encoding",
+    "secret_prefix",
+    "_parts",
+}
+
+CORE = settings(max_examples=300, deadline=None, database=None)
+CLI = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+#: Text that can be a secret: anything but lone surrogates (argv, files and the environment give UTF-8).
+secret_text = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=64).filter(str.strip)
+whitespace = st.text(st.sampled_from([chr(c) for c in range(0x3000 + 1) if chr(c).isspace()]), max_size=8)
+timestamps = st.integers(min_value=0, max_value=10**12 - 1)
+methods = st.text("!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-", min_size=1)
+header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=40)
+
+
+def secrets_for(scheme: Scheme) -> st.SearchStrategy[str]:
+    """Secrets in the form the scheme takes: its encoded form when it has one, and plain text."""
+    encoding = getattr(scheme, "secret_encoding", "utf8")
+    prefix = getattr(scheme, "secret_prefix", "")
+    raw = st.binary(min_size=1, max_size=64)
+    forms = (
+        [secret_text, secret_text.map(lambda text: prefix + text)] if encoding == "utf8" else [secret_text]
+    )
+    if encoding == "base64":
+        forms.append(raw.map(lambda key: prefix + base64.b64encode(key).decode("ascii")))
+    elif encoding == "hex":
+        forms.append(raw.map(lambda key: prefix + key.hex()))
+    return st.one_of(forms)
+
+
+def header_placeholders(scheme: Scheme) -> list[str]:
+    return [
+        text[len("header:") :]
+        for is_placeholder, text in scheme.message_parts
+        if is_placeholder and text.startswith("header:")
+    ]
+
+
+def test_the_properties_know_every_scheme_field():
+    unknown = {f.name for f in dataclasses.fields(Scheme)} - KNOWN_FIELDS
+    assert not unknown, (
+        f"Scheme has new fields {sorted(unknown)}: teach tests/test_properties.py "
+        "(secrets_for and the sign/check properties) to generate inputs for them"
+    )
+
+
+# --- signatures ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme_name", SCHEMES)
+@CORE
+@given(data=st.data(), body=st.binary(max_size=2048), timestamp=timestamps, method=methods)
+def test_sign_then_check_holds(scheme_name, data, body, timestamp, method):
+    figures.example(f"sign-then-check[{scheme_name}]")
+    scheme = BUILTIN_SCHEMES[scheme_name]
+    secret = Secret(data.draw(secrets_for(scheme), label="secret"))
+    extra = {name: data.draw(header_text, label=name) for name in header_placeholders(scheme)}
+    event("secret refused" if key_or_none(scheme, secret) is None else "secret taken")
+    if key_or_none(scheme, secret) is None:  # not in the scheme's form: refused, never a crash
+        with pytest.raises(InputError, match="not in the form"):
+            sign(scheme, secret, body, method=method, timestamp=timestamp, headers=extra)
+        return
+    headers = {**extra, **sign(scheme, secret, body, method=method, timestamp=timestamp, headers=extra)}
+    check = check_signature(scheme, [secret], body, headers, method=method, tolerance=0)
+    assert (check.ok, check.reason, check.secret_index) == (True, "ok", 0), check.message
+    if scheme.uses_timestamp:
+        assert check.timestamp == timestamp
+        fresh = check_signature(
+            scheme, [secret], body, headers, method=method, tolerance=300, now=timestamp + 299
+        )
+        assert fresh.ok, fresh.message
+        stale = check_signature(
+            scheme, [secret], body, headers, method=method, tolerance=300, now=timestamp + 301
+        )
+        assert (stale.ok, stale.reason, stale.signature_ok) == (False, "stale_timestamp", True)
+    rotated = check_signature(
+        scheme, [Secret("a-retired-key"), secret], body, headers, method=method, tolerance=0
+    )
+    assert (rotated.ok, rotated.secret_index) == (True, 1)
+
+
+@pytest.mark.parametrize("scheme_name", SCHEMES)
+@CORE
+@given(data=st.data(), body=st.binary(min_size=1, max_size=512), timestamp=timestamps)
+def test_any_change_to_the_bytes_or_the_secret_breaks_the_signature(scheme_name, data, body, timestamp):
+    figures.example(f"tampering-detected[{scheme_name}]")
+    scheme = BUILTIN_SCHEMES[scheme_name]
+    secret = Secret(data.draw(secrets_for(scheme), label="secret"))
+    if key_or_none(scheme, secret) is None:
+        return
+    headers = sign(scheme, secret, body, timestamp=timestamp)
+    position = data.draw(st.integers(0, len(body) - 1), label="position")
+    bit = data.draw(st.integers(0, 7), label="bit")
+    tampered = body[:position] + bytes([body[position] ^ (1 << bit)]) + body[position + 1 :]
+    check = check_signature(scheme, [secret], tampered, headers, tolerance=0, diagnose=False)
+    assert (check.ok, check.reason) == (False, "signature_mismatch")
+    other = Secret("another-" + data.draw(secret_text, label="other"))
+    if key_or_none(scheme, other) not in (None, key_or_none(scheme, secret)):
+        check = check_signature(scheme, [other], body, headers, tolerance=0, diagnose=False)
+        assert (check.ok, check.reason) == (False, "signature_mismatch")
+
+
+@CORE
+@given(text=whitespace)
+def test_a_blank_secret_is_refused(text):
+    figures.example("blank-secret-refused")
+    with pytest.raises(InputError, match="the secret is empty"):
+        Secret(text)
+
+
+@CORE
+@given(text=st.text(st.characters(exclude_categories=[]), min_size=1, max_size=32))
+def test_a_secret_is_taken_or_refused_never_a_crash(text):
+    figures.example("secret-taken-or-refused")
+    try:
+        secret = Secret(text)
+    except InputError as error:
+        assert "secret" in str(error)
+        assert not text.strip() or any("\ud800" <= c <= "\udfff" for c in text)
+        return
+    assert secret.key == text.encode("utf-8")
+    assert repr(secret) == str(secret) == "Secret(****)"
+
+
+@pytest.mark.parametrize("scheme_name", SCHEMES)
+@CORE
+@given(
+    body=st.binary(max_size=512),
+    headers=st.dictionaries(st.text(max_size=30), st.text(max_size=80), max_size=6),
+    signature=st.text(max_size=200),
+    now=st.floats(min_value=-1e12, max_value=1e13, allow_nan=False),
+    tolerance=st.integers(0, 10**6),
+)
+def test_checking_never_raises_on_any_header(scheme_name, body, headers, signature, now, tolerance):
+    figures.example(f"check-never-raises[{scheme_name}]")
+    scheme = BUILTIN_SCHEMES[scheme_name]
+    received = {**headers, scheme.signature_header: signature}
+    check = check_signature(scheme, [Secret(TEST_SECRET)], body, received, tolerance=tolerance, now=now)
+    assert check.reason != "ok" or check.ok
+    assert isinstance(check.message, str) and all(isinstance(h, str) for h in check.hints)
+
+
+# --- the commands never raise -------------------------------------------------
+
+RUN = Invwh(env={"INVWH_SECRET": TEST_SECRET})
+ERROR_PREFIXES = ("invwh: error: ", "Error: ")
+
+names = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=20)
+#: The headers some scheme reads, so that generated values reach the checks too.
+scheme_headers = sorted(
+    {
+        name
+        for scheme in BUILTIN_SCHEMES.values()
+        for name in (scheme.signature_header, scheme.timestamp_header, getattr(scheme, "id_header", None))
+        if name
+    }
+)
+well_formed = st.tuples(st.sampled_from(scheme_headers) | names, st.text(max_size=80)).map(
+    lambda pair: f"{pair[0]}: {pair[1]}"
+)
+header_lines = st.one_of(well_formed, well_formed, well_formed, st.text(max_size=60))  # or anything
+event_keys = [t.discriminator for t in event_types()] + ["sku", "quantityChange"]
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=10)
+    | st.sampled_from([t.name for t in event_types()]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+bodies = st.one_of(
+    st.sampled_from([path.read_bytes() for path in VALID_SAMPLES]),
+    st.binary(max_size=1024),
+    st.dictionaries(st.sampled_from(event_keys), json_values, max_size=4).map(
+        lambda d: json.dumps(d).encode()
+    ),
+    st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+)
+
+
+def assert_one_error_line(stderr: str) -> None:
+    errors = [line for line in stderr.splitlines() if line.startswith(ERROR_PREFIXES)]
+    assert len(errors) == 1, stderr
+
+
+@CLI
+@given(
+    body=bodies,
+    scheme_name=st.sampled_from(SCHEMES),
+    extra=st.lists(header_lines, max_size=3),
+    signed=st.booleans(),
+    validate=st.booleans(),
+    output_format=st.sampled_from(["text", "json"]),
+)
+def test_verify_never_raises(body, scheme_name, extra, signed, validate, output_format):
+    figures.example("verify-never-raises")
+    args = [
+        "verify",
+        "--body",
+        "-",
+        "--scheme",
+        scheme_name,
+        "--format",
+        output_format,
+        "--now",
+        "1700000000",
+    ]
+    if not validate:
+        args.append("--no-validate")
+    if signed:
+        headers = sign(BUILTIN_SCHEMES[scheme_name], Secret(TEST_SECRET), body, timestamp=1700000000)
+        args += [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
+    for line in extra:
+        args += ["-H", line]
+    result = RUN(*args, input=body, code=(0, 1, 2))
+    event(f"exit {result.code}")
+    if result.code == 2:
+        assert_one_error_line(result.stderr)
+        return
+    if output_format == "json":
+        verdict = json.loads(result.stdout)
+        assert verdict["valid"] is (result.code == 0)
+
+
+@CLI
+@given(body=bodies, output_format=st.sampled_from(["text", "json"]))
+def test_validate_never_raises(body, output_format):
+    figures.example("validate-never-raises")
+    result = RUN("validate", "-", "--format", output_format, input=body, code=(0, 1))
+    event(f"exit {result.code}")
+    if output_format == "json":
+        (checked,) = json.loads(result.stdout)["files"]
+        assert checked["valid"] is (result.code == 0)
+    else:
+        assert result.stdout.startswith(("✓ <stdin>", "✗ <stdin>"))
+
+
+# --- recordings ---------------------------------------------------------------
+
+record_keys = [
+    "received_at", "received_at_unix", "method", "path", "headers",
+    "body", "body_encoding", "verdict", "status", "body_read",
+]  # fmt: skip
+RECORD_FIELDS = {
+    "received_at": st.text(max_size=30),
+    "received_at_unix": st.floats(allow_nan=False, allow_infinity=False) | st.integers(),
+    "method": methods,
+    "path": header_text,
+    "headers": st.dictionaries(names, header_text, max_size=3),
+    "verdict": st.none() | st.fixed_dictionaries({"valid": st.booleans(), "reason": st.text(max_size=9)}),
+    "status": st.integers(100, 599),
+    "body_read": st.booleans(),
+}
+
+
+@st.composite
+def record_like(draw: st.DrawFn) -> bytes:
+    """A recording's line: well-typed fields, and maybe one of them replaced by any JSON value."""
+    record = draw(st.fixed_dictionaries({}, optional=RECORD_FIELDS))
+    body = draw(st.binary(max_size=40))
+    if draw(st.booleans()):
+        record |= {"body": body.decode("utf-8", "replace"), "body_encoding": "utf-8"}
+    else:
+        record |= {"body": base64.b64encode(body).decode("ascii"), "body_encoding": "base64"}
+    if draw(st.booleans()):
+        record[draw(st.sampled_from(record_keys))] = draw(json_values)
+    return json.dumps(record, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+
+
+lines = st.one_of(
+    st.binary(max_size=200),
+    st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    record_like(),
+)
+
+
+@CORE
+@given(line=st.one_of(lines, st.text(max_size=200)))
+def test_parse_line_never_raises(line):
+    figures.example("parse-line-never-raises")
+    parsed = parse_line(line, 7)
+    event(type(parsed).__name__)
+    assert parsed is None or isinstance(parsed, (Recorded, BadLine))
+    if parsed is not None:
+        assert parsed.line == 7
+
+
+@CORE
+@given(chunks=st.lists(lines, max_size=12))
+def test_read_recording_never_raises_and_skips_only_blank_lines(chunks):
+    figures.example("read-recording-never-raises")
+    stream = b"\n".join(chunks)
+    read = list(read_recording(io.BytesIO(stream)))
+    assert all(isinstance(item, (Recorded, BadLine)) for item in read)
+
+    def blank(raw: bytes) -> bool:
+        try:
+            return not raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return False
+
+    numbered = [n for n, raw in enumerate(stream.split(b"\n"), 1) if not blank(raw)]
+    assert [item.line for item in read] == numbered
+
+
+@CORE
+@given(
+    body=st.binary(max_size=2048),
+    headers=st.dictionaries(names, header_text, max_size=5),
+    method=methods,
+    path=header_text.map(lambda p: "/" + p),
+    status=st.integers(100, 599),
+)
+def test_a_recorded_body_reads_back_byte_for_byte(body, headers, method, path, status):
+    figures.example("recording-round-trip")
+    delivery = ReceivedDelivery(1700000000.25, method, path, headers, body, None, status)
+    line = encode_line(delivery)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1  # one whole line, whatever the body
+    recorded = parse_line(line, 1)
+    assert isinstance(recorded, Recorded)
+    assert (recorded.body, recorded.headers, recorded.method, recorded.path) == (body, headers, method, path)
+    assert recorded.status == status
