@@ -12,9 +12,12 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from .delivery import Deliverer, DeliveryResult, Signer
+from . import __version__
+from .delivery import Deliverer, DeliveryOptions, DeliveryResult, Signer
 from .events import check_event
+from .pipeline import Job, Pipeline
 from .recording import BadLine, Recorded
 from .schemes import Scheme
 
@@ -54,7 +57,12 @@ def replay(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[ReplayItem]:
-    """Deliver each usable record again and yield one item per line, in order."""
+    """Deliver each usable record again and yield one item per line, in order.
+
+    Plain-HTTP URLs go through ``pipeline.Pipeline`` (one thread, keep-alive
+    connections, thousands of deliveries a second); HTTPS through the
+    Deliverer's ``requests`` sessions on a pool of threads.
+    """
     kept = {name.lower() for name in scheme.signed_header_names()}
 
     def signer_for(record: Recorded) -> Signer:
@@ -84,10 +92,50 @@ def replay(
             yield record, event_type
 
     pace = _Pace(options.rate, clock, sleep)
-    yield from _threaded(planned(), deliverer, options, signer_for, pace)
+    if urlsplit(deliverer.options.url).scheme == "http":
+        yield from _pipelined(planned(), deliverer.options, options, signer_for, pace)
+    else:
+        yield from _threaded(planned(), deliverer, options, signer_for, pace)
 
 
 Step = ReplayItem | tuple[Recorded, str | None]
+
+
+def _pipelined(
+    steps: Iterator[Step],
+    delivery: DeliveryOptions,
+    options: ReplayOptions,
+    signer_for: Callable[[Recorded], Signer],
+    pace: _Pace,
+) -> Iterator[ReplayItem]:
+    pipeline = Pipeline(
+        delivery.url,
+        connections=options.concurrency,
+        timeout=delivery.timeout,
+        retries=delivery.retries,
+        backoff=delivery.backoff,
+        headers=delivery.headers,
+        user_agent=f"invwh/{__version__}",
+    )
+    skipped: deque[ReplayItem] = deque()  # lines passed over, waiting for their turn
+    lines: deque[int] = deque()  # the line of each job in flight, in order
+
+    def jobs() -> Iterator[Job]:
+        for step in steps:
+            if isinstance(step, ReplayItem):
+                skipped.append(step)
+                continue
+            record, event_type = step
+            pace.wait()
+            lines.append(record.line)
+            yield Job(record.body, f"line {record.line}", event_type, options.expected, signer_for(record))
+
+    for result in pipeline.run(jobs()):
+        line = lines.popleft()
+        while skipped and skipped[0].line < line:
+            yield skipped.popleft()
+        yield ReplayItem(line, result)
+    yield from skipped
 
 
 def _threaded(
