@@ -29,7 +29,7 @@ SKIPPED = "skipped"
 NO_TYPE = "(not an event)"
 
 
-@dataclass
+@dataclass(slots=True)
 class AuditItem:
     line: int
     category: str  # one of COLUMNS, MALFORMED or SKIPPED

@@ -138,7 +138,7 @@ class Recording:
 # --- reading ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs more than an audit's verdict
 class Recorded:
     """One recorded request, its body decoded back to the exact bytes received."""
 

@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 
 from .errors import InputError
 from .schemes import DIGEST_CHARACTERS, Scheme
@@ -75,6 +76,7 @@ def key_for(scheme: Scheme, secret: Secret) -> bytes:
     return key
 
 
+@lru_cache(maxsize=64)  # a receiver or an audit derives the same few keys for every delivery
 def key_or_none(scheme: Scheme, secret: Secret) -> bytes | None:
     """The key ``scheme`` makes of ``secret``, or None when the secret is not in its form."""
     raw = secret.key
@@ -139,7 +141,7 @@ def build_message(
 
 
 def digest(scheme_hash: str, key: bytes, message: bytes) -> bytes:
-    return hmac.new(key, message, scheme_hash).digest()
+    return hmac.digest(key, message, scheme_hash)  # OpenSSL's one-shot HMAC, no Python object per call
 
 
 def encode_digest(encoding: str, raw: bytes) -> str:
@@ -205,9 +207,15 @@ def _frame(template: str, timestamp: str) -> str:
     return template.replace("{timestamp}", timestamp)
 
 
+@cache
+def _around(template: str, placeholder: str) -> tuple[str, str]:
+    before, after = template.split(placeholder)
+    return before, after
+
+
 def _unframe(template: str, placeholder: str, text: str) -> str | None:
     """What stands in for ``placeholder`` in ``text``, or None when the text is not framed so."""
-    before, after = template.split(placeholder)
+    before, after = _around(template, placeholder)
     if len(text) < len(before) + len(after) or not (text.startswith(before) and text.endswith(after)):
         return None
     return text[len(before) : len(text) - len(after)]
@@ -259,6 +267,9 @@ def replace_signatures(scheme: Scheme, headers: Mapping[str, str], values: Seque
 # --- checking a received delivery ----------------------------------------------
 
 
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+
+
 @dataclass
 class SignatureCheck:
     """The answer of ``check_signature``.
@@ -280,6 +291,7 @@ class SignatureCheck:
     signature_ok: bool = False
 
 
+@cache
 def value_pattern(scheme: Scheme) -> re.Pattern[str]:
     """A regex that takes the digest text out of one signature."""
     before, after = scheme.value_template.split("{digest}")
@@ -340,7 +352,7 @@ def check_signature(
         if stamp_text is None or not stamp_text.strip():
             return SignatureCheck(False, "missing_timestamp", f"{where}: the {scheme.name} scheme signs it")
         stamp_text = stamp_text.strip()
-        if not re.fullmatch(r"[0-9]{1,12}", stamp_text):
+        if not _UNIX_SECONDS.fullmatch(stamp_text):
             return SignatureCheck(
                 False,
                 "malformed_timestamp",
@@ -356,46 +368,47 @@ def check_signature(
             timestamp=stamp,
         )
 
-    pattern = value_pattern(scheme)
-    candidates = [
-        (entry, match.group("digest"))
-        for entry in entries
-        if (match := pattern.fullmatch(entry)) is not None
-        and decode_digest(scheme.encoding, match.group("digest")) is not None
-    ]
-    if not candidates:
-        from .diagnosis import explain_malformed_signature
-
-        shape = scheme.describe_header()
-        return SignatureCheck(
-            False,
-            "malformed_signature",
-            f"{scheme.signature_header} should look like {shape}, got {_shorten(provided)!r}",
-            explain_malformed_signature(scheme, provided, entries, secrets, body, lowered, method.upper())
-            if diagnose
-            else [],
-            timestamp=stamp,
-        )
-
     message = build_message(scheme, body, method=method.upper(), timestamp=stamp_text, headers=lowered)
-    unusable = [index for index, secret in enumerate(secrets) if key_or_none(scheme, secret) is None]
+    keys = [key_or_none(scheme, secret) for secret in secrets]
     matched = None
-    for index, secret in enumerate(secrets):
-        if index in unusable:
+    for index, key in enumerate(keys):
+        if key is None:
             continue
-        expected = signature_value(scheme, key_for(scheme, secret), message).encode("ascii")
+        expected = signature_value(scheme, key, message).encode("ascii")
         # Compare the signature text as sent, as the SDK does, in constant time.
-        if any(hmac.compare_digest(entry.encode("ascii", "replace"), expected) for entry, _ in candidates):
+        if any(hmac.compare_digest(entry.encode("ascii", "replace"), expected) for entry in entries):
             matched = index
             break
 
     if matched is None:
+        # Only a failure pays for telling a malformed signature from a wrong one.
+        pattern = value_pattern(scheme)
+        candidates = [
+            (entry, match.group("digest"))
+            for entry in entries
+            if (match := pattern.fullmatch(entry)) is not None
+            and decode_digest(scheme.encoding, match.group("digest")) is not None
+        ]
+        if not candidates:
+            from .diagnosis import explain_malformed_signature
+
+            shape = scheme.describe_header()
+            return SignatureCheck(
+                False,
+                "malformed_signature",
+                f"{scheme.signature_header} should look like {shape}, got {_shorten(provided)!r}",
+                explain_malformed_signature(scheme, provided, entries, secrets, body, lowered, method.upper())
+                if diagnose
+                else [],
+                timestamp=stamp,
+            )
         from .diagnosis import explain_mismatch
 
         hints = [
             f"secret #{index + 1} is not in the form the {scheme.name} scheme needs: "
             f"{scheme.describe_secret()}"
-            for index in unusable
+            for index, key in enumerate(keys)
+            if key is None
         ]
         if diagnose:
             hints += explain_mismatch(scheme, secrets, body, lowered, method.upper(), candidates[0][1])
