@@ -8,7 +8,6 @@ them, and payloads are validated with ``jsonschema`` (draft 2020-12).
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -218,7 +217,7 @@ def _problem_from_error(error: Any, event_type: EventType) -> Problem:
                 message += (
                     f"; a {got} event carries {others[0].discriminator} instead of {event_type.discriminator}"
                 )
-            elif difflib.get_close_matches(got.lower(), [expected.lower()], n=1, cutoff=0.6):
+            elif _close_matches(got.lower(), [expected.lower()], n=1, cutoff=0.6):
                 message += f"; did you mean {json.dumps(expected)}?"
         return Problem(error.json_path, message)
     return Problem(error.json_path, error.message)
@@ -232,7 +231,7 @@ def _missing_discriminator(document: dict[str, Any]) -> Problem:
     discriminators = [t.discriminator for t in types]
     for key in keys:
         # The closest discriminator to this key, not the first one that is close enough.
-        close = difflib.get_close_matches(key, discriminators, n=1, cutoff=0.8)
+        close = _close_matches(key, discriminators, n=1, cutoff=0.8)
         if close:
             return Problem("$", f"{message}; did you mean {close[0]} instead of {_printable(key)}?")
     for key, value in document.items():
@@ -245,6 +244,12 @@ def _missing_discriminator(document: dict[str, Any]) -> Problem:
 def _printable(key: str) -> str:
     """A property name safe to print: a lone surrogate (from a "\\ud800" escape) as its escape."""
     return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _close_matches(word: str, candidates: list[str], *, n: int, cutoff: float) -> list[str]:
+    import difflib  # only an invalid payload gets here
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
 
 
 def _json_kind(value: Any) -> str:

@@ -48,25 +48,12 @@ class AppContext:
     _consoles: dict[bool, Any] = field(default_factory=dict)
 
     def console(self, *, stderr: bool = False) -> Any:
-        """A rich console for stdout or stderr; rich is imported on first use."""
+        """Where reports print: rich on a terminal (or with --color), plain text elsewhere."""
         if stderr not in self._consoles:
-            from rich.console import Console
+            from .console import make_console
 
-            stream = sys.stderr if stderr else sys.stdout
-            self._consoles[stderr] = Console(
-                file=stream,
-                force_terminal=self.color,
-                # Logs and pipes have no width; rich's 80 columns would fold tables.
-                width=None if stream.isatty() else 120,
-                no_color=self.color is False or None,
-                soft_wrap=True,
-                highlight=False,
-            )
+            self._consoles[stderr] = make_console(stderr=stderr, color=self.color)
         return self._consoles[stderr]
-
-    @staticmethod
-    def stdin_is_terminal() -> bool:
-        return sys.stdin.isatty()
 
 
 def status_for(error: InvwhError) -> ExitStatus:

@@ -8,7 +8,6 @@ on a terminal.
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,12 +17,14 @@ import click
 
 from ..errors import InputError
 from .app import AppContext
+from .console import escape
 
 if TYPE_CHECKING:
     from ..audit import AuditItem, AuditTally
     from ..conformance import CaseResult, CheckRun
     from ..delivery import DeliveryResult
     from ..events import EventCheck
+    from ..payloads import Payload
     from ..replay import ReplayItem, Tally
     from ..verdict import Verdict
 
@@ -40,12 +41,6 @@ def write_lines(lines: Iterable[str]) -> None:
     sys.stdout.write("".join(f"{line}\n" for line in lines))
 
 
-def escape(text: str) -> str:
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
-
-
 # --- sign ---------------------------------------------------------------
 
 
@@ -53,11 +48,26 @@ def signed_headers_lines(headers: Mapping[str, str]) -> list[str]:
     return [f"{name}: {value}" for name, value in headers.items()]
 
 
-def curl_command(url: str, method: str, headers: Mapping[str, str], body_arg: str) -> str:
+def curl_command(url: str, method: str, headers: Mapping[str, str], payload: Payload) -> str:
+    """A runnable curl command that sends ``payload``'s exact bytes with ``headers``."""
+    import shlex
+
     lines = [f"curl --request {method} --url {shlex.quote(url)}"]
     lines += [f"--header {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]
-    lines.append(f"--data-binary {body_arg}")
+    lines.append(f"--data-binary {shlex.quote(_curl_data(payload))}")
     return " \\\n  ".join(lines)
+
+
+def _curl_data(payload: Payload) -> str:
+    if payload.name != "<stdin>":
+        return "@" + payload.name  # curl sends the file's bytes untouched, as they were signed
+    try:
+        text = payload.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("--format curl needs the payload as a file when it is not UTF-8 text") from None
+    if text.startswith("@"):
+        raise InputError("--format curl needs the payload as a file when it starts with '@'")
+    return text
 
 
 # --- verify -------------------------------------------------------------

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
 import time
 
 import click
 
-from ..errors import InputError
-from ..payloads import Payload, read_payload
+from ..payloads import read_payload
 from .app import AppContext, fail
 from .options import check_method, resolve_scheme, resolve_secret, scheme_option, secret_options
 from .status import ExitStatus
@@ -124,18 +122,5 @@ def sign(
             }
         )
     else:
-        render.write_lines([render.curl_command(url, method.upper(), headers, _curl_body_argument(loaded))])
+        render.write_lines([render.curl_command(url, method.upper(), headers, loaded)])
     return ExitStatus.OK
-
-
-def _curl_body_argument(loaded: Payload) -> str:
-    if loaded.name != "<stdin>":
-        # `@file` makes curl send the file's bytes untouched, as they were signed.
-        return shlex.quote("@" + loaded.name)
-    try:
-        text = loaded.body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("--format curl needs the payload as a file when it is not UTF-8 text") from None
-    if text.startswith("@"):
-        raise InputError("--format curl needs the payload as a file when it starts with '@'")
-    return shlex.quote(text)
