@@ -11,12 +11,13 @@ ways in, so ``resolve_secrets`` walks the same order itself.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -26,6 +27,9 @@ from ..errors import InputError, MissingSecretError
 from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme
 from ..signing import Secret
 from .app import AppContext
+
+if TYPE_CHECKING:
+    from ..delivery import DeliveryOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -249,3 +253,125 @@ def parse_headers(lines: tuple[str, ...]) -> dict[str, str]:
         name, value = parse_header(line)
         headers[name] = value
     return headers
+
+
+# --- where deliveries go: send, trigger, replay, check ----------------------------
+
+
+class Endpoint:
+    """The receiver's URL and how to reach it, from the options every delivering command shares."""
+
+    def __init__(self, url: str, timeout: float, retries: int, tls_verify: bool | str) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.retries = retries
+        self.tls_verify = tls_verify
+
+    def delivery_options(self, scheme: Scheme, secret: Secret | None, **extra: Any) -> DeliveryOptions:
+        from ..delivery import DeliveryOptions
+
+        return DeliveryOptions(
+            url=self.url,
+            scheme=scheme,
+            secret=secret,
+            timeout=self.timeout,
+            retries=self.retries,
+            tls_verify=self.tls_verify,
+            **extra,
+        )
+
+
+def endpoint_options(*, retries: bool = True, url_required: bool = True) -> Callable[[F], F]:
+    """``--url``, ``--timeout``, ``--retries``, ``--insecure`` and ``--ca-bundle``, given to the
+    command as one ``endpoint`` (None when ``--url`` is optional and absent)."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            url = kwargs.pop("url")
+            timeout = kwargs.pop("timeout")
+            attempts = kwargs.pop("retries", 0)
+            insecure, ca_bundle = kwargs.pop("insecure"), kwargs.pop("ca_bundle")
+            if insecure and ca_bundle:
+                raise InputError("give --insecure or --ca-bundle, not both")
+            endpoint = None
+            if url is not None:
+                from ..delivery import check_url
+
+                endpoint = Endpoint(check_url(url), timeout, attempts, ca_bundle or not insecure)
+            return function(*args, endpoint=endpoint, **kwargs)
+
+        options = [
+            click.option(
+                "--url",
+                required=url_required,
+                envvar="INVWH_URL",
+                show_envvar=True,
+                help="The receiver's URL." + ("" if url_required else " Not needed with --print."),
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                default=10.0,
+                show_default=True,
+                help="Seconds to wait for each step of an answer.",
+            ),
+            *(
+                [
+                    click.option(
+                        "--retries",
+                        type=click.IntRange(min=0),
+                        default=0,
+                        show_default=True,
+                        help="Retry connection errors, 5xx and 429 with exponential backoff "
+                        "(never other 4xx).",
+                    )
+                ]
+                if retries
+                else []
+            ),
+            click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate."),
+            click.option(
+                "--ca-bundle",
+                type=click.Path(exists=True, dir_okay=False),
+                help="Trust this CA bundle for TLS.",
+            ),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command  # type: ignore[return-value]
+
+    return decorate
+
+
+def expect_option(function: F) -> F:
+    return click.option(
+        "--expect",
+        "expected",
+        type=click.IntRange(100, 599),
+        multiple=True,
+        help="A status that counts as success (repeatable) [default: 200].",
+    )(function)
+
+
+def report_options(function: F) -> F:
+    """``--format text|json`` and ``--junit FILE``, for commands that report cases."""
+    function = click.option(
+        "--junit",
+        "junit_path",
+        type=click.Path(dir_okay=False),
+        help="Also write a JUnit XML report, for CI systems.",
+    )(function)
+    return format_option("text", "json")(function)
+
+
+def tolerance_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--tolerance",
+        type=click.IntRange(min=0),
+        default=300,
+        show_default=True,
+        envvar="INVWH_TOLERANCE",
+        show_envvar=True,
+        help=help_text,
+    )

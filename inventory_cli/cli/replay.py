@@ -7,19 +7,27 @@ import time
 
 import click
 
-from ..delivery import Deliverer, DeliveryOptions, check_url
-from ..errors import InputError
+from ..delivery import Deliverer
 from ..events import event_type_names
 from ..recording import read_recording
 from ..replay import ReplayOptions, Tally, replay
 from .app import AppContext
-from .options import resolve_scheme, resolve_secret, scheme_option, secret_options
+from .options import (
+    Endpoint,
+    endpoint_options,
+    expect_option,
+    report_options,
+    resolve_scheme,
+    resolve_secret,
+    scheme_option,
+    secret_options,
+)
 from .status import ExitStatus
 
 
 @click.command()
 @click.argument("recording", metavar="RECORDING")
-@click.option("--url", required=True, envvar="INVWH_URL", show_envvar=True, help="The receiver's URL.")
+@endpoint_options()
 @secret_options()
 @scheme_option
 @click.option(
@@ -35,22 +43,13 @@ from .status import ExitStatus
     "--filter", "event_type", type=click.Choice(event_type_names()), help="Replay only this event type."
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Replay at most this many deliveries.")
-@click.option("--expect", "expected", type=click.IntRange(100, 599), multiple=True, help="[default: 200]")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
-@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
-@click.option(
-    "--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="Trust this CA bundle for TLS."
-)
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
+@expect_option
+@report_options
 @click.pass_obj
 def replay_command(
     app: AppContext,
     recording: str,
-    url: str,
+    endpoint: Endpoint,
     secret_values: str | None,
     secret_file: str | None,
     scheme_name: str,
@@ -60,10 +59,6 @@ def replay_command(
     event_type: str | None,
     limit: int | None,
     expected: tuple[int, ...],
-    timeout: float,
-    retries: int,
-    insecure: bool,
-    ca_bundle: str | None,
     output_format: str,
     junit_path: str | None,
 ) -> ExitStatus:
@@ -83,9 +78,6 @@ def replay_command(
       invwh replay day.jsonl --url http://localhost:3000/webhooks --filter stock.depleted --limit 10
       invwh replay day.jsonl --url http://localhost:3000/webhooks --keep-signature --expect 401
     """
-    if insecure and ca_bundle:
-        raise InputError("give --insecure or --ca-bundle, not both")
-    check_url(url)
     scheme = resolve_scheme(scheme_name)
     if keep_signature and not (secret_values or secret_file):
         secret = None
@@ -93,14 +85,7 @@ def replay_command(
         secret = resolve_secret(secret_values, secret_file)
     # As it is now: the receiver replayed to may be the one appending to this very file.
     records = read_recording(sys.stdin.buffer if recording == "-" else recording, as_opened=True)
-    options = DeliveryOptions(
-        url=url,
-        scheme=scheme,
-        secret=secret,
-        timeout=timeout,
-        retries=retries,
-        tls_verify=ca_bundle or not insecure,
-    )
+    options = endpoint.delivery_options(scheme, secret)
     replay_options = ReplayOptions(
         keep_signature=keep_signature,
         concurrency=concurrency,
@@ -114,7 +99,10 @@ def replay_command(
 
     tally = Tally()
     started = time.monotonic()
-    with Deliverer(options) as deliverer, render.ReplayReport(app, url, output_format, junit_path) as report:
+    with (
+        Deliverer(options) as deliverer,
+        render.ReplayReport(app, endpoint.url, output_format, junit_path) as report,
+    ):
         for item in replay(records, deliverer, scheme, replay_options):
             tally.add(item)
             report.add(item)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import click
 
-from ..delivery import Deliverer, DeliveryOptions, DeliveryResult, check_url
-from ..errors import InputError
+from ..delivery import Deliverer, DeliveryResult
 from ..payloads import expand_paths, read_payload
 from .app import AppContext, fail
 from .options import (
+    Endpoint,
+    endpoint_options,
+    expect_option,
     header_option,
     parse_headers,
+    report_options,
     resolve_scheme,
     resolve_secret,
     scheme_option,
@@ -21,51 +24,24 @@ from .status import ExitStatus
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PAYLOAD_OR_DIR...")
-@click.option("--url", required=True, envvar="INVWH_URL", show_envvar=True, help="The receiver's URL.")
-@click.option(
-    "--expect",
-    "expected",
-    type=click.IntRange(100, 599),
-    multiple=True,
-    help="A status that counts as success (repeatable) [default: 200].",
-)
+@endpoint_options()
+@expect_option
 @secret_options()
 @scheme_option
 @header_option("An extra request header, 'Name: value' (repeatable).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
-@click.option(
-    "--retries",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Retry connection errors, 5xx and 429 with exponential backoff (never other 4xx).",
-)
-@click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
-@click.option(
-    "--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="Trust this CA bundle for TLS."
-)
 @click.option("--follow-redirects", is_flag=True, help="Follow redirects, re-sending the POST and its body.")
 @click.option("--no-validate", is_flag=True, help="Send payloads even if they are not valid events.")
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-@click.option(
-    "--junit", "junit_path", type=click.Path(dir_okay=False, writable=True), help="Write a JUnit XML report."
-)
+@report_options
 @click.pass_obj
 def send(
     app: AppContext,
     paths: tuple[str, ...],
-    url: str,
+    endpoint: Endpoint,
     expected: tuple[int, ...],
     secret_values: str | None,
     secret_file: str | None,
     scheme_name: str,
     header_lines: tuple[str, ...],
-    timeout: float,
-    retries: int,
-    insecure: bool,
-    ca_bundle: str | None,
     follow_redirects: bool,
     no_validate: bool,
     output_format: str,
@@ -84,9 +60,6 @@ def send(
       invwh send bad-event.json --no-validate --expect 422 --url http://localhost:3000/webhooks
       invwh send samples/ --url https://dev.local/hooks --ca-bundle dev-ca.pem --retries 3
     """
-    if insecure and ca_bundle:
-        raise InputError("give --insecure or --ca-bundle, not both")
-    check_url(url)
     scheme = resolve_scheme(scheme_name)
     secret = resolve_secret(secret_values, secret_file)
     extra_headers = parse_headers(header_lines)
@@ -104,15 +77,8 @@ def send(
                     click.echo(f"  {payload.name}: {problem}", err=True)
             return ExitStatus.CHECK_FAILED
 
-    options = DeliveryOptions(
-        url=url,
-        scheme=scheme,
-        secret=secret,
-        timeout=timeout,
-        retries=retries,
-        headers=extra_headers,
-        tls_verify=ca_bundle or not insecure,
-        follow_redirects=follow_redirects,
+    options = endpoint.delivery_options(
+        scheme, secret, headers=extra_headers, follow_redirects=follow_redirects
     )
     results: list[DeliveryResult] = []
     with Deliverer(options) as deliverer:

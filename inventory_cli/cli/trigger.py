@@ -6,14 +6,17 @@ import sys
 
 import click
 
-from ..delivery import Deliverer, DeliveryOptions, check_url
-from ..errors import InputError
+from ..delivery import Deliverer
 from ..events import check_event, event_type_names
 from ..templates import apply_overrides, event_body, make_event
 from .app import AppContext, fail
 from .options import (
+    Endpoint,
+    endpoint_options,
+    expect_option,
     header_option,
     parse_headers,
+    report_options,
     resolve_scheme,
     resolve_secret,
     scheme_option,
@@ -26,43 +29,28 @@ from .status import ExitStatus
 @click.command()
 @click.argument("event_type", metavar="TYPE", type=click.Choice(event_type_names()))
 @click.option(
-    "--url", envvar="INVWH_URL", show_envvar=True, help="The receiver's URL (not needed with --print)."
-)
-@click.option(
     "--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a field (repeatable)."
 )
 @click.option("--print", "print_only", is_flag=True, help="Write the event to stdout instead of sending it.")
+@endpoint_options(url_required=False)
+@expect_option
 @secret_options()
 @scheme_option
 @header_option("An extra request header, 'Name: value' (repeatable).")
-@click.option("--expect", "expected", type=click.IntRange(100, 599), multiple=True, help="[default: 200]")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True)
-@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
-@click.option(
-    "--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="Trust this CA bundle for TLS."
-)
 @click.option("--no-validate", is_flag=True, help="Send even if the overrides make it an invalid event.")
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
+@report_options
 @click.pass_obj
 def trigger(
     app: AppContext,
     event_type: str,
-    url: str | None,
     assignments: tuple[str, ...],
     print_only: bool,
+    endpoint: Endpoint | None,
+    expected: tuple[int, ...],
     secret_values: str | None,
     secret_file: str | None,
     scheme_name: str,
     header_lines: tuple[str, ...],
-    expected: tuple[int, ...],
-    timeout: float,
-    retries: int,
-    insecure: bool,
-    ca_bundle: str | None,
     no_validate: bool,
     output_format: str,
     junit_path: str | None,
@@ -92,19 +80,12 @@ def trigger(
         sys.stdout.buffer.write(body + b"\n")
         sys.stdout.flush()
         return ExitStatus.OK
-    if url is None:
+    if endpoint is None:
         raise click.UsageError("give --url to send the event, or --print to write it out")
-    if insecure and ca_bundle:
-        raise InputError("give --insecure or --ca-bundle, not both")
-    check_url(url)
-    options = DeliveryOptions(
-        url=url,
-        scheme=resolve_scheme(scheme_name),
-        secret=resolve_secret(secret_values, secret_file),
-        timeout=timeout,
-        retries=retries,
+    options = endpoint.delivery_options(
+        resolve_scheme(scheme_name),
+        resolve_secret(secret_values, secret_file),
         headers=parse_headers(header_lines),
-        tls_verify=ca_bundle or not insecure,
     )
     with Deliverer(options) as deliverer:
         result = deliverer.deliver(

@@ -18,6 +18,7 @@ from .options import (
     resolve_secrets,
     scheme_option,
     secret_options,
+    tolerance_option,
 )
 from .status import ExitStatus
 
@@ -36,15 +37,7 @@ from .status import ExitStatus
 @click.option(
     "--method", default="POST", show_default=True, callback=check_method, help="The request's HTTP method."
 )
-@click.option(
-    "--tolerance",
-    type=click.IntRange(min=0),
-    default=300,
-    show_default=True,
-    envvar="INVWH_TOLERANCE",
-    show_envvar=True,
-    help="Reject timestamps older or further ahead than this many seconds; 0 turns the check off.",
-)
+@tolerance_option("Reject timestamps older or further ahead than this many seconds; 0 turns the check off.")
 @click.option("--now", type=float, metavar="UNIX", help="Pin the clock, for reproducible checks.")
 @click.option("--no-validate", is_flag=True, help="Check the signature only, not the payload.")
 @click.option(
