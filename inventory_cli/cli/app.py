@@ -25,16 +25,16 @@ if TYPE_CHECKING:
 # name -> "module:attribute". Importing a command only when it runs keeps
 # `invwh sign` from paying for rich, requests or jsonschema it does not use.
 COMMANDS = {
+    "demo": "inventory_cli.cli.demo:demo",
     "sign": "inventory_cli.cli.sign:sign",
     "verify": "inventory_cli.cli.verify:verify",
     "validate": "inventory_cli.cli.validate:validate",
     "schema": "inventory_cli.cli.schema:schema",
     "send": "inventory_cli.cli.send:send",
-    "check": "inventory_cli.cli.check:check",
-    "replay": "inventory_cli.cli.replay:replay_command",
     "trigger": "inventory_cli.cli.trigger:trigger",
-    "demo": "inventory_cli.cli.demo:demo",
     "listen": "inventory_cli.cli.listen:listen",
+    "replay": "inventory_cli.cli.replay:replay_command",
+    "check": "inventory_cli.cli.check:check",
     "schemes": "inventory_cli.cli.schemes:schemes",
 }
 
@@ -113,10 +113,12 @@ def cli(ctx: click.Context, color: bool | None, config_path: str | None) -> None
 
     \b
     Examples:
+      invwh demo
       invwh sign samples/stock-increase.json --secret-file .secret
       invwh verify --body body.json -H "X-Webhook-Signature: v1=..." -H "X-Timestamp: 1700000000"
-      invwh validate samples/*.json
-      invwh schema stock.increase
+      invwh send samples/ --url http://localhost:3000/webhooks --junit report.xml
+      invwh listen --port 0 --record deliveries.jsonl
+      invwh check --url http://localhost:3000/webhooks
 
     The secret comes from --secret, --secret-file or the INVWH_SECRET
     environment variable. A config file may set defaults (url, scheme,

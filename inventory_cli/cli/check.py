@@ -20,7 +20,7 @@ from .options import (
 from .status import ExitStatus
 
 
-@click.command()
+@click.command(short_help="Prove a receiver accepts valid events and rejects forged ones.")
 @endpoint_options(retries=False)
 @secret_options()
 @scheme_option

@@ -9,7 +9,7 @@ from .send import delivery_status
 from .status import ExitStatus
 
 
-@click.command()
+@click.command(short_help="Run the whole job on built-in events, no setup needed.")
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )

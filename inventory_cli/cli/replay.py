@@ -25,7 +25,7 @@ from .options import (
 from .status import ExitStatus
 
 
-@click.command()
+@click.command(short_help="POST a recording's deliveries again.")
 @click.argument("recording", metavar="RECORDING")
 @endpoint_options()
 @secret_options()

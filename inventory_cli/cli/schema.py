@@ -8,7 +8,7 @@ from ..events import event_type_names, get_event_type, union_schema
 from .status import ExitStatus
 
 
-@click.command()
+@click.command(short_help="Print an event type's JSON Schema.")
 @click.argument("event_type", required=False, metavar="[TYPE]", type=click.Choice(event_type_names()))
 def schema(event_type: str | None) -> ExitStatus:
     """Print the JSON Schema (draft 2020-12) of TYPE, or of the union of all three.

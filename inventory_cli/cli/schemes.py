@@ -12,7 +12,7 @@ from .options import SCHEME_ENV, format_option, resolve_scheme
 from .status import ExitStatus
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True, short_help="List the signature schemes, or show one.")
 @format_option("text", "json")
 @click.pass_context
 def schemes(ctx: click.Context, output_format: str) -> ExitStatus | None:

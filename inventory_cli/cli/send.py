@@ -22,7 +22,7 @@ from .options import (
 from .status import ExitStatus
 
 
-@click.command()
+@click.command(short_help="Sign payloads and POST them to a receiver.")
 @click.argument("paths", nargs=-1, required=True, metavar="PAYLOAD_OR_DIR...")
 @endpoint_options()
 @expect_option

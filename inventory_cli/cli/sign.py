@@ -14,7 +14,7 @@ from .status import ExitStatus
 DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
 
 
-@click.command()
+@click.command(short_help="Print the headers that sign a payload.")
 @click.argument("payload", metavar="PAYLOAD")
 @secret_options()
 @scheme_option

@@ -26,7 +26,7 @@ from .send import delivery_status
 from .status import ExitStatus
 
 
-@click.command()
+@click.command(short_help="Build a fresh event of a type and send it.")
 @click.argument("event_type", metavar="TYPE", type=click.Choice(event_type_names()))
 @click.option(
     "--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a field (repeatable)."

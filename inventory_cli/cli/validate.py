@@ -11,7 +11,7 @@ from .app import AppContext
 from .status import ExitStatus
 
 
-@click.command()
+@click.command(short_help="Check payloads against the three event schemas.")
 @click.argument("payloads", nargs=-1, required=True, metavar="PAYLOAD...")
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True

@@ -23,7 +23,7 @@ from .options import (
 from .status import ExitStatus
 
 
-@click.command()
+@click.command(short_help="Say whether a received delivery is valid, and why not.")
 @click.option("--body", "body_path", metavar="PATH", help="The received body: a file, or - for stdin.")
 @click.option(
     "--recording",
