@@ -41,9 +41,16 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 
 def iso_utc(unix: float) -> str:
     """``2026-11-27T14:03:22.123Z``: ISO 8601, UTC, milliseconds."""
+    global _last_second
     # To microseconds first, as datetime does: 1700000000.123 is 1700000000.12299990... as a float.
     seconds, millis = divmod(round(unix * 1_000_000) // 1000, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    last = _last_second  # a receiver asks for the same second many times over
+    if last[0] != seconds:
+        last = _last_second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{last[1]}.{millis:03d}Z"
+
+
+_last_second: tuple[int, str] = (-1, "")
 
 
 def delivery_record(delivery: ReceivedDelivery) -> dict[str, Any]:
@@ -74,7 +81,11 @@ def delivery_record(delivery: ReceivedDelivery) -> dict[str, Any]:
 
 def encode_line(delivery: ReceivedDelivery) -> bytes:
     """One whole line of the recording, newline included."""
-    return json.dumps(delivery_record(delivery), ensure_ascii=False).encode("utf-8") + b"\n"
+    return _ENCODER.encode(delivery_record(delivery)).encode("utf-8") + b"\n"
+
+
+#: What ``json.dumps(record, ensure_ascii=False)`` uses, made once rather than per line.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 class Recording:

@@ -200,8 +200,8 @@ class _Printer:
 class _Terminated(BaseException):
     """SIGTERM arrived: stop as Ctrl-C does.
 
-    A BaseException, like KeyboardInterrupt: socketserver swallows an Exception
-    raised while it starts a request's thread, and would serve on, deaf to SIGTERM.
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on
+    its way out of ``Receiver.serve_forever`` swallows it.
     """
 
 
