@@ -29,9 +29,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .errors import ConfigError, SchemeDefinitionError
 from .schemes import BUILTIN_SCHEMES, REQUIRED_FIELDS, SCHEME_FIELDS, Scheme, get_scheme
@@ -67,17 +65,19 @@ class Config:
         return get_scheme(name, self.schemes)
 
 
-def find_config(directory: Path | None = None) -> tuple[Path, bool] | None:
+def find_config(directory: str | os.PathLike[str] | None = None) -> tuple[str, bool] | None:
     """The config file in ``directory`` (default: the current one) and whether it is
     ``pyproject.toml`` (settings under ``[tool.invwh]``), or None."""
-    directory = Path.cwd() if directory is None else directory
-    own = directory / CONFIG_NAME
-    if own.is_file():
+    # os.path, not pathlib: this runs on every start, and pathlib's import costs more than the look.
+    directory = os.fspath(directory) if directory is not None else os.curdir
+    own = os.path.join(directory, CONFIG_NAME)
+    if os.path.isfile(own):
         return own, False
-    pyproject = directory / PYPROJECT_NAME
-    if pyproject.is_file():
+    pyproject = os.path.join(directory, PYPROJECT_NAME)
+    if os.path.isfile(pyproject):
         try:
-            text = pyproject.read_bytes()
+            with open(pyproject, "rb") as file:
+                text = file.read()
         except OSError:
             return None  # not ours to complain about: it is only looked at in passing
         if _MAY_HOLD_TOOL_INVWH.search(text):
@@ -85,7 +85,9 @@ def find_config(directory: Path | None = None) -> tuple[Path, bool] | None:
     return None
 
 
-def load_config(explicit: str | None = None, directory: Path | None = None) -> Config | None:
+def load_config(
+    explicit: str | None = None, directory: str | os.PathLike[str] | None = None
+) -> Config | None:
     """The settings from ``explicit`` (``--config``), or from the file found in ``directory``.
 
     An explicit ``pyproject.toml`` is read for its ``[tool.invwh]`` table.
@@ -93,15 +95,15 @@ def load_config(explicit: str | None = None, directory: Path | None = None) -> C
     ``[tool.invwh]``.
     """
     if explicit is not None:
-        path = Path(explicit)
-        in_pyproject = path.name == PYPROJECT_NAME
+        path = explicit
+        in_pyproject = os.path.basename(path) == PYPROJECT_NAME
         shown = explicit
     else:
         found = find_config(directory)
         if found is None:
             return None
         path, in_pyproject = found
-        shown = path.name
+        shown = os.path.basename(path)
     data = _parse(path, shown)
     if in_pyproject:
         table = data.get("tool", {}).get("invwh") if isinstance(data.get("tool"), dict) else None
@@ -113,9 +115,10 @@ def load_config(explicit: str | None = None, directory: Path | None = None) -> C
     return parse_config(data, path, shown=shown)
 
 
-def _parse(path: Path, shown: str) -> dict[str, Any]:
+def _parse(path: str, shown: str) -> dict[str, Any]:
     try:
-        text = path.read_bytes().decode("utf-8")
+        with open(path, "rb") as file:
+            text = file.read().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {shown}: no such file") from None
     except IsADirectoryError:
@@ -143,7 +146,7 @@ def _toml_module() -> Any:
     return tomli
 
 
-def parse_config(data: Mapping[str, Any], path: Path, *, shown: str, prefix: str = "") -> Config:
+def parse_config(data: Mapping[str, Any], path: str, *, shown: str, prefix: str = "") -> Config:
     """Check and convert a parsed config table. ``prefix`` is where it sits in the file."""
 
     def bad(key: str, problem: str) -> ConfigError:
@@ -158,6 +161,8 @@ def parse_config(data: Mapping[str, Any], path: Path, *, shown: str, prefix: str
     settings: dict[str, Any] = {}
     if "url" in data:
         url = data["url"]
+        from urllib.parse import urlsplit  # only a file that sets a url pays for it
+
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             raise bad("url", "must be an http:// or https:// URL with a host")
@@ -218,7 +223,7 @@ def _parse_schemes(table: Any, shown: str, bad: Callable[[str, str], ConfigError
     return schemes
 
 
-def _refuse_unsafe_secret_file(path: Path, shown: str, prefix: str) -> None:
+def _refuse_unsafe_secret_file(path: str, shown: str, prefix: str) -> None:
     """Raise ConfigError unless ``path`` is private to its owner and not tracked by git."""
     key = f"{prefix}secret"
     advice = "put the secret in an environment variable and name it with secret_env instead"
@@ -228,7 +233,7 @@ def _refuse_unsafe_secret_file(path: Path, shown: str, prefix: str) -> None:
             f"the repository has the secret; {advice}"
         )
     if os.name != "nt":  # Windows has no group and other permission bits to look at
-        mode = path.stat().st_mode & 0o777
+        mode = os.stat(path).st_mode & 0o777
         if mode & 0o044:
             raise ConfigError(
                 f"{shown}: refusing the plain {key}: the file is readable by other users "
@@ -236,14 +241,14 @@ def _refuse_unsafe_secret_file(path: Path, shown: str, prefix: str) -> None:
             )
 
 
-def _tracked_by_git(path: Path) -> bool:
+def _tracked_by_git(path: str) -> bool:
     """Whether git tracks ``path``; False when git is absent or the file is in no repository."""
     import subprocess
 
     try:
         done = subprocess.run(
-            ["git", "ls-files", "--error-unmatch", "--", path.name],
-            cwd=path.parent.resolve(),
+            ["git", "ls-files", "--error-unmatch", "--", os.path.basename(path)],
+            cwd=os.path.dirname(os.path.abspath(path)),
             capture_output=True,
             timeout=10,
         )

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-SCHEMA_DIR = Path(__file__).with_name("schemas")
+SCHEMA_DIR = os.path.join(os.path.dirname(__file__), "schemas")
 UNION_NAME = "InventoryChangeEvent"
 MODEL_NAMES = ("InventoryStockIncreaseEvent", "InventoryStockDecreaseEvent", "InventoryStockDepletedEvent")
 
@@ -29,7 +29,8 @@ class EventType:
 
 
 def _read_schema(model: str) -> dict[str, Any]:
-    return json.loads((SCHEMA_DIR / f"{model}.json").read_text(encoding="utf-8"))
+    with open(os.path.join(SCHEMA_DIR, f"{model}.json"), encoding="utf-8") as file:
+        return json.load(file)
 
 
 @cache

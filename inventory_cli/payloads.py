@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from .errors import InputError
@@ -28,9 +28,8 @@ def read_payload(path: str, *, stdin: BinaryIO | None = None, limit: int = MAX_P
         if len(body) > limit:
             raise InputError(f"<stdin> is larger than the {_size(limit)} limit for a payload")
         return Payload("<stdin>", body)
-    file = Path(path)
     try:
-        with file.open("rb") as handle:
+        with open(path, "rb") as handle:
             body = handle.read(limit + 1)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
@@ -49,8 +48,9 @@ def expand_paths(paths: list[str]) -> list[str]:
     """Each path as given, except that a directory stands for its ``*.json`` files, sorted."""
     out: list[str] = []
     for path in paths:
-        if path != "-" and Path(path).is_dir():
-            found = sorted(str(p) for p in Path(path).glob("*.json") if p.is_file())
+        if path != "-" and os.path.isdir(path):
+            names = (os.path.join(path, name) for name in os.listdir(path) if name.endswith(".json"))
+            found = sorted(name for name in names if os.path.isfile(name))
             if not found:
                 raise InputError(f"{path}: no *.json files in this directory")
             out.extend(found)

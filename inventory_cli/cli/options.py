@@ -16,7 +16,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -198,7 +197,8 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
 
 def _read_secret_file(path: str) -> str:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
     except FileNotFoundError:
         raise InputError(f"secret file {path}: no such file") from None
     except IsADirectoryError:
