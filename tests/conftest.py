@@ -71,7 +71,7 @@ class Invwh:
             cli,
             [str(a) for a in args],
             input=input,
-            env={"INVWH_SECRET": None, "NO_COLOR": "1", **self.env, **(env or {})},
+            env={"NO_COLOR": "1", **self.env, **(env or {})},
             catch_exceptions=False,
         )
         result = Result(outcome.exit_code, outcome.stdout, outcome.stderr)
@@ -93,6 +93,16 @@ def invwh() -> Invwh:
 @pytest.fixture
 def samples() -> Path:
     return SAMPLES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_invwh_environment() -> Iterator[None]:
+    """A developer's own INVWH_* settings must not change what the tests see, in-process or not."""
+    saved = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("INVWH_")}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session", autouse=True)
