@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import TEST_SECRET
+from servers import read_message
 
 from inventory_cli.errors import InputError
 from inventory_cli.receiver import ReceivedDelivery, Receiver, ReceiverConfig, is_loopback
@@ -55,31 +56,7 @@ def raw_exchange(receiver: Receiver, request: bytes) -> bytes:
     """Send raw bytes, read until the server closes or goes quiet."""
     with socket.create_connection(("127.0.0.1", receiver.port), timeout=TIMEOUT) as sock:
         sock.sendall(request)
-        return _read_response(sock)
-
-
-def _read_response(sock: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length")
-        ),
-        0,
-    )
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
+        return read_message(sock)
 
 
 # --- the answers ------------------------------------------------------------

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import figures
 import pytest
 from conftest import SAMPLES, TEST_SECRET
-from servers import Reply, serve
+from servers import Reply, read_message, serve
 
 from inventory_cli.delivery import MAX_RETRY_WAIT, Deliverer, DeliveryOptions
 from inventory_cli.schemes import INVENTORY_V1
@@ -70,7 +70,7 @@ def misbehaving(behave: Callable[[socket.socket, Misbehaving], None]) -> Iterato
     def handle(connection: socket.socket) -> None:
         with contextlib.suppress(OSError):
             connection.settimeout(SOCKET_TIMEOUT)
-            server.requests.append(read_request(connection))
+            server.requests.append(read_message(connection))
             behave(connection, server)
 
     def accept() -> None:
@@ -92,30 +92,6 @@ def misbehaving(behave: Callable[[socket.socket, Misbehaving], None]) -> Iterato
         listener.close()
         for connection in connections:
             connection.close()
-
-
-def read_request(connection: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = connection.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length")
-        ),
-        0,
-    )
-    while len(body) < length:
-        chunk = connection.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 def reset(connection: socket.socket) -> None:

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .app import AppContext
-from .options import format_option, resolve_scheme, resolve_secrets, scheme_option, secret_options
+from .options import (
+    format_option,
+    resolve_scheme,
+    resolve_secrets,
+    scheme_option,
+    secret_options,
+    tolerance_option,
+)
 from .status import ExitStatus
 
 if TYPE_CHECKING:
@@ -38,15 +45,7 @@ if TYPE_CHECKING:
 )
 @secret_options(multiple=True)
 @scheme_option
-@click.option(
-    "--tolerance",
-    type=click.IntRange(min=0),
-    default=300,
-    show_default=True,
-    envvar="INVWH_TOLERANCE",
-    show_envvar=True,
-    help="Reject timestamps older or further ahead than this many seconds; 0 turns the check off.",
-)
+@tolerance_option("Reject timestamps older or further ahead than this many seconds; 0 turns the check off.")
 @click.option(
     "--max-body",
     type=click.IntRange(min=0),

@@ -124,10 +124,6 @@ def validation_text(app: AppContext, results: list[tuple[str, EventCheck]]) -> N
         console.print(f"[bold]{summary}[/]" if invalid == 0 else f"[bold red]{summary}[/]")
 
 
-def problems_lines(check: EventCheck) -> list[str]:
-    return [f"  {problem}" for problem in check.problems]
-
-
 # --- deliveries (send, demo) --------------------------------------------
 
 
