@@ -31,21 +31,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config_file import PYPROJECT_NAME, find_config
 from .errors import ConfigError, SchemeDefinitionError
 from .schemes import BUILTIN_SCHEMES, REQUIRED_FIELDS, SCHEME_FIELDS, Scheme, get_scheme
 from .signing import Secret
 
-CONFIG_NAME = "invwh.toml"
-PYPROJECT_NAME = "pyproject.toml"
 #: The keys a config file may set, besides ``schemes``.
 SETTINGS = ("url", "scheme", "tolerance", "secret_env", "secret")
 
 _SCHEME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# A cheap look at pyproject.toml before parsing it: could it hold [tool.invwh]?
-_MAY_HOLD_TOOL_INVWH = re.compile(
-    rb"""^[ \t]*(\[[ \t]*tool[ \t]*\]|\[?[ \t]*tool[ \t]*\.[ \t]*["']?invwh\b)""", re.MULTILINE
-)
 
 
 @dataclass(frozen=True)
@@ -63,26 +58,6 @@ class Config:
 
     def get_scheme(self, name: str) -> Scheme:
         return get_scheme(name, self.schemes)
-
-
-def find_config(directory: str | os.PathLike[str] | None = None) -> tuple[str, bool] | None:
-    """The config file in ``directory`` (default: the current one) and whether it is
-    ``pyproject.toml`` (settings under ``[tool.invwh]``), or None."""
-    # os.path, not pathlib: this runs on every start, and pathlib's import costs more than the look.
-    directory = os.fspath(directory) if directory is not None else os.curdir
-    own = os.path.join(directory, CONFIG_NAME)
-    if os.path.isfile(own):
-        return own, False
-    pyproject = os.path.join(directory, PYPROJECT_NAME)
-    if os.path.isfile(pyproject):
-        try:
-            with open(pyproject, "rb") as file:
-                text = file.read()
-        except OSError:
-            return None  # not ours to complain about: it is only looked at in passing
-        if _MAY_HOLD_TOOL_INVWH.search(text):
-            return pyproject, True
-    return None
 
 
 def load_config(

@@ -7,25 +7,30 @@ them, and payloads are validated with ``jsonschema`` (draft 2020-12).
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
+
+from .record import Record
 
 SCHEMA_DIR = os.path.join(os.path.dirname(__file__), "schemas")
 UNION_NAME = "InventoryChangeEvent"
 MODEL_NAMES = ("InventoryStockIncreaseEvent", "InventoryStockDecreaseEvent", "InventoryStockDepletedEvent")
 
 
-@dataclass(frozen=True)
-class EventType:
-    name: str  # "stock.increase"
-    model: str  # "InventoryStockIncreaseEvent"
-    discriminator: str  # "inventoryStockIncreaseEventType"
-    schema: dict[str, Any] = field(repr=False, compare=False)
+class EventType(Record):
+    _fields = ("name", "model", "discriminator")  # not the schema
+
+    def __init__(self, name: str, model: str, discriminator: str, schema: dict[str, Any]) -> None:
+        self.name = name  # "stock.increase"
+        self.model = model  # "InventoryStockIncreaseEvent"
+        self.discriminator = discriminator  # "inventoryStockIncreaseEventType"
+        self.schema = schema
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
 
 def _read_schema(model: str) -> dict[str, Any]:
@@ -56,6 +61,8 @@ def get_event_type(name: str) -> EventType:
 
 def union_schema() -> dict[str, Any]:
     """The union schema, self-contained: each ``$ref`` points into ``$defs``."""
+    import copy
+
     union = _read_schema(UNION_NAME)
     union["$defs"] = {}
     for branch, event_type in zip(union["oneOf"], event_types(), strict=True):
@@ -66,8 +73,7 @@ def union_schema() -> dict[str, Any]:
     return union
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     path: str  # a JSON path, "$" for the whole document
     message: str
 
@@ -75,13 +81,17 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-@dataclass
-class EventCheck:
+class EventCheck(Record):
     """What a payload is: an event type, or the problems that make it none."""
 
-    event_type: str | None
-    problems: list[Problem] = field(default_factory=list)
-    document: Any = None
+    _fields = ("event_type", "problems", "document")
+
+    def __init__(
+        self, event_type: str | None, problems: list[Problem] | None = None, document: Any = None
+    ) -> None:
+        self.event_type = event_type
+        self.problems = [] if problems is None else problems
+        self.document = document
 
     @property
     def ok(self) -> bool:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from .errors import InputError
 
@@ -14,8 +13,7 @@ from .errors import InputError
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Payload:
+class Payload(NamedTuple):
     name: str  # the path as given, or "<stdin>"
     body: bytes
 

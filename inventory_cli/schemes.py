@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 
 from .errors import SchemeDefinitionError, UnknownSchemeError
+from .record import Record
 
 HASHES = ("sha1", "sha256", "sha384", "sha512")
 ENCODINGS = ("hex", "base64", "base64url")
@@ -32,43 +32,89 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 DIGEST_CHARACTERS = "A-Za-z0-9+/=_-"
 
 
-@dataclass(frozen=True)
-class Scheme:
+class Scheme(Record):
+    """A signature scheme: immutable, compared and hashed by its fields."""
+
     name: str
     summary: str
     signature_header: str
-    hash: str = "sha256"
-    encoding: str = "hex"
+    hash: str
+    encoding: str
     #: One signature as spelled in the header, e.g. ``v1={digest}``.
-    value_template: str = "{digest}"
+    value_template: str
     #: The signed bytes: literal text with ``{method}``, ``{timestamp}``, ``{id}``,
     #: ``{body}`` (the raw body, never re-serialized) and ``{header:Name}``.
-    message_template: str = "{body}"
+    message_template: str
     #: The header that carries the unix timestamp, sent with exactly this
     #: spelling; None when the scheme has no timestamp. It may be the
     #: signature header itself (Stripe's ``t=...,v1=...``): the timestamp is
     #: then one of that header's entries.
-    timestamp_header: str | None = None
+    timestamp_header: str | None
     #: The timestamp as spelled in its header or entry, e.g. ``t={timestamp}``.
-    timestamp_template: str = "{timestamp}"
+    timestamp_template: str
     #: Several entries in the signature header (signatures for key rotation,
     #: and the timestamp when it rides along) are separated by this; None
     #: when the header holds exactly one signature.
-    signature_separator: str | None = None
+    signature_separator: str | None
     #: The header that carries a message id, which the signed message may
     #: include (``{id}``); ``sign`` makes a new one: ``id_prefix`` + random.
-    id_header: str | None = None
-    id_prefix: str = ""
+    id_header: str | None
+    id_prefix: str
     #: How the secret's text becomes the HMAC key: ``utf8`` (its bytes), or
     #: ``base64`` / ``hex`` (the bytes it encodes). A ``secret_prefix`` such as
     #: ``whsec_`` is removed first; with an encoding, it marks text that must
     #: decode, while unprefixed text that does not decode is used as is
     #: (``signing.key_for``).
-    secret_encoding: str = "utf8"
-    secret_prefix: str = ""
-    _parts: tuple[tuple[bool, str], ...] = field(init=False, repr=False, compare=False)
+    secret_encoding: str
+    secret_prefix: str
+    _fields = tuple(__annotations__)  # the fields above, in order
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        name: str,
+        summary: str,
+        signature_header: str,
+        hash: str = "sha256",
+        encoding: str = "hex",
+        value_template: str = "{digest}",
+        message_template: str = "{body}",
+        timestamp_header: str | None = None,
+        timestamp_template: str = "{timestamp}",
+        signature_separator: str | None = None,
+        id_header: str | None = None,
+        id_prefix: str = "",
+        secret_encoding: str = "utf8",
+        secret_prefix: str = "",
+    ) -> None:
+        set_field = object.__setattr__  # the class refuses assignment
+        set_field(self, "name", name)
+        set_field(self, "summary", summary)
+        set_field(self, "signature_header", signature_header)
+        set_field(self, "hash", hash)
+        set_field(self, "encoding", encoding)
+        set_field(self, "value_template", value_template)
+        set_field(self, "message_template", message_template)
+        set_field(self, "timestamp_header", timestamp_header)
+        set_field(self, "timestamp_template", timestamp_template)
+        set_field(self, "signature_separator", signature_separator)
+        set_field(self, "id_header", id_header)
+        set_field(self, "id_prefix", id_prefix)
+        set_field(self, "secret_encoding", secret_encoding)
+        set_field(self, "secret_prefix", secret_prefix)
+        self._check()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Scheme is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Scheme is immutable")
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def _check(self) -> None:
+        """Refuse a definition that makes no usable scheme; parse the message template."""
+
         def bad(field_name: str, problem: str) -> SchemeDefinitionError:
             return SchemeDefinitionError(self.name, field_name, problem)
 
@@ -189,7 +235,7 @@ class Scheme:
 
 
 #: The fields a scheme is defined by, in a config file as in ``Scheme(...)``.
-SCHEME_FIELDS = tuple(f.name for f in fields(Scheme) if f.init and f.name != "name")
+SCHEME_FIELDS = Scheme._fields[1:]
 #: The fields a definition must give.
 REQUIRED_FIELDS = ("signature_header",)
 

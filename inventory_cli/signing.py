@@ -16,10 +16,10 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from .errors import InputError
+from .record import Record
 from .schemes import DIGEST_CHARACTERS, Scheme
 
 
@@ -270,8 +270,7 @@ def replace_signatures(scheme: Scheme, headers: Mapping[str, str], values: Seque
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
-@dataclass
-class SignatureCheck:
+class SignatureCheck(Record):
     """The answer of ``check_signature``.
 
     ``reason`` is a stable code for scripts: ``ok``, ``missing_signature``,
@@ -280,15 +279,27 @@ class SignatureCheck:
     ``future_timestamp``.
     """
 
-    ok: bool
-    reason: str
-    message: str
-    hints: list[str] = field(default_factory=list)
-    timestamp: int | None = None
-    #: Which of the given secrets matched (0 is the first), for key rotation.
-    secret_index: int | None = None
-    #: Whether the signature itself held, apart from the timestamp's age.
-    signature_ok: bool = False
+    _fields = ("ok", "reason", "message", "hints", "timestamp", "secret_index", "signature_ok")
+
+    def __init__(
+        self,
+        ok: bool,
+        reason: str,
+        message: str,
+        hints: list[str] | None = None,
+        timestamp: int | None = None,
+        secret_index: int | None = None,
+        signature_ok: bool = False,
+    ) -> None:
+        self.ok = ok
+        self.reason = reason
+        self.message = message
+        self.hints = [] if hints is None else hints
+        self.timestamp = timestamp
+        #: Which of the given secrets matched (0 is the first), for key rotation.
+        self.secret_index = secret_index
+        #: Whether the signature itself held, apart from the timestamp's age.
+        self.signature_ok = signature_ok
 
 
 @cache

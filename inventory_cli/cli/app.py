@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import __version__
+from ..config_file import find_config
 from ..errors import DeliveryError, InvwhError
 from .status import ExitStatus
 
@@ -39,13 +39,13 @@ COMMANDS = {
 }
 
 
-@dataclass
 class AppContext:
     """Built once per run and handed to every command: output streams, colour, the config file."""
 
-    color: bool | None = None  # None: decide by terminal and NO_COLOR
-    config: Config | None = None  # None: no config file
-    _consoles: dict[bool, Any] = field(default_factory=dict)
+    def __init__(self, color: bool | None = None, config: Config | None = None) -> None:
+        self.color = color  # None: decide by terminal and NO_COLOR
+        self.config = config  # None: no config file
+        self._consoles: dict[bool, Any] = {}
 
     def console(self, *, stderr: bool = False) -> Any:
         """Where reports print: rich on a terminal (or with --color), plain text elsewhere."""
@@ -132,9 +132,12 @@ def cli(ctx: click.Context, color: bool | None, config_path: str | None) -> None
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    from ..config import load_config
+    config = None
+    # Most runs have no config file: look before importing the module that reads one.
+    if config_path is not None or find_config() is not None:
+        from ..config import load_config
 
-    config = load_config(config_path)
+        config = load_config(config_path)
     ctx.obj = AppContext(color=color, config=config)
     if config is not None:
         from .options import config_default_map

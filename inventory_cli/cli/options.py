@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from ..config import Config
 from ..errors import InputError, MissingSecretError
 from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme
 from ..signing import Secret
 from .app import AppContext
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..delivery import DeliveryOptions
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -210,8 +209,7 @@ def _one_line(data: bytes, limit: int = 120) -> str:
 # --- JUnit XML ------------------------------------------------------------
 
 
-@dataclass
-class JUnitCase:
+class JUnitCase(NamedTuple):
     name: str
     seconds: float
     failure: str | None = None
@@ -524,9 +522,7 @@ def _replay_case(item: ReplayItem) -> JUnitCase:
     result = item.result
     if result is None:
         return JUnitCase(f"line {item.line}", 0.0, failure=f"malformed line: {item.skipped}")
-    case = delivery_case(result)
-    case.name = f"line {item.line} ({result.event_type or 'not an event'})"
-    return case
+    return delivery_case(result)._replace(name=f"line {item.line} ({result.event_type or 'not an event'})")
 
 
 # --- verify --recording -----------------------------------------------------
