@@ -102,6 +102,7 @@ class Scheme(Record):
         set_field(self, "secret_encoding", secret_encoding)
         set_field(self, "secret_prefix", secret_prefix)
         self._check()
+        set_field(self, "_hash", _hash_of(self._values()))  # the parameter `hash` shadows the builtin
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"cannot assign to field {name!r}: a Scheme is immutable")
@@ -110,7 +111,8 @@ class Scheme(Record):
         raise AttributeError(f"cannot delete field {name!r}: a Scheme is immutable")
 
     def __hash__(self) -> int:
-        return hash(self._values())
+        # Computed once: caches keyed by the scheme look it up for every delivery.
+        return self._hash
 
     def _check(self) -> None:
         """Refuse a definition that makes no usable scheme; parse the message template."""
@@ -238,6 +240,9 @@ class Scheme(Record):
 SCHEME_FIELDS = Scheme._fields[1:]
 #: The fields a definition must give.
 REQUIRED_FIELDS = ("signature_header",)
+
+
+_hash_of = hash
 
 
 def _split_template(template: str) -> tuple[tuple[bool, str], ...]:
