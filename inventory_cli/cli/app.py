@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -62,8 +63,11 @@ def status_for(error: InvwhError) -> ExitStatus:
     return ExitStatus.USAGE
 
 
-def fail(message: str) -> None:
+def fail(message: str, details: Iterable[str] = ()) -> None:
+    """The one-line error, then any details (an invalid event's problems) indented below it."""
     click.echo(f"invwh: error: {message}", err=True)
+    for detail in details:
+        click.echo(f"  {detail}", err=True)
 
 
 class InvwhGroup(click.Group):

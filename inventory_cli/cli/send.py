@@ -71,10 +71,10 @@ def send(
     if not no_validate:
         invalid = [(p, c) for p, c in zip(payloads, checks, strict=True) if not c.ok]
         if invalid:
-            fail(f"{len(invalid)} payload(s) are not valid inventory events; nothing was sent")
-            for payload, check in invalid:
-                for problem in check.problems:
-                    click.echo(f"  {payload.name}: {problem}", err=True)
+            fail(
+                f"{len(invalid)} payload(s) are not valid inventory events; nothing was sent",
+                (f"{payload.name}: {problem}" for payload, check in invalid for problem in check.problems),
+            )
             return ExitStatus.CHECK_FAILED
 
     options = endpoint.delivery_options(

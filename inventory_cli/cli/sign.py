@@ -91,9 +91,10 @@ def sign(
 
         check = check_event(loaded.body)
         if not check.ok:
-            fail(f"{loaded.name} is not a valid inventory event (use --no-validate to sign it anyway):")
-            for problem in check.problems:
-                click.echo(f"  {problem}", err=True)
+            fail(
+                f"{loaded.name} is not a valid inventory event (use --no-validate to sign it anyway):",
+                map(str, check.problems),
+            )
             return ExitStatus.CHECK_FAILED
         event_type = check.event_type
 

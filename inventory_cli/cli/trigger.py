@@ -72,9 +72,10 @@ def trigger(
     body = event_body(event)
     check = check_event(body)
     if not check.ok and not no_validate:
-        fail("the overrides make this an invalid event (use --no-validate to send it anyway):")
-        for problem in check.problems:
-            click.echo(f"  {problem}", err=True)
+        fail(
+            "the overrides make this an invalid event (use --no-validate to send it anyway):",
+            map(str, check.problems),
+        )
         return ExitStatus.CHECK_FAILED
     if print_only:
         sys.stdout.buffer.write(body + b"\n")
