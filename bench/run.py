@@ -266,6 +266,11 @@ def hey(url: str, count: int, concurrency: int, body: Path, headers: dict[str, s
     return figures
 
 
+def replay_command(recording: Path, url: str) -> list[str]:
+    return [invwh_bin(), "replay", str(recording), "--url", url, "--concurrency", "16", "--secret", SECRET,
+            "--format", "json"]  # fmt: skip
+
+
 def measure_replay(rounds: int, count: int, work: Path) -> list[Row]:
     recording = work / f"replay-{count}.jsonl"
     write_recording(recording, count)
@@ -273,19 +278,7 @@ def measure_replay(rounds: int, count: int, work: Path) -> list[Row]:
     body.write_bytes(SAMPLE.read_bytes())
     nginx = Nginx(work)
     try:
-        invwh = [
-            invwh_bin(),
-            "replay",
-            str(recording),
-            "--url",
-            nginx.url,
-            "--concurrency",
-            "16",
-            "--secret",
-            SECRET,
-            "--format",
-            "json",
-        ]
+        invwh = replay_command(recording, nginx.url)
         pairs = []
         for _ in range(rounds):
             seconds = wall(invwh)
@@ -401,24 +394,7 @@ def measure_memory(small: int, large: int, work: Path) -> list[Row]:
     rows[-1].passed = rows[-1].passed and audit[large] < 100
     nginx = Nginx(work)
     try:
-        replay = {
-            n: peak_rss_mb(
-                [
-                    invwh_bin(),
-                    "replay",
-                    str(p),
-                    "--url",
-                    nginx.url,
-                    "--concurrency",
-                    "16",
-                    "--secret",
-                    SECRET,
-                    "--format",
-                    "json",
-                ]
-            )
-            for n, p in recordings.items()
-        }
+        replay = {n: peak_rss_mb(replay_command(p, nginx.url)) for n, p in recordings.items()}
     finally:
         nginx.stop()
     rows.append(
