@@ -64,6 +64,10 @@ class DeliveryResult:
     error: str | None = None
     #: Where a redirect pointed when it was not followed.
     location: str | None = None
+    #: What the last attempt sent: the method, its headers and body (for --verbose and reports).
+    method: str = "POST"
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    request_body: bytes = b""
 
     @property
     def delivered(self) -> bool:
@@ -212,6 +216,8 @@ class Deliverer:
                 # Signed now, for every attempt, so a retry carries a fresh timestamp.
                 **signer(body),
             }
+            result.request_headers = headers
+            result.request_body = body
             try:
                 response = self._session().post(
                     url,

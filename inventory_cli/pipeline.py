@@ -54,8 +54,9 @@ class _Flight:
     preview: bytes = b""
     location: str | None = None
     retry_after: float | None = None
+    signed: Mapping[str, str] | None = None  # the signature headers of the last attempt
 
-    def result(self, url: str, elapsed: float) -> DeliveryResult:
+    def result(self, url: str, elapsed: float, fixed: Mapping[str, str]) -> DeliveryResult:
         return DeliveryResult(
             self.job.payload,
             self.job.event_type,
@@ -68,6 +69,8 @@ class _Flight:
             response_preview=self.preview,
             error=self.error,
             location=self.location,
+            request_headers={**fixed, **(self.signed or {}), "Content-Length": str(len(self.job.body))},
+            request_body=self.job.body,
         )
 
     @property
@@ -127,6 +130,7 @@ class Pipeline:
             "Content-Type": "application/json",
             **(headers or {}),
         }
+        self._fixed = fixed
         self._head = f"POST {target} HTTP/1.1\r\n".encode("latin-1") + b"".join(
             f"{name}: {value}\r\n".encode("latin-1") for name, value in fixed.items()
         )
@@ -169,7 +173,7 @@ class Pipeline:
                 )
                 heapq.heappush(later, (self.clock() + min(wait, MAX_RETRY_WAIT), flight.index, flight))
             else:
-                ready[flight.index] = flight.result(self.url, self.clock() - flight.started)
+                ready[flight.index] = flight.result(self.url, self.clock() - flight.started, self._fixed)
 
         try:
             while True:
@@ -257,8 +261,9 @@ class Pipeline:
         flight.deadline = self.clock() + self.timeout
         body = flight.job.body
         # Signed now, as it is written, so every attempt carries a fresh timestamp.
+        flight.signed = flight.job.signer(body)
         signature = b"".join(
-            f"{name}: {value}\r\n".encode("latin-1") for name, value in flight.job.signer(body).items()
+            f"{name}: {value}\r\n".encode("latin-1") for name, value in flight.signed.items()
         )
         connection.out = b"".join((self._head, signature, b"Content-Length: %d\r\n\r\n" % len(body), body))
         connection.flight = flight

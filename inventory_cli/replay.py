@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import __version__
@@ -170,56 +170,6 @@ def _threaded(
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
-
-
-@dataclass
-class Tally:
-    """Counts over a replay, kept as items stream by (nothing per item is retained)."""
-
-    delivered: int = 0
-    as_expected: int = 0
-    undelivered: int = 0
-    malformed: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-    by_status: dict[str, int] = field(default_factory=dict)
-
-    def add(self, item: ReplayItem) -> None:
-        result = item.result
-        if result is None:
-            if item.malformed:
-                self.malformed += 1
-            else:
-                self.skipped += 1
-            return
-        key = str(result.status) if result.delivered else "not delivered"
-        self.by_status[key] = self.by_status.get(key, 0) + 1
-        if not result.delivered:
-            self.undelivered += 1
-            return
-        self.delivered += 1
-        self.as_expected += result.ok
-
-    @property
-    def unexpected(self) -> int:
-        return self.delivered - self.as_expected
-
-    @property
-    def ok(self) -> bool:
-        return not (self.undelivered or self.unexpected or self.malformed)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "delivered": self.delivered,
-            "as_expected": self.as_expected,
-            "unexpected": self.unexpected,
-            "undelivered": self.undelivered,
-            "malformed_lines": self.malformed,
-            "skipped_lines": self.skipped,
-            "by_status": dict(sorted(self.by_status.items())),
-            "seconds": round(self.seconds, 3),
-            "rate_per_second": round(self.delivered / self.seconds, 1) if self.seconds else None,
-        }
 
 
 class _Pace:

@@ -111,3 +111,10 @@ def read_message(sock: socket.socket) -> bytes:
             break
         body += chunk
     return head + b"\r\n\r\n" + body
+
+
+def free_port() -> int:
+    """A port nothing listens on (for a moment): where a connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -32,6 +32,11 @@ TIMESTAMPS = ["rejects a stale timestamp", "rejects a far-future timestamp"]
 ALL_CASES = [*ACCEPTS, *REJECTS, *SURVIVES, *TIMESTAMPS, "duplicate delivery"]
 
 
+def outcome_names(report, outcome):
+    """The names of a JSON report's cases that came to ``outcome`` ("failed", "warning", ...)."""
+    return [item["name"] for item in report["items"] if item["outcome"] == outcome]
+
+
 def strict_receiver(*, tolerance: int = 0, crash_on_bad_json: bool = False, dedupe: bool = False):
     """A handler that verifies like the API's SDK: no timestamp age check unless ``tolerance``."""
     seen: set[str] = set()
@@ -77,20 +82,20 @@ def test_invwh_listen_passes_every_case_with_no_warnings(check):
     with Receiver(config) as receiver:
         report = check(receiver.url, "--format", "json").json
         text = check(receiver.url, "--strict").stdout
-    assert (report["ok"], report["failed"], report["warnings"]) == (True, [], [])
-    assert [case["case"] for case in report["cases"]] == ALL_CASES
-    for case in report["cases"]:
+    assert (report["ok"], outcome_names(report, "failed"), outcome_names(report, "warning")) == (True, [], [])
+    assert [case["case"] for case in report["items"]] == ALL_CASES
+    for case in report["items"]:
         assert case["passed"] is (None if case["level"] == "info" else True), case
         assert case["errors"] == []
         # Each case says in one line what it sent and why the answer passes or fails.
         assert case["sent"] and "\n" not in case["sent"]
         assert case["explanation"] and "\n" not in case["explanation"]
-    statuses = {case["case"]: case["statuses"] for case in report["cases"]}
+    statuses = {case["case"]: case["statuses"] for case in report["items"]}
     assert [statuses[name] for name in ACCEPTS] == [[200]] * 3
     assert {tuple(statuses[name]) for name in REJECTS + TIMESTAMPS} == {(401,)}
     assert [statuses[name] for name in SURVIVES] == [[422], [422]]
     assert statuses["duplicate delivery"] == [200, 200]
-    assert "12 passed, 0 failed, 0 warnings" in text
+    assert "13 cases: 12 passed, 1 informational" in text
 
 
 def test_a_receiver_that_accepts_everything_fails_naming_the_cases(check):
@@ -98,9 +103,9 @@ def test_a_receiver_that_accepts_everything_fails_naming_the_cases(check):
         report = check(server.endpoint(), "--format", "json", code=1).json
         text = check(server.endpoint(), code=1).stdout
     assert report["ok"] is False
-    assert report["failed"] == REJECTS
-    assert report["warnings"] == TIMESTAMPS
-    cases = {case["case"]: case for case in report["cases"]}
+    assert outcome_names(report, "failed") == REJECTS
+    assert outcome_names(report, "warning") == TIMESTAMPS
+    cases = {case["case"]: case for case in report["items"]}
     assert "forged deliveries are accepted" in cases["rejects another secret"]["explanation"]
     assert "replayed" in cases["rejects a stale timestamp"]["explanation"]
     failed_rows = [line for line in text.splitlines() if line.lstrip().startswith("✗")]
@@ -152,9 +157,18 @@ def test_a_receiver_without_a_timestamp_check_passes_with_two_warnings(check):
         report = check(server.endpoint(), "--format", "json").json
         text = check(server.endpoint()).stdout
         strict = check(server.endpoint(), "--strict", "--format", "json", code=1).json
-    assert (report["ok"], report["failed"], report["warnings"]) == (True, [], TIMESTAMPS)
-    assert "10 passed, 0 failed, 2 warnings" in text
-    assert (strict["ok"], strict["strict"], strict["failed"], strict["warnings"]) == (
+    assert (report["ok"], outcome_names(report, "failed"), outcome_names(report, "warning")) == (
+        True,
+        [],
+        TIMESTAMPS,
+    )
+    assert "13 cases: 10 passed, 2 warnings, 1 informational" in text
+    assert (
+        strict["ok"],
+        strict["strict"],
+        outcome_names(strict, "failed"),
+        outcome_names(strict, "warning"),
+    ) == (
         False,
         True,
         TIMESTAMPS,
@@ -165,14 +179,14 @@ def test_a_receiver_without_a_timestamp_check_passes_with_two_warnings(check):
 def test_a_receiver_with_a_timestamp_check_passes_strictly(check):
     with serve(strict_receiver(tolerance=300)) as server:
         report = check(server.endpoint(), "--strict", "--format", "json").json
-    assert (report["ok"], report["failed"], report["warnings"]) == (True, [], [])
+    assert (report["ok"], outcome_names(report, "failed"), outcome_names(report, "warning")) == (True, [], [])
 
 
 def test_a_receiver_that_crashes_on_malformed_json_fails(check):
     with serve(strict_receiver(tolerance=300, crash_on_bad_json=True)) as server:
         report = check(server.endpoint(), "--format", "json", code=1).json
-    assert report["failed"] == ["survives malformed JSON"]
-    (case,) = [case for case in report["cases"] if case["case"] == "survives malformed JSON"]
+    assert outcome_names(report, "failed") == ["survives malformed JSON"]
+    (case,) = [case for case in report["items"] if case["case"] == "survives malformed JSON"]
     assert case["statuses"] == [500]
     assert "not a crash" in case["explanation"]
 
@@ -180,7 +194,7 @@ def test_a_receiver_that_crashes_on_malformed_json_fails(check):
 def test_the_duplicate_is_reported_not_judged(check):
     with serve(strict_receiver(tolerance=300, dedupe=True)) as server:
         report = check(server.endpoint(), "--format", "json").json
-    (case,) = [case for case in report["cases"] if case["case"] == "duplicate delivery"]
+    (case,) = [case for case in report["items"] if case["case"] == "duplicate delivery"]
     assert (case["level"], case["passed"], case["statuses"]) == ("info", None, [200, 409])
     assert "deduplicated" in case["explanation"]
 
@@ -192,7 +206,7 @@ def test_junit_has_a_case_per_check_and_a_failure_per_failed_case(check, tmp_pat
         check(server.endpoint(), "--junit", junit, *strict, code=1)
     suite = ElementTree.parse(junit).getroot()
     assert (suite.get("name"), suite.get("tests"), suite.get("failures")) == (
-        "invwh check",
+        f"invwh check {server.endpoint()} (inventory-v1)",
         "13",
         str(failures),
     )
@@ -202,6 +216,15 @@ def test_junit_has_a_case_per_check_and_a_failure_per_failed_case(check, tmp_pat
     assert failed == (REJECTS + TIMESTAMPS if strict else REJECTS)
     (forged,) = [case for case in cases if case.get("name") == "rejects another secret"]
     assert "answered 200" in forged.find("failure").get("message")
+    # What was sent and what came back, for every case.
+    assert "> POST " + server.endpoint() in forged.find("system-out").text
+    assert "< 200 OK" in forged.find("system-out").text
+    # A warning is never a plain pass: it is skipped, with why.
+    warned = {case.get("name"): case.find("skipped") for case in cases}
+    for name in TIMESTAMPS:
+        assert (warned[name] is not None) is not strict, name
+        if not strict:
+            assert warned[name].get("message").startswith("warning: answered 200")
 
 
 def test_a_scheme_without_timestamp_or_method_has_no_such_cases(check):
@@ -209,9 +232,9 @@ def test_a_scheme_without_timestamp_or_method_has_no_such_cases(check):
     config = ReceiverConfig(scheme=scheme, secrets=[SECRET], port=0)
     with Receiver(config) as receiver:
         report = check(receiver.url, "--scheme", "hmac-sha256-hex", "--format", "json").json
-    names = [case["case"] for case in report["cases"]]
+    names = [case["case"] for case in report["items"]]
     assert names == [name for name in ALL_CASES if name not in [*TIMESTAMPS, REJECTS[-1]]]
-    assert (report["ok"], report["failed"], report["warnings"]) == (True, [], [])
+    assert (report["ok"], outcome_names(report, "failed"), outcome_names(report, "warning")) == (True, [], [])
 
 
 def test_an_unreachable_receiver_exits_3_with_one_line(check):
@@ -219,7 +242,7 @@ def test_an_unreachable_receiver_exits_3_with_one_line(check):
     result = check(url, code=3)
     (line,) = result.stderr.splitlines()
     assert line == f"invwh: error: could not deliver to {url}: connection refused (is the server running?)"
-    assert result.stdout == ""
+    assert "1 case: 1 not delivered" in result.stdout
 
 
 def test_needs_a_secret(invwh):

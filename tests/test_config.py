@@ -364,7 +364,7 @@ def test_a_custom_scheme_from_invwh_toml_is_used_by_send_and_accepted_by_listen(
             '"{timestamp}:{method}:{header:X-Acme-Account}:{body}"', '"{timestamp}.{body}"'))  # fmt: skip
         report = invwh("send", *VALID_SAMPLES, "--format", "json", env={"ACME_SECRET": TEST_SECRET}).json
     assert report["ok"] is True
-    assert [d["status"] for d in report["deliveries"]] == [200] * len(VALID_SAMPLES)
+    assert [d["status"] for d in report["items"]] == [200] * len(VALID_SAMPLES)
 
 
 def test_a_custom_scheme_signing_another_header_round_trips(invwh, here):
@@ -396,9 +396,9 @@ def test_check_and_replay_take_the_url_and_scheme_from_the_config(invwh, here):
         write(here, f'url = "{receiver.url}"\nscheme = "acme"\ntolerance = 120\n' + ACME)
         report = invwh("check", "--strict", "--format", "json", env=env).json
     assert (report["ok"], report["url"]) == (True, receiver.url)
-    assert "rejects a signature for another method" in [c["case"] for c in report["cases"]]
+    assert "rejects a signature for another method" in [c["case"] for c in report["items"]]
     assert "tolerance 120 s" in next(
-        c["sent"] for c in report["cases"] if c["case"] == "rejects a stale timestamp"
+        c["sent"] for c in report["items"] if c["case"] == "rejects a stale timestamp"
     )
     with receiving(acme) as receiver:
         write(here, f'url = "{receiver.url}"\nscheme = "acme"\n' + ACME)
@@ -406,9 +406,9 @@ def test_check_and_replay_take_the_url_and_scheme_from_the_config(invwh, here):
     assert replayed["ok"] is True
     # The recording of the check holds its forgeries too: the audit finds each, under the config's scheme.
     audit = invwh("verify", "--recording", record, "--format", "json", env=env, code=1).json["summary"]
-    accepted = sum(status == 200 for case in report["cases"] for status in case["statuses"])
+    accepted = sum(status == 200 for case in report["items"] for status in case["statuses"])
     assert (audit["deliveries"], audit["valid"]) == (
-        sum(len(c["statuses"]) for c in report["cases"]),
+        sum(len(c["statuses"]) for c in report["items"]),
         accepted,
     )
 

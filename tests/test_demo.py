@@ -8,7 +8,7 @@ def test_demo_exits_0_with_every_answer_right(invwh):
     result = invwh("demo", "--format", "json")
     report = result.json
     assert report["ok"] is True
-    statuses = [(d["event_type"], d["status"]) for d in report["deliveries"]]
+    statuses = [(d["event_type"], d["status"]) for d in report["items"]]
     assert statuses == [
         ("stock.increase", 200),
         ("stock.decrease", 200),
@@ -21,7 +21,7 @@ def test_demo_exits_0_with_every_answer_right(invwh):
 def test_demo_text_says_it_uses_a_demo_secret(invwh):
     result = invwh("demo")
     assert "demo secret" in result.stdout
-    assert "5 of 5 deliveries as expected" in result.stdout
+    assert "5 deliveries: 5 as expected" in result.stdout
 
 
 def test_templates_make_valid_distinct_events():

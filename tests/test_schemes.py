@@ -495,12 +495,12 @@ def test_check_passes_against_listen_for_every_preset(invwh, scheme):
     with receiving(scheme, Secret(secret)) as receiver:
         report = invwh("check", "--url", receiver.url, "--scheme", scheme.name, "--strict", "--timeout", "5",
                        "--format", "json", env={"INVWH_SECRET": secret}).json  # fmt: skip
-    assert (report["ok"], report["failed"], report["warnings"]) == (True, [], [])
-    cases = [case["case"] for case in report["cases"]]
+    assert (report["ok"], report["summary"]["failed"], report["summary"]["warning"]) == (True, 0, 0)
+    cases = [case["case"] for case in report["items"]]
     assert ("rejects a signature for another method" in cases) is scheme.signs_method
     assert ("rejects a changed message id" in cases) is scheme.signs_id
     assert ("rejects a stale timestamp" in cases) is scheme.uses_timestamp
-    rejections = [c for c in report["cases"] if c["case"].startswith("rejects")]
+    rejections = [c for c in report["items"] if c["case"].startswith("rejects")]
     assert all(c["statuses"] == [401] for c in rejections), rejections
 
 
@@ -509,7 +509,7 @@ def test_check_skips_the_timestamp_cases_when_the_receiver_does_not_check_ages(i
         report = invwh("check", "--url", receiver.url, "--scheme", "stripe", "--tolerance", "0", "--strict",
                        "--format", "json", env={"INVWH_SECRET": TEST_SECRET}).json  # fmt: skip
     assert report["ok"] is True
-    assert not [c for c in report["cases"] if "timestamp" in c["case"]]
+    assert not [c for c in report["items"] if "timestamp" in c["case"]]
 
 
 @pytest.mark.parametrize("scheme", PRESETS, ids=ids)

@@ -41,8 +41,8 @@ def test_delivers_exact_bytes_signed_at_send_time(send, tmp_path):
     assert abs(check.timestamp - time.time()) < 60
     report = result.json
     assert report["ok"] is True
-    assert report["deliveries"][0]["status"] == 200
-    assert report["deliveries"][0]["meaning"] == "processed"
+    assert report["items"][0]["status"] == 200
+    assert report["items"][0]["meaning"] == "processed"
 
 
 def test_text_report_names_status_and_meaning(send):
@@ -51,7 +51,7 @@ def test_text_report_names_status_and_meaning(send):
     assert "stock.increase" in result.stdout
     assert "200" in result.stdout
     assert "processed" in result.stdout
-    assert "1 of 1 deliveries as expected" in result.stdout
+    assert "1 delivery: 1 as expected" in result.stdout
 
 
 def test_422_is_a_failed_check_and_shows_the_response(send):
@@ -75,7 +75,7 @@ def test_receiver_with_another_secret_answers_401(send):
 
     with serve(strict_receiver) as server:
         result = send(SAMPLES / "stock-increase.json", "--url", server.endpoint(), "--format", "json", code=1)
-    delivery = result.json["deliveries"][0]
+    delivery = result.json["items"][0]
     assert delivery["status"] == 401
     assert delivery["meaning"] == "rejected"
     assert delivery["response_preview"] == "signature_mismatch"
@@ -85,7 +85,7 @@ def test_500_without_retries_is_tried_once(send):
     with serve(lambda r: Reply(500)) as server:
         result = send(SAMPLES / "stock-increase.json", "--url", server.endpoint(), "--format", "json", code=1)
     assert len(server.received) == 1
-    assert result.json["deliveries"][0]["attempts"] == 1
+    assert result.json["items"][0]["attempts"] == 1
 
 
 def test_500_then_200_with_retries_succeeds_with_a_fresh_signature(send):
@@ -95,7 +95,7 @@ def test_500_then_200_with_retries_succeeds_with_a_fresh_signature(send):
             SAMPLES / "stock-increase.json", "--url", server.endpoint(), "--retries", "3", "--format", "json"
         )
     assert len(server.received) == 3
-    assert result.json["deliveries"][0]["attempts"] == 3
+    assert result.json["items"][0]["attempts"] == 3
     for request in server.received:
         assert check_signature(INVENTORY_V1, [Secret(TEST_SECRET)], request.body, request.headers).ok
 
@@ -113,7 +113,7 @@ def test_redirect_is_reported_not_followed(send):
     ) as server:
         result = send(SAMPLES / "stock-increase.json", "--url", server.endpoint(), "--format", "json", code=1)
     assert [r.path for r in server.received] == ["/webhooks"]
-    delivery = result.json["deliveries"][0]
+    delivery = result.json["items"][0]
     assert delivery["status"] == 307
     assert delivery["location"] == server.url + "/moved"
 
@@ -158,7 +158,7 @@ def test_directory_sends_every_json_file_sorted(send):
     with serve() as server:
         result = send(SAMPLES, "--url", server.endpoint(), "--format", "json")
     assert [r.body for r in server.received] == [p.read_bytes() for p in VALID_SAMPLES]
-    assert [d["payload"] for d in result.json["deliveries"]] == [str(p) for p in VALID_SAMPLES]
+    assert [d["payload"] for d in result.json["items"]] == [str(p) for p in VALID_SAMPLES]
 
 
 def test_invalid_payload_is_refused_before_anything_is_sent(send):

@@ -172,7 +172,7 @@ def test_an_answer_trickled_byte_by_byte_still_counts(send, timeout):
         started = time.monotonic()
         result = send("--url", server.url, "--format", "json", *(["--timeout", timeout] if timeout else []))
         took = time.monotonic() - started
-    (delivery,) = result.json["deliveries"]
+    (delivery,) = result.json["items"]
     assert (delivery["status"], delivery["response_preview"]) == (200, "ok")
     assert took > 1.0  # longer than the 0.5 s timeout, in 25 ms steps
     assert result.stderr == ""
@@ -205,7 +205,7 @@ def test_a_reset_then_an_answer_with_retries(send):
 
     with misbehaving(first_reset) as server:
         result = send("--url", server.url, "--retries", "2", "--format", "json")
-    (delivery,) = result.json["deliveries"]
+    (delivery,) = result.json["items"]
     assert (delivery["status"], delivery["attempts"]) == (200, 2)
     bodies = [request.partition(b"\r\n\r\n")[2] for request in server.requests]
     assert bodies == [PAYLOAD.read_bytes()] * 2
@@ -225,7 +225,7 @@ def test_503_with_retry_after_is_honoured_then_200(send):
 
     with serve(handler) as server:
         result = send("--url", server.endpoint(), "--retries", "1", "--format", "json")
-    (delivery,) = result.json["deliveries"]
+    (delivery,) = result.json["items"]
     assert (delivery["status"], delivery["attempts"]) == (200, 2)
     assert arrivals[1] - arrivals[0] >= 0.95  # waited as told, not the 0.5 s backoff
 
@@ -372,7 +372,7 @@ def test_ca_bundle_and_insecure_are_honoured(invwh, ca, ca_bundle, other_bundle,
     with tls_server(ca.issue_cert("127.0.0.1")) as url, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = invwh("send", PAYLOAD, "--url", url, *args, "--format", "json", env=env)
-    assert result.json["deliveries"][0]["status"] == 200
+    assert result.json["items"][0]["status"] == 200
     assert result.stderr == ""
     assert not [w for w in caught if "Unverified HTTPS" in str(w.message)]  # --insecure was asked for
 

@@ -185,7 +185,7 @@ def test_sends_the_event_signed_and_serialized_as_print_does(trigger, event_type
     check = check_signature(INVENTORY_V1, [Secret(TEST_SECRET)], request.body, request.headers)
     assert check.ok, check.message
     assert abs(check.timestamp - time.time()) < 60
-    (delivery,) = result.json["deliveries"]
+    (delivery,) = result.json["items"]
     assert (delivery["status"], delivery["event_type"], delivery["ok"]) == (200, event_type, True)
 
 

@@ -1,8 +1,9 @@
 """The ``invwh`` group: loads commands lazily and turns errors into exit statuses.
 
-This is the one place where the core's exceptions become a line on stderr and
-an exit status (``status.py``). Commands return an ``ExitStatus`` for their
-verdict; they never call ``sys.exit`` themselves.
+This is the one place where the core's exceptions and a run's outcome become
+a line on stderr and an exit status (``status.py``). Commands return an
+``ExitStatus`` for their verdict, or the ``Report`` of a run (its outcome
+decides); they never call ``sys.exit`` themselves.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ class AppContext:
         return self._consoles[stderr]
 
 
+#: ``report.Outcome`` values and their exit statuses (by value: importing the
+#: report module here would slow every command's start).
+OUTCOME_STATUS = {
+    "ok": ExitStatus.OK,
+    "failed": ExitStatus.CHECK_FAILED,
+    "undelivered": ExitStatus.DELIVERY_FAILED,
+    "interrupted": ExitStatus.INTERRUPTED,
+}
+
+
 def status_for(error: InvwhError) -> ExitStatus:
     if isinstance(error, DeliveryError):
         return ExitStatus.DELIVERY_FAILED
@@ -92,6 +103,13 @@ class InvwhGroup(click.Group):
             ctx.exit(ExitStatus.INTERRUPTED)
         if isinstance(result, int):
             ctx.exit(int(result))
+        outcome = getattr(result, "outcome", None)
+        if outcome is not None:  # a run's report: say why nothing was delivered, whatever the format
+            if result.error is not None:
+                fail(result.error)
+            if outcome.value == "interrupted":
+                click.echo("invwh: interrupted", err=True)
+            ctx.exit(OUTCOME_STATUS[outcome.value])
         return result
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import TYPE_CHECKING
+
 import click
 
 from ..delivery import Deliverer
-from ..errors import DeliveryError
+from ..report import CHECK_OUTCOMES, FAILED, INFO, PASSED, UNDELIVERED, WARNING, Item, Report
 from .app import AppContext
 from .options import (
     Endpoint,
@@ -17,7 +20,9 @@ from .options import (
     secret_options,
     tolerance_option,
 )
-from .status import ExitStatus
+
+if TYPE_CHECKING:
+    from ..conformance import CaseResult
 
 
 @click.command(short_help="Prove a receiver accepts valid events and rejects forged ones.")
@@ -41,7 +46,8 @@ def check(
     strict: bool,
     output_format: str,
     junit_path: str | None,
-) -> ExitStatus:
+    verbosity: int,
+) -> Report:
     """Prove that a receiver accepts valid events and rejects forged ones.
 
     Sends one request per case: each event type validly signed (must get
@@ -61,24 +67,53 @@ def check(
     secret = resolve_secret(secret_values, secret_file)
     options = endpoint.delivery_options(scheme, secret)
 
-    from ..conformance import CaseResult, run_checks
-    from . import render
+    from ..conformance import run_checks
+    from .output import open_reporter
 
-    reached = False
+    report = Report("check", endpoint.url, scheme.name, CHECK_OUTCOMES, "case", ("case", "level"))
+    report.extra["strict"] = strict
+    with (
+        open_reporter(app, report, output_format, junit_path, verbosity) as reporter,
+        Deliverer(options) as deliverer,
+    ):
 
-    def stop_if_unreachable(case: CaseResult) -> None:
-        # The first case is a plain valid delivery: when it cannot be made the
-        # receiver cannot be reached, and each further case would only fail the same way.
-        nonlocal reached
-        if not reached and case.deliveries and not case.deliveries[0].delivered:
-            raise DeliveryError(endpoint.url, case.deliveries[0].error or "not delivered")
-        reached = True
+        def add(case: CaseResult) -> None:
+            # The first case is a plain valid delivery: when it cannot be made the receiver
+            # cannot be reached, and each further case would only fail the same way. A case
+            # whose request got no answer later on (a timeout) is a failed case.
+            unreachable = report.total == 0 and any(not d.delivered for d in case.deliveries)
+            reporter.add(case_item(case, strict, unreachable=unreachable))
+            if unreachable:
+                raise _Unreachable
 
-    with Deliverer(options) as deliverer:
-        run = run_checks(
-            deliverer, scheme, secret, tolerance=tolerance, strict=strict, on_result=stop_if_unreachable
-        )
-    render.check_report(app, run, endpoint.url, output_format, junit_path)
-    # A case whose request got no answer later on (a timeout, a dropped
-    # connection) is a failed case, not an unreachable receiver.
-    return ExitStatus.OK if run.ok else ExitStatus.CHECK_FAILED
+        with contextlib.suppress(_Unreachable):
+            run_checks(deliverer, scheme, secret, tolerance=tolerance, strict=strict, on_result=add)
+    return report
+
+
+class _Unreachable(Exception):
+    """Stops a check whose receiver did not answer its first request."""
+
+
+def case_item(case: CaseResult, strict: bool, *, unreachable: bool = False) -> Item:
+    from ..conformance import RECOMMENDED, REQUIRED
+
+    if unreachable:
+        outcome = UNDELIVERED
+    elif case.passed is None:
+        outcome = INFO
+    elif case.passed:
+        outcome = PASSED
+    elif case.level == REQUIRED or (strict and case.level == RECOMMENDED):
+        outcome = FAILED
+    else:
+        outcome = WARNING
+    return Item(
+        case.name,
+        outcome,
+        {"name": case.name, "outcome": outcome, **case.to_dict()},
+        sum(d.elapsed for d in case.deliveries),
+        cells=(case.level,),
+        notes=(case.explanation, f"sent: {case.sent}"),
+        deliveries=case.deliveries,
+    )

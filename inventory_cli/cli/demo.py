@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..report import Report
 from .app import AppContext
-from .send import delivery_status
-from .status import ExitStatus
 
 
 @click.command(short_help="Run the whole job on built-in events, no setup needed.")
@@ -14,7 +13,7 @@ from .status import ExitStatus
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.pass_obj
-def demo(app: AppContext, output_format: str) -> ExitStatus:
+def demo(app: AppContext, output_format: str) -> Report:
     """Run a local verifying receiver and deliver signed events to it.
 
     Starts `invwh listen` in-process on a free port, sends a fresh event of
@@ -28,13 +27,17 @@ def demo(app: AppContext, output_format: str) -> ExitStatus:
       invwh demo --format json
     """
     from ..demo import run_demo
-    from . import render
+    from ..report import delivery_item, delivery_report
+    from ..schemes import INVENTORY_V1
+    from .output import open_reporter
 
     results = run_demo()
-    if output_format == "text":
-        app.console().print(
-            "[bold]invwh demo[/]: a local receiver verifying inventory-v1 signatures with a built-in "
-            "demo secret; each row is one delivery and the answer it must get."
-        )
-    render.delivery_report(app, results, output_format, None, suite="invwh demo")
-    return delivery_status(results)
+    report = delivery_report("demo", results[0].url, INVENTORY_V1.name)
+    report.preamble.append(
+        "A local receiver verifying inventory-v1 signatures with a built-in demo secret; "
+        "each row is one delivery and the answer it must get."
+    )
+    with open_reporter(app, report, output_format, None) as reporter:
+        for result in results:
+            reporter.add(delivery_item(result))
+    return report

@@ -355,14 +355,31 @@ def expect_option(function: F) -> F:
 
 
 def report_options(function: F) -> F:
-    """``--format text|json`` and ``--junit FILE``, for commands that report cases."""
-    function = click.option(
+    """``--format text|json``, ``--junit FILE`` and ``-q``/``-v``, for commands that report cases.
+
+    The command gets ``verbosity``: -1 quiet, 0 normal, 1 verbose.
+    """
+
+    @functools.wraps(function)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        quiet, verbose = kwargs.pop("quiet"), kwargs.pop("verbose")
+        if quiet and verbose:
+            raise click.UsageError("give -q/--quiet or -v/--verbose, not both")
+        return function(*args, verbosity=-1 if quiet else 1 if verbose else 0, **kwargs)
+
+    decorated = click.option(
+        "-v", "--verbose", is_flag=True, help="Show each request and the answer it got."
+    )(command)
+    decorated = click.option(
+        "-q", "--quiet", is_flag=True, help="Print only what failed and the summary line."
+    )(decorated)
+    decorated = click.option(
         "--junit",
         "junit_path",
         type=click.Path(dir_okay=False),
         help="Also write a JUnit XML report, for CI systems.",
-    )(function)
-    return format_option("text", "json")(function)
+    )(decorated)
+    return format_option("text", "json")(decorated)  # type: ignore[no-any-return]
 
 
 def tolerance_option(help_text: str) -> Callable[[F], F]:

@@ -10,7 +10,8 @@ import click
 from ..delivery import Deliverer
 from ..events import event_type_names
 from ..recording import read_recording
-from ..replay import ReplayOptions, Tally, replay
+from ..replay import ReplayItem, ReplayOptions, replay
+from ..report import MALFORMED, SKIPPED, Item, Report, delivery_item, delivery_report
 from .app import AppContext
 from .options import (
     Endpoint,
@@ -22,7 +23,6 @@ from .options import (
     scheme_option,
     secret_options,
 )
-from .status import ExitStatus
 
 
 @click.command(short_help="POST a recording's deliveries again.")
@@ -61,7 +61,8 @@ def replay_command(
     expected: tuple[int, ...],
     output_format: str,
     junit_path: str | None,
-) -> ExitStatus:
+    verbosity: int,
+) -> Report:
     """Replay RECORDING (an `invwh listen --record` file, or - for stdin) against --url.
 
     Each recorded body is POSTed again byte for byte, re-signed with a fresh
@@ -95,19 +96,56 @@ def replay_command(
         expected=expected or (200,),
     )
 
-    from . import render
+    from .output import open_reporter
 
-    tally = Tally()
+    report = delivery_report("replay", endpoint.url, scheme.name, streamed=True)
+    statuses: dict[str, int] = {}
     started = time.monotonic()
+
+    def statistics(report: Report) -> None:
+        # At the end, even an interrupted one: how fast, and what the receiver answered.
+        seconds = time.monotonic() - started
+        delivered = sum(count for status, count in statuses.items() if status != "not delivered")
+        report.extra.update(
+            statuses=dict(sorted(statuses.items())),
+            seconds=round(seconds, 3),
+            rate_per_second=round(delivered / seconds, 1) if seconds else None,
+        )
+        rate = f" ({delivered / seconds:.0f}/s)" if seconds and delivered else ""
+        listed = ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items()))
+        report.epilogue.append(
+            f"replayed to {report.url} in {seconds:.1f} s{rate}; statuses: {listed or 'none'}"
+        )
+
     with (
+        open_reporter(
+            app, report, output_format, junit_path, verbosity, before_finish=statistics
+        ) as reporter,
         Deliverer(options) as deliverer,
-        render.ReplayReport(app, endpoint.url, output_format, junit_path) as report,
     ):
-        for item in replay(records, deliverer, scheme, replay_options):
-            tally.add(item)
-            report.add(item)
-        tally.seconds = time.monotonic() - started
-        report.finish(tally)
-    if tally.undelivered:
-        return ExitStatus.DELIVERY_FAILED
-    return ExitStatus.OK if tally.ok else ExitStatus.CHECK_FAILED
+        for replayed in replay(records, deliverer, scheme, replay_options):
+            if replayed.result is not None:
+                status = replayed.result.status
+                key = "not delivered" if status is None else str(status)
+                statuses[key] = statuses.get(key, 0) + 1
+            reporter.add(replay_item(replayed))
+    return report
+
+
+def replay_item(replayed: ReplayItem) -> Item:
+    line = f"line {replayed.line}"
+    if replayed.result is not None:
+        event = replayed.result.event_type or "not an event"
+        return delivery_item(replayed.result, f"{line} ({event})", line=replayed.line)
+    outcome = MALFORMED if replayed.malformed else SKIPPED
+    why = replayed.skipped or ""
+    data = {
+        "name": line,
+        "outcome": outcome,
+        "line": replayed.line,
+        "ok": not replayed.malformed,
+        "reason": why,
+    }
+    return Item(
+        line, outcome, data, notes=(f"{'malformed line' if replayed.malformed else 'skipped'}: {why}",)
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..delivery import Deliverer, DeliveryResult
+from ..delivery import Deliverer
 from ..payloads import expand_paths, read_payload
+from ..report import Report, delivery_item, delivery_report
 from .app import AppContext, fail
 from .options import (
     Endpoint,
@@ -46,12 +47,14 @@ def send(
     no_validate: bool,
     output_format: str,
     junit_path: str | None,
-) -> ExitStatus:
+    verbosity: int,
+) -> Report | ExitStatus:
     """Sign each payload at send time and POST its exact bytes to --url.
 
     A directory stands for every *.json file in it, sorted. Exit status 0 when
     every delivery got an expected status, 1 when any got another, 3 when any
-    could not be delivered, 2 for usage or input errors.
+    could not be delivered, 2 for usage or input errors, 130 when interrupted
+    (the report of what was sent so far is still printed).
 
     \b
     Examples:
@@ -80,27 +83,16 @@ def send(
     options = endpoint.delivery_options(
         scheme, secret, headers=extra_headers, follow_redirects=follow_redirects
     )
-    results: list[DeliveryResult] = []
-    with Deliverer(options) as deliverer:
+    from .output import open_reporter
+
+    report = delivery_report("send", endpoint.url, scheme.name)
+    with (
+        open_reporter(app, report, output_format, junit_path, verbosity) as reporter,
+        Deliverer(options) as deliverer,
+    ):
         for payload, check in zip(payloads, checks, strict=True):
-            results.append(
-                deliverer.deliver(
-                    payload.body,
-                    payload=payload.name,
-                    event_type=check.event_type,
-                    expected=expected or (200,),
-                )
+            result = deliverer.deliver(
+                payload.body, payload=payload.name, event_type=check.event_type, expected=expected or (200,)
             )
-
-    from . import render
-
-    render.delivery_report(app, results, output_format, junit_path, suite="invwh send")
-    return delivery_status(results)
-
-
-def delivery_status(results: list[DeliveryResult]) -> ExitStatus:
-    if any(not r.delivered for r in results):
-        return ExitStatus.DELIVERY_FAILED
-    if any(not r.ok for r in results):
-        return ExitStatus.CHECK_FAILED
-    return ExitStatus.OK
+            reporter.add(delivery_item(result))
+    return report

@@ -8,6 +8,7 @@ import click
 
 from ..delivery import Deliverer
 from ..events import check_event, event_type_names
+from ..report import Report, delivery_item, delivery_report
 from ..templates import apply_overrides, event_body, make_event
 from .app import AppContext, fail
 from .options import (
@@ -22,7 +23,6 @@ from .options import (
     scheme_option,
     secret_options,
 )
-from .send import delivery_status
 from .status import ExitStatus
 
 
@@ -54,7 +54,8 @@ def trigger(
     no_validate: bool,
     output_format: str,
     junit_path: str | None,
-) -> ExitStatus:
+    verbosity: int,
+) -> Report | ExitStatus:
     """Build a fresh TYPE event (new id, current time, plausible fields) and send it like `send`.
 
     TYPE is stock.increase, stock.decrease or stock.depleted. --set KEY=VALUE
@@ -83,17 +84,21 @@ def trigger(
         return ExitStatus.OK
     if endpoint is None:
         raise click.UsageError("give --url to send the event, or --print to write it out")
+    scheme = resolve_scheme(scheme_name)
     options = endpoint.delivery_options(
-        resolve_scheme(scheme_name),
+        scheme,
         resolve_secret(secret_values, secret_file),
         headers=parse_headers(header_lines),
     )
-    with Deliverer(options) as deliverer:
+    from .output import open_reporter
+
+    report = delivery_report("trigger", endpoint.url, scheme.name)
+    with (
+        open_reporter(app, report, output_format, junit_path, verbosity) as reporter,
+        Deliverer(options) as deliverer,
+    ):
         result = deliverer.deliver(
             body, payload=f"new {event_type} event", event_type=check.event_type, expected=expected or (200,)
         )
-
-    from . import render
-
-    render.delivery_report(app, [result], output_format, junit_path, suite="invwh trigger")
-    return delivery_status([result])
+        reporter.add(delivery_item(result))
+    return report

@@ -1,0 +1,190 @@
+"""The report of a run that delivers or checks: one shape for every output format.
+
+``send``, ``trigger``, ``demo``, ``replay`` and ``check`` each describe what
+they did as a ``Report``: what the run was against (command, URL, scheme), one
+``Item`` per delivery, recording line or case, added as they happen, and
+counts that add up to the number of items. ``cli/output/`` renders a report
+as text, JSON or JUnit; ``cli/app.py`` turns its ``Outcome`` into the exit
+status. Nothing here knows of click or of any output format.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .delivery import DeliveryResult
+
+
+class Outcome(enum.Enum):
+    """What a command's run came to, as a whole."""
+
+    OK = "ok"
+    #: An answer or a case was not what it must be.
+    FAILED = "failed"
+    #: A request could not be delivered at all: the receiver was not reached.
+    UNDELIVERED = "undelivered"
+    #: Stopped by Ctrl-C or SIGTERM; the report covers what was done until then.
+    INTERRUPTED = "interrupted"
+
+
+# What one delivery or recording line came to.
+AS_EXPECTED = "as_expected"
+UNEXPECTED = "unexpected"
+UNDELIVERED = "undelivered"
+MALFORMED = "malformed"  # a recording line that is not a record
+SKIPPED = "skipped"  # a recording line with nothing to deliver
+
+# What one case of a check came to.
+PASSED = "passed"
+FAILED = "failed"
+WARNING = "warning"  # a recommended case failed, not run strictly
+NOT_PROVEN = "not_proven"  # a rejection case whose verdict means nothing (valid events were refused too)
+INFO = "info"
+
+DELIVERY_OUTCOMES = (AS_EXPECTED, UNEXPECTED, UNDELIVERED)
+REPLAY_OUTCOMES = (*DELIVERY_OUTCOMES, MALFORMED, SKIPPED)
+CHECK_OUTCOMES = (PASSED, FAILED, WARNING, NOT_PROVEN, INFO)
+
+#: Item outcomes that make the run fail.
+FAILING = frozenset({UNEXPECTED, UNDELIVERED, MALFORMED, FAILED})
+
+
+@dataclass
+class Item:
+    """One delivery, recording line or case, as every format shows it."""
+
+    name: str
+    outcome: str
+    #: The item in the JSON report.
+    data: dict[str, Any]
+    seconds: float = 0.0
+    #: The cells of its row in the text table, after the name.
+    cells: tuple[str, ...] = ()
+    #: Lines said under its row: why it is not as expected, or what a case found.
+    notes: tuple[str, ...] = ()
+    #: The requests made for it and their answers (shown with --verbose and in JUnit).
+    deliveries: Sequence[DeliveryResult] = ()
+
+
+@dataclass
+class Report:
+    """A run's header, its counts and its end; the items themselves stream to the formats."""
+
+    command: str
+    url: str
+    scheme: str
+    #: The possible item outcomes, in the order the summary lists them.
+    outcomes: tuple[str, ...]
+    #: What an item is, for the summary line: "delivery", "line", "case".
+    noun: str
+    #: Headings of the text table: the name column, then one per cell.
+    columns: tuple[str, ...] = ()
+    #: Text shows one line per item that is not as expected, as it comes, and no table
+    #: (a replay of a million lines).
+    streamed: bool = False
+    #: Lines said before the items (a check's seed, why it stopped early).
+    preamble: list[str] = field(default_factory=list)
+    #: Lines said after the items, before the summary.
+    epilogue: list[str] = field(default_factory=list)
+    #: More top-level JSON fields (a replay's statuses and rate, a check's seed).
+    extra: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(init=False)
+    interrupted: bool = False
+    #: Why the receiver could not be reached at all, in one line; None when it was.
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        self.counts = dict.fromkeys(self.outcomes, 0)
+
+    def count(self, item: Item) -> None:
+        # An outcome outside the usual ones still counts (a check whose receiver was never reached).
+        self.counts[item.outcome] = self.counts.get(item.outcome, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {"total": self.total, **self.counts}
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.interrupted:
+            return Outcome.INTERRUPTED
+        if self.error is not None or self.counts.get(UNDELIVERED):
+            return Outcome.UNDELIVERED
+        if any(self.counts.get(kind) for kind in FAILING):
+            return Outcome.FAILED
+        return Outcome.OK
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    @property
+    def title(self) -> str:
+        """``invwh check http://localhost:3000/webhooks (inventory-v1)``: the run in one line."""
+        return f"invwh {self.command} {self.url} ({self.scheme})"
+
+
+def delivery_report(command: str, url: str, scheme: str, *, streamed: bool = False) -> Report:
+    if streamed:
+        return Report(command, url, scheme, REPLAY_OUTCOMES, "line", streamed=True)
+    columns = ("payload", "event", "status", "meaning", "time")
+    return Report(command, url, scheme, DELIVERY_OUTCOMES, "delivery", columns)
+
+
+def delivery_outcome(result: DeliveryResult) -> str:
+    if not result.delivered:
+        return UNDELIVERED
+    return AS_EXPECTED if result.ok else UNEXPECTED
+
+
+def delivery_item(result: DeliveryResult, name: str | None = None, **data: Any) -> Item:
+    """A delivery as a report item; ``data`` adds JSON fields before the delivery's own (a line)."""
+    name = result.payload if name is None else name
+    time = f"{result.elapsed * 1000:.0f} ms" + (f" ×{result.attempts}" if result.attempts > 1 else "")
+    return Item(
+        name,
+        delivery_outcome(result),
+        {"name": name, "outcome": delivery_outcome(result), **data, **result.to_dict()},
+        result.elapsed,
+        cells=(
+            result.event_type or "not an event",
+            "—" if result.status is None else str(result.status),
+            result.meaning,
+            time,
+        ),
+        notes=answer_notes(result),
+        deliveries=(result,),
+    )
+
+
+def answer_notes(result: DeliveryResult) -> tuple[str, ...]:
+    """What a delivery's answer said, when that is worth reading: anything but a plain 200."""
+    if not result.delivered:
+        return (f"not delivered: {result.error}",)
+    if result.status == 200:
+        return ()
+    where = f" → {result.location}" if result.location else ""
+    said = one_line(result.response_preview) or "(empty body)"
+    return (f"{result.status} {result.reason}{where}: {said}",)
+
+
+def one_line(data: bytes, limit: int | None = None) -> str:
+    """Bytes a server sent, as one line of text (runs of white space become one space)."""
+    text = " ".join(data.decode("utf-8", "replace").split())
+    if limit is not None and len(text) > limit:
+        return text[: limit - 1] + "…"
+    return text
+
+
+def undelivered_error(url: str, count: int, first_error: str, where: str = "") -> str:
+    """The one error line for deliveries that could not be made."""
+    what = "" if count == 1 else f"{count} deliveries "
+    return f"could not deliver {what}to {url}: {first_error}{where}"
