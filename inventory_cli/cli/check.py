@@ -10,6 +10,7 @@ from .app import AppContext
 from .options import (
     Endpoint,
     endpoint_options,
+    expect_option,
     report_options,
     resolve_scheme,
     resolve_secret,
@@ -22,6 +23,7 @@ from .status import ExitStatus
 
 @click.command(short_help="Prove a receiver accepts valid events and rejects forged ones.")
 @endpoint_options(retries=False)
+@expect_option
 @secret_options()
 @scheme_option
 @tolerance_option(
@@ -29,56 +31,96 @@ from .status import ExitStatus
     "ages (the timestamp cases are skipped)."
 )
 @click.option("--strict", is_flag=True, help="Fail on the recommended cases too (timestamp freshness).")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Generate the same events, byte for byte, as the run that reported this seed.",
+)
+@click.option(
+    "--payload",
+    "payload_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Use this valid event for the acceptance cases and as the base of the forged ones "
+    "(repeatable), instead of generated events.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show each request sent and each answer, under its case.")
 @report_options
 @click.pass_obj
 def check(
     app: AppContext,
     endpoint: Endpoint,
+    expected: tuple[int, ...],
     secret_values: str | None,
     secret_file: str | None,
     scheme_name: str,
     tolerance: int,
     strict: bool,
+    seed: int | None,
+    payload_paths: tuple[str, ...],
+    verbose: bool,
     output_format: str,
     junit_path: str | None,
 ) -> ExitStatus:
     """Prove that a receiver accepts valid events and rejects forged ones.
 
-    Sends one request per case: each event type validly signed (must get
-    200); a tampered body, another secret, no signature, a malformed
-    signature and a signature for another method (must be rejected); bad JSON
-    and an unknown event type (must not get a 5xx). Stale and future
-    timestamps are recommended rejections: warnings, failures with --strict.
-    Exit status 0 when every required case passes, 1 otherwise, 3 when the
-    receiver cannot be reached.
+    First each event type validly signed (must be accepted: 200, or what
+    --expect says). If that answer is 404, 405, a redirect or not HTTP, the
+    URL is not the webhook endpoint and the run stops. Then the same event
+    indented with non-ASCII text and as json.dumps writes it (both must be
+    accepted: a receiver that takes only the second verifies re-serialized
+    JSON); a tampered body, another secret, no signature, a malformed
+    signature and a signature for another method (must get a 4xx, other
+    than 404, 405, 408 and 429); bad JSON and an unknown event type (must
+    not get a 5xx). Stale and future timestamps are recommended rejections:
+    warnings, failures with --strict. When no valid event is accepted, the
+    rejections prove nothing and are reported as not proven.
+
+    Events are generated from a seed, printed with the report: --seed N
+    sends the same events again. Exit status 0 when every required case
+    passes, 1 otherwise, 3 when the receiver cannot be reached.
 
     \b
     Examples:
       invwh check --url http://localhost:3000/webhooks
       invwh check --url http://localhost:3000/webhooks --strict --junit security.xml
+      invwh check --url http://localhost:3000/webhooks --seed 421337 -v
+      invwh check --url http://localhost:3000/webhooks --expect 202 --payload event.json
     """
     scheme = resolve_scheme(scheme_name)
     secret = resolve_secret(secret_values, secret_file)
     options = endpoint.delivery_options(scheme, secret)
 
-    from ..conformance import CaseResult, run_checks
+    from ..conformance import CaseResult, check_payloads, run_checks, unreachable
+    from ..payloads import read_payload
     from . import render
 
+    payloads = [read_payload(path) for path in payload_paths]
+    check_payloads(payloads)  # an invalid event is an input error, before anything is sent
     reached = False
 
     def stop_if_unreachable(case: CaseResult) -> None:
         # The first case is a plain valid delivery: when it cannot be made the
         # receiver cannot be reached, and each further case would only fail the same way.
         nonlocal reached
-        if not reached and case.deliveries and not case.deliveries[0].delivered:
+        if not reached and case.deliveries and unreachable(case.deliveries[0]):
             raise DeliveryError(endpoint.url, case.deliveries[0].error or "not delivered")
         reached = True
 
     with Deliverer(options) as deliverer:
         run = run_checks(
-            deliverer, scheme, secret, tolerance=tolerance, strict=strict, on_result=stop_if_unreachable
+            deliverer,
+            scheme,
+            secret,
+            tolerance=tolerance,
+            strict=strict,
+            expect=expected or (200,),
+            seed=seed,
+            payloads=payloads,
+            on_result=stop_if_unreachable,
         )
-    render.check_report(app, run, endpoint.url, output_format, junit_path)
+    render.check_report(app, run, endpoint.url, output_format, junit_path, verbose=verbose)
     # A case whose request got no answer later on (a timeout, a dropped
     # connection) is a failed case, not an unreachable receiver.
     return ExitStatus.OK if run.ok else ExitStatus.CHECK_FAILED

@@ -215,6 +215,8 @@ class JUnitCase(NamedTuple):
     failure: str | None = None
     error: str | None = None
     output: str = ""
+    #: For <system-out> when ``output`` is not there (it went into the failure).
+    system_out: str = ""
 
 
 def write_junit(path: str, suite: str, cases: list[JUnitCase]) -> None:
@@ -254,6 +256,8 @@ class JUnitWriter:
             ET.SubElement(element, "error", message=case.error).text = case.error
         if case.output and case.failure is None:
             ET.SubElement(element, "system-out").text = case.output
+        elif case.system_out:
+            ET.SubElement(element, "system-out").text = case.system_out
         self._cases.write(b"  " + ET.tostring(element, encoding="utf-8", xml_declaration=False) + b"\n")
         self.tests += 1
         self.failures += case.failure is not None
@@ -292,7 +296,13 @@ class JUnitWriter:
 
 
 def check_report(
-    app: AppContext, run: CheckRun, url: str, output_format: str, junit_path: str | None
+    app: AppContext,
+    run: CheckRun,
+    url: str,
+    output_format: str,
+    junit_path: str | None,
+    *,
+    verbose: bool = False,
 ) -> None:
     if junit_path:
         write_junit(junit_path, "invwh check", [_check_case(r, run) for r in run.results])
@@ -302,8 +312,13 @@ def check_report(
                 "url": url,
                 "ok": run.ok,
                 "strict": run.strict,
+                "seed": run.seed,
+                "expect": list(run.expect),
+                "stopped": run.stopped,
+                "diagnosis": run.diagnosis,
                 "failed": [r.name for r in run.failed],
                 "warnings": [r.name for r in run.warnings],
+                "not_proven": [r.name for r in run.not_proven],
                 "cases": [r.to_dict() for r in run.results],
             }
         )
@@ -321,15 +336,27 @@ def check_report(
             _check_mark(r, run), r.name, r.level, f"{escape(r.sent)}\n[dim]{escape(r.explanation)}[/]"
         )
     console = app.console()
-    console.print(f"invwh check {escape(url)}")
+    console.print(f"invwh check {escape(url)} (seed {run.seed}; --seed {run.seed} sends the same events)")
     console.print(table)
-    failed, warnings = len(run.failed), len(run.warnings)
+    if verbose:
+        for r in run.results:
+            console.print(escape(r.name))
+            console.print(escape(_exchanges_text(r, "  ")))
+    if run.stopped:
+        console.print(f"[bold red]stopped:[/] {escape(run.stopped)}")
+    elif run.diagnosis:
+        console.print(f"[bold yellow]note:[/] {escape(run.diagnosis)}")
+    failed, warnings, unproven = len(run.failed), len(run.warnings), len(run.not_proven)
     passed = sum(r.passed is True for r in run.results)
     summary = f"{passed} passed, {failed} failed, {warnings} warning{'s' if warnings != 1 else ''}"
+    if unproven:
+        summary += f", {unproven} not proven"
     console.print(f"[bold green]{summary}[/]" if run.ok else f"[bold red]{summary}[/]")
 
 
 def _check_mark(result: CaseResult, run: CheckRun) -> str:
+    if not result.proven:
+        return "[yellow]?[/]"
     if result.passed is None:
         return "[blue]i[/]"
     if result.passed:
@@ -337,11 +364,33 @@ def _check_mark(result: CaseResult, run: CheckRun) -> str:
     return FAIL_MARK if run.decides(result) else "[yellow]![/]"
 
 
+def _exchanges_text(result: CaseResult, indent: str) -> str:
+    """Each request of a case and its answer, as an indented block of plain text."""
+    from ..conformance import exchange
+
+    lines = []
+    for delivery in result.deliveries:
+        sent, answer = exchange(delivery).values()
+        lines.append(f"{indent}> {sent['method']} {sent['url']}")
+        lines += [f"{indent}> {name}: {value}" for name, value in sent["headers"].items()]
+        lines.append(f"{indent}> ({sent['body_bytes']} bytes) {_one_line(delivery.request_body, 200)}")
+        if answer["error"]:
+            lines.append(f"{indent}< nothing: {answer['error']}")
+        else:
+            lines.append(f"{indent}< {answer['status']} {answer['reason'] or ''}".rstrip())
+            if delivery.response_preview:
+                lines.append(f"{indent}< {_one_line(delivery.response_preview, 200)}")
+    return "\n".join(lines)
+
+
 def _check_case(result: CaseResult, run: CheckRun) -> JUnitCase:
     seconds = sum(d.elapsed for d in result.deliveries)
+    exchanges = _exchanges_text(result, "")
     if result.passed is False and run.decides(result):
-        return JUnitCase(result.name, seconds, failure=result.explanation, output=result.sent)
-    return JUnitCase(result.name, seconds, output=f"{result.sent}: {result.explanation}")
+        return JUnitCase(
+            result.name, seconds, failure=result.explanation, output=result.sent, system_out=exchanges
+        )
+    return JUnitCase(result.name, seconds, output=f"{result.sent}: {result.explanation}\n{exchanges}")
 
 
 # --- listen ---------------------------------------------------------------
