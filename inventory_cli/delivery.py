@@ -64,7 +64,7 @@ class DeliveryResult:
     error: str | None = None
     #: Where a redirect pointed when it was not followed.
     location: str | None = None
-    #: What the last attempt sent: the method, its headers and body (for --verbose and reports).
+    #: The request of the last attempt, as sent: to show what got the answer.
     method: str = "POST"
     request_headers: Mapping[str, str] = field(default_factory=dict)
     request_body: bytes = b""
@@ -216,8 +216,7 @@ class Deliverer:
                 # Signed now, for every attempt, so a retry carries a fresh timestamp.
                 **signer(body),
             }
-            result.request_headers = headers
-            result.request_body = body
+            result.method, result.request_headers, result.request_body = "POST", headers, body
             try:
                 response = self._session().post(
                     url,
@@ -234,6 +233,8 @@ class Deliverer:
                 result.error = describe_failure(error, options.timeout)
                 return None
             result.url = url
+            # What requests actually sent, with the headers it adds (User-Agent, Content-Length).
+            result.request_headers = dict(response.request.headers)
             result.status = response.status_code
             result.reason = response.reason or ""
             result.response_preview = _preview(response)

@@ -1,7 +1,9 @@
-"""Fresh, realistic events of each type, for the demo and for triggering.
+"""Fresh, realistic events of each type, for the demo, triggering and checking.
 
 Each call makes a new event id and stamps the current time, so receivers
 that deduplicate or check freshness see what a real delivery would look like.
+``SeededEvents`` makes the same events from the same seed on any day, so a
+check that failed can be run again on the very same bytes.
 """
 
 from __future__ import annotations
@@ -60,6 +62,32 @@ def make_event(
     else:
         event |= {"previousQuantity": rng.randint(1, 5), "newQuantity": 0, "reorderPoint": 50}
     return event
+
+
+#: Seeded events are dated in the year from here (2025-01-01T00:00:00Z): the
+#: clock must not enter them, or a seed would give other bytes tomorrow.
+SEEDED_EPOCH = 1_735_689_600
+_YEAR_MILLIS = 365 * 86_400 * 1000
+
+
+class SeededEvents:
+    """Events and event ids drawn from one seed: the same seed, the same sequence, byte for byte."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self._now = SEEDED_EPOCH + self._rng.randrange(_YEAR_MILLIS) / 1000
+
+    def _tick(self) -> float:
+        # Each event a little after the previous one, as real events follow each other.
+        self._now += self._rng.randrange(1, 60_000) / 1000
+        return self._now
+
+    def event(self, event_type: str) -> dict[str, Any]:
+        return make_event(event_type, now=self._tick(), rng=self._rng)
+
+    def event_id(self) -> str:
+        return event_id(self._tick(), self._rng)
 
 
 def event_body(event: dict[str, Any]) -> bytes:

@@ -27,9 +27,10 @@ REJECTS = [
     "rejects a malformed signature",
     "rejects a signature for another method",
 ]
+RAW_BYTES = "verifies the raw body bytes"
 SURVIVES = ["survives malformed JSON", "survives an unknown event type"]
 TIMESTAMPS = ["rejects a stale timestamp", "rejects a far-future timestamp"]
-ALL_CASES = [*ACCEPTS, *REJECTS, *SURVIVES, *TIMESTAMPS, "duplicate delivery"]
+ALL_CASES = [*ACCEPTS, RAW_BYTES, *REJECTS, *SURVIVES, *TIMESTAMPS, "duplicate delivery"]
 
 
 def outcome_names(report, outcome):
@@ -92,10 +93,11 @@ def test_invwh_listen_passes_every_case_with_no_warnings(check):
         assert case["explanation"] and "\n" not in case["explanation"]
     statuses = {case["case"]: case["statuses"] for case in report["items"]}
     assert [statuses[name] for name in ACCEPTS] == [[200]] * 3
+    assert statuses[RAW_BYTES] == [200, 200]
     assert {tuple(statuses[name]) for name in REJECTS + TIMESTAMPS} == {(401,)}
     assert [statuses[name] for name in SURVIVES] == [[422], [422]]
     assert statuses["duplicate delivery"] == [200, 200]
-    assert "13 cases: 12 passed, 1 informational" in text
+    assert "14 cases: 13 passed, 1 informational" in text
 
 
 def test_a_receiver_that_accepts_everything_fails_naming_the_cases(check):
@@ -112,7 +114,7 @@ def test_a_receiver_that_accepts_everything_fails_naming_the_cases(check):
     assert [name for name in REJECTS if any(name in row for row in failed_rows)] == REJECTS
     warned_rows = [line for line in text.splitlines() if line.lstrip().startswith("!")]
     assert [name for name in TIMESTAMPS if any(name in row for row in warned_rows)] == TIMESTAMPS
-    assert "5 passed, 5 failed, 2 warnings" in text
+    assert "6 passed, 5 failed, 2 warnings" in text
 
 
 def test_each_case_sends_what_it_says(check):
@@ -120,12 +122,14 @@ def test_each_case_sends_what_it_says(check):
     with serve() as server:
         check(server.endpoint(), "--tolerance", "60", code=1)
     requests = server.received
-    assert [r.method for r in requests] == ["POST"] * 14
+    assert [r.method for r in requests] == ["POST"] * 16
     reasons = [judge(INVENTORY_V1, [SECRET], r.body, r.headers, tolerance=60).reason for r in requests]
     assert reasons == [
         "ok",
         "ok",
         "ok",
+        "ok",  # indented, non-ASCII
+        "ok",  # as json.dumps writes it
         "signature_mismatch",  # tampered
         "signature_mismatch",  # another secret
         "missing_signature",
@@ -138,14 +142,22 @@ def test_each_case_sends_what_it_says(check):
         "ok",
         "ok",
     ]
-    tampered, _, _, _, for_put = requests[3:8]
-    original = json.loads(requests[12].body)
-    assert json.loads(tampered.body)["quantityChange"] == original["quantityChange"] + 1000
+    as_sent, as_dumped = requests[3:5]
+    sent_event, dumped_event = json.loads(as_sent.body), json.loads(as_dumped.body)
+    assert as_sent.body == json.dumps(sent_event, indent=2, ensure_ascii=False).encode()
+    assert not as_sent.body.isascii()
+    assert as_dumped.body == json.dumps(dumped_event).encode()
+    # The same event but for its id: a receiver that deduplicates takes both.
+    assert dumped_event == sent_event | {"eventId": dumped_event["eventId"]} != sent_event
+    tampered, _, _, _, for_put = requests[5:10]
+    original = json.loads(requests[0].body)  # forged requests are built on the first accepted event
+    assert json.loads(tampered.body) == original | {"quantityChange": original["quantityChange"] + 1000}
     assert check_signature(INVENTORY_V1, [SECRET], for_put.body, for_put.headers, method="PUT").ok
+    assert for_put.body == requests[0].body
     now = time.time()
-    assert abs(int(requests[10].headers["X-Timestamp"]) - (now - 660)) < 30
-    assert abs(int(requests[11].headers["X-Timestamp"]) - (now + 3660)) < 30
-    first, second = requests[12:]
+    assert abs(int(requests[12].headers["X-Timestamp"]) - (now - 660)) < 30
+    assert abs(int(requests[13].headers["X-Timestamp"]) - (now + 3660)) < 30
+    first, second = requests[14:]
     assert (first.body, first.headers["X-Webhook-Signature"]) == (
         second.body,
         second.headers["X-Webhook-Signature"],
@@ -162,7 +174,7 @@ def test_a_receiver_without_a_timestamp_check_passes_with_two_warnings(check):
         [],
         TIMESTAMPS,
     )
-    assert "13 cases: 10 passed, 2 warnings, 1 informational" in text
+    assert "14 cases: 11 passed, 2 warnings, 1 informational" in text
     assert (
         strict["ok"],
         strict["strict"],
@@ -207,7 +219,7 @@ def test_junit_has_a_case_per_check_and_a_failure_per_failed_case(check, tmp_pat
     suite = ElementTree.parse(junit).getroot()
     assert (suite.get("name"), suite.get("tests"), suite.get("failures")) == (
         f"invwh check {server.endpoint()} (inventory-v1)",
-        "13",
+        "14",
         str(failures),
     )
     cases = suite.findall("testcase")

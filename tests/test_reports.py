@@ -122,7 +122,10 @@ def test_a_check_at_80_columns_wraps_each_explanation_under_its_row():
     assert code == 1
     assert max(cell_width(line) for line in lines) <= 80, "\n".join(lines)
     said = " ".join(line.strip() for line in lines)
-    assert "answered 401: a receiver must answer 200 to a valid, validly signed event" in said
+    assert (
+        "answered 401 Unauthorized: the secret or the scheme (inventory-v1) most likely differs from the "
+        "receiver's sent: a stock.increase event, validly signed"
+    ) in said
     assert "sent: a valid event whose X-Webhook-Signature is not a well-formed signature" in said
 
 
