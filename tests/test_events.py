@@ -24,6 +24,9 @@ SAMPLE_TYPES = {
     "stock-increase.json": "stock.increase",
     "stock-decrease.json": "stock.decrease",
     "stock-depleted.json": "stock.depleted",
+    "cafe-creme-pretty.json": "stock.increase",
+    "escaped-unicode.json": "stock.decrease",
+    "numbers-as-written.json": "stock.increase",
 }
 
 

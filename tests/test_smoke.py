@@ -7,4 +7,4 @@ def test_version(invwh):
 
 def test_validate_samples(invwh):
     result = invwh("validate", *VALID_SAMPLES)
-    assert "4 valid, 0 invalid" in result.stdout
+    assert "7 valid, 0 invalid" in result.stdout

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # `invwh sign` from paying for rich, requests or jsonschema it does not use.
 COMMANDS = {
     "demo": "inventory_cli.cli.demo:demo",
+    "samples": "inventory_cli.cli.samples:samples",
     "sign": "inventory_cli.cli.sign:sign",
     "verify": "inventory_cli.cli.verify:verify",
     "validate": "inventory_cli.cli.validate:validate",
