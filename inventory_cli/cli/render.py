@@ -48,10 +48,16 @@ def signed_headers_lines(headers: Mapping[str, str]) -> list[str]:
 
 
 def curl_command(url: str, method: str, headers: Mapping[str, str], payload: Payload) -> str:
-    """A runnable curl command that sends ``payload``'s exact bytes with ``headers``."""
+    """A runnable curl command that sends ``payload``'s exact bytes with ``headers``.
+
+    curl exits 0 on any HTTP answer, so a 401 would pass for success in
+    ``... | sh`` or a CI step: ``--fail-with-body`` makes a 4xx or 5xx exit 22
+    and still prints the receiver's answer; ``-sS`` drops the progress meter
+    but keeps curl's own errors.
+    """
     import shlex
 
-    lines = [f"curl --request {method} --url {shlex.quote(url)}"]
+    lines = [f"curl -sS --fail-with-body --request {method} --url {shlex.quote(url)}"]
     lines += [f"--header {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]
     lines.append(f"--data-binary {shlex.quote(_curl_data(payload))}")
     return " \\\n  ".join(lines)
