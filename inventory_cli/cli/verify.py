@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..errors import InputError
 from ..payloads import read_payload
 from ..schemes import Scheme
 from ..signing import Secret
@@ -31,7 +32,10 @@ from .status import ExitStatus
     metavar="FILE",
     help="Audit every delivery in an `invwh listen --record` file instead (- for stdin).",
 )
-@header_option("A received header, 'Name: value' (repeatable; names are case-insensitive).")
+@header_option(
+    "A received header, 'Name: value' (repeatable; names are case-insensitive). "
+    "@FILE reads 'Name: value' lines from FILE, as `invwh sign` writes them (@- from stdin)."
+)
 @secret_options(multiple=True)
 @scheme_option
 @click.option(
@@ -73,6 +77,7 @@ def verify(
       invwh verify --body body.json \\
           -H "X-Webhook-Signature: v1=B4XU...Yg==" -H "X-Timestamp: 1700000000"
       invwh verify --body - -H "$SIG_HEADER" -H "$TS_HEADER" --secret-file .secret --format json
+      invwh verify --body body.json -H @headers.txt     # as `invwh sign body.json > headers.txt` wrote
       invwh verify --body body.json -H ... --secret-file old.key --secret-file new.key
       invwh verify --body body.json -H ... --tolerance 0     # skip the age check
       invwh verify --recording deliveries.jsonl --secret-file .secret
@@ -87,8 +92,10 @@ def verify(
     secrets = resolve_secrets(secret_values, secret_file)
     if recording_path is not None:
         return _audit(app, recording_path, scheme, secrets, tolerance, not no_validate, output_format)
-    headers = parse_headers(header_lines)
     assert body_path is not None
+    if body_path == "-" and "@-" in header_lines:
+        raise InputError("-H @-: standard input is taken (--body -); put the headers in a file")
+    headers = parse_headers(header_lines, stdin=sys.stdin.buffer)
     loaded = read_payload(body_path)
     verdict = judge(
         scheme,
