@@ -29,10 +29,12 @@ Candidate = tuple[str, bytes]  # (the likely cause, the variant)
 def explain_missing_signature(scheme: Scheme, headers: Mapping[str, str]) -> list[str]:
     hints = []
     for other in BUILTIN_SCHEMES.values():
-        if other.signature_header.lower() != scheme.signature_header.lower() and (
-            other.signature_header.lower() in headers
-        ):
-            hints.append(f"there is a {other.signature_header} header: try --scheme {other.name}")
+        if other.signature_header.lower() == scheme.signature_header.lower():
+            continue
+        names = [other.signature_header, *(a for a, h in other.header_aliases if h == other.signature_header)]
+        present = next((name for name in names if name.lower() in headers), None)
+        if present is not None:
+            hints.append(f"there is a {present} header: try --scheme {other.name}")
     signature_like = [name for name in headers if "signature" in name and name not in hints]
     if signature_like and not hints:
         hints.append(f"headers that look like signatures: {', '.join(sorted(signature_like))}")

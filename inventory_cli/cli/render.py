@@ -646,9 +646,15 @@ def scheme_toml(scheme: Scheme, source: str) -> str:
         f"# {scheme.name} ({source}); under [tool.invwh.schemes.{scheme.name}] in pyproject.toml",
         f"[schemes.{_toml_key(scheme.name)}]",
     ]
-    # A JSON string is a valid TOML basic string.
-    lines += [f"{name} = {json.dumps(value)}" for name, value in scheme.definition().items() if value != ""]
+    # A JSON string is a valid TOML basic string, and a quoted one a valid key.
+    lines += [f"{name} = {_toml_value(value)}" for name, value in scheme.definition().items() if value != ""]
     return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, dict):  # header_aliases: an inline table
+        return "{ " + ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
 
 
 def _toml_key(name: str) -> str:
