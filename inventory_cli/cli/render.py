@@ -537,9 +537,10 @@ def _replay_case(item: ReplayItem) -> JUnitCase:
 class AuditReport:
     """Streams the failures of a recording audit, then its summary."""
 
-    def __init__(self, app: AppContext, recording: str, output_format: str) -> None:
+    def __init__(self, app: AppContext, recording: str, output_format: str, *, explain: bool = False) -> None:
         self.app = app
         self.json = output_format == "json"
+        self.explain = explain
         self.first = True
         if self.json:
             sys.stdout.write(f'{{"recording": {json.dumps(recording)}, "failures": [')
@@ -550,15 +551,18 @@ class AuditReport:
         if self.json:
             entry = {"line": item.line, "category": item.category, "reason": item.reason}
             entry["event_type"] = item.event_type
+            if self.explain:
+                entry["hints"] = list(item.hints)
             sys.stdout.write(("\n  " if self.first else ",\n  ") + json.dumps(entry, ensure_ascii=False))
             self.first = False
         else:
             from ..audit import MALFORMED
 
             kind = "" if item.category == MALFORMED else f" ({item.event_type or 'not an event'})"
-            self.app.console().print(
-                f"line {item.line}: {FAIL_MARK} {item.category}: {escape(item.reason)}{kind}"
-            )
+            console = self.app.console()
+            console.print(f"line {item.line}: {FAIL_MARK} {item.category}: {escape(item.reason)}{kind}")
+            for hint in item.hints:
+                console.print(f"  [yellow]likely cause:[/] {escape(hint)}")
 
     def finish(self, tally: AuditTally) -> None:
         if self.json:
