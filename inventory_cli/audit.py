@@ -2,6 +2,8 @@
 
 Each delivery is judged as ``invwh verify`` would have judged it when it
 arrived: its timestamp's age is measured against its own received time.
+Looking for the likely cause of a bad signature tries dozens of near-misses,
+so it runs only when asked (``explain``), and then only for the failures.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class AuditItem:
     category: str  # one of COLUMNS, MALFORMED or SKIPPED
     reason: str  # the verdict's reason code, or why the line is malformed or skipped
     event_type: str | None = None
+    #: The likely causes of a failure, as ``invwh verify`` names them; only with ``explain``.
+    hints: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -97,6 +101,7 @@ def audit(
     *,
     tolerance: int = 300,
     validate: bool = True,
+    explain: bool = False,
 ) -> Iterator[AuditItem]:
     for record in records:
         if isinstance(record, BadLine):
@@ -118,7 +123,9 @@ def audit(
             tolerance=tolerance if record.received_at_unix is not None else 0,
             now=record.received_at_unix,
             validate=validate,
+            diagnose=explain,  # diagnosis runs on failures only, never on the valid majority
         )
         reason = verdict.reason
         category = CATEGORIES.get(reason, BAD_SIGNATURE)
-        yield AuditItem(record.line, category, reason, verdict.event_type)
+        hints = tuple(verdict.signature.hints) if explain and not verdict.valid else ()
+        yield AuditItem(record.line, category, reason, verdict.event_type, hints)

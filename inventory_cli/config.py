@@ -15,6 +15,7 @@ an environment variable holding the secret) and define schemes under
     encoding = "base64"
     message_template = "{timestamp}.{body}"
     timestamp_header = "X-Acme-Timestamp"
+    header_aliases = { X-Legacy-Signature = "X-Acme-Signature" }   # optional
 
 A plain ``secret`` is read only from a file that git does not track and that
 only its owner can read. Every problem is a ``ConfigError`` of one line that
@@ -184,7 +185,10 @@ def _parse_schemes(table: Any, shown: str, bad: Callable[[str, str], ConfigError
             if required not in definition:
                 raise bad(key, f"needs {required}")
         for field_name, value in definition.items():
-            if not isinstance(value, str):
+            if field_name == "header_aliases":
+                if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                    raise bad(f"{key}.{field_name}", 'must be a table of names: { svix-id = "webhook-id" }')
+            elif not isinstance(value, str):
                 raise bad(f"{key}.{field_name}", "must be a string")
         fields = {"summary": f"Defined in {shown}.", **definition}
         try:

@@ -1,9 +1,10 @@
 """Find the likely cause of a signature that does not hold.
 
 Only runs on failure, so it can afford to try many near-misses: the body
-with or without a trailing newline, the JSON re-serialized, another method,
-another hash or encoding, another scheme, a secret with stray whitespace or
-read in another form (its text where the scheme decodes it, or the reverse).
+with or without a trailing newline, with its line endings converted (LF and
+CRLF), the JSON re-serialized, another method, another hash or encoding,
+another scheme, a secret with stray whitespace or read in another form (its
+text where the scheme decodes it, or the reverse).
 """
 
 from __future__ import annotations
@@ -22,16 +23,18 @@ from .signing import (
     received_timestamp,
 )
 
-Candidate = tuple[str, bytes]  # (what differs, the variant)
+Candidate = tuple[str, bytes]  # (the likely cause, the variant)
 
 
 def explain_missing_signature(scheme: Scheme, headers: Mapping[str, str]) -> list[str]:
     hints = []
     for other in BUILTIN_SCHEMES.values():
-        if other.signature_header.lower() != scheme.signature_header.lower() and (
-            other.signature_header.lower() in headers
-        ):
-            hints.append(f"there is a {other.signature_header} header: try --scheme {other.name}")
+        if other.signature_header.lower() == scheme.signature_header.lower():
+            continue
+        names = [other.signature_header, *(a for a, h in other.header_aliases if h == other.signature_header)]
+        present = next((name for name in names if name.lower() in headers), None)
+        if present is not None:
+            hints.append(f"there is a {present} header: try --scheme {other.name}")
     signature_like = [name for name in headers if "signature" in name and name not in hints]
     if signature_like and not hints:
         hints.append(f"headers that look like signatures: {', '.join(sorted(signature_like))}")
@@ -132,10 +135,10 @@ def explain_mismatch(
     if exact:
         return [f"the signature is over the right bytes, but {exact}"]
 
-    for what, variant in _body_variants(body):
+    for cause, variant in _body_variants(body):
         found = matches(message(body_=variant))
         if found is not None:
-            return [f"the signature was made over {what}" + (f"; {found}" if found else "")]
+            return [cause + (f"; {found}" if found else "")]
 
     if any(part == (True, "method") for part in scheme.message_parts):
         for other in ("GET", "PUT", "PATCH", "DELETE", method.lower()):
@@ -189,12 +192,24 @@ def _key_variants(scheme: Scheme, secrets: Sequence[Secret]) -> Iterator[tuple[s
 
 
 def _body_variants(body: bytes) -> Iterator[Candidate]:
+    """The bodies the signature may have been made over instead, each with the likely cause."""
+    made_over = "the signature was made over "
     stripped = body.rstrip(b"\r\n")
     if stripped != body:
-        yield "the body without its trailing newline", stripped
+        yield made_over + "the body without its trailing newline", stripped
     else:
-        yield "the body plus a trailing newline", body + b"\n"
-        yield "the body plus a trailing CRLF", body + b"\r\n"
+        yield made_over + "the body plus a trailing newline", body + b"\n"
+        yield made_over + "the body plus a trailing CRLF", body + b"\r\n"
+    # Before the JSON styles: an indented body with converted line endings
+    # would otherwise pass for one re-serialized by an indenting writer.
+    # git's autocrlf, Windows editors and some proxies convert one way or the other.
+    converted = (
+        "the body's line endings were converted: it was signed with {} line endings and arrived with {}"
+    )
+    if b"\r\n" in body:
+        yield converted.format("LF", "CRLF"), body.replace(b"\r\n", b"\n")
+    if b"\n" in body.replace(b"\r\n", b""):
+        yield converted.format("CRLF", "LF"), body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
@@ -216,4 +231,4 @@ def _body_variants(body: bytes) -> Iterator[Candidate]:
             except UnicodeEncodeError:  # a lone surrogate from a "\ud800"-style escape
                 continue
             if text != body:
-                yield f"re-serialized JSON ({name}), not the raw body that was sent", text
+                yield made_over + f"re-serialized JSON ({name}), not the raw body that was sent", text

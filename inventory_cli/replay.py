@@ -63,7 +63,7 @@ def replay(
     connections, thousands of deliveries a second); HTTPS through the
     Deliverer's ``requests`` sessions on a pool of threads.
     """
-    kept = {name.lower() for name in scheme.signed_header_names()}
+    kept = {name.lower() for name in scheme.replayed_header_names()}
 
     def signer_for(record: Recorded) -> Signer:
         if not options.keep_signature:

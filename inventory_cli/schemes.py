@@ -3,7 +3,9 @@
 A scheme says which headers a delivery carries (a signature, maybe a
 timestamp, maybe a message id), which HMAC hash and digest encoding it uses,
 how the header values are spelled around the digest and the timestamp, which
-bytes are signed and how the secret's text becomes the HMAC key. Signing and
+bytes are signed, how the secret's text becomes the HMAC key, and which other
+header names a verifier accepts for its headers (Svix's ``svix-id`` for
+Standard Webhooks' ``webhook-id``). Signing and
 verifying (``signing.py``) read these fields; there is no code path per
 scheme, so a new scheme is a new ``Scheme(...)``, built in below or defined in
 a config file (``config.py``).
@@ -12,7 +14,7 @@ a config file (``config.py``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .errors import SchemeDefinitionError, UnknownSchemeError
 from .record import Record
@@ -67,6 +69,11 @@ class Scheme(Record):
     #: (``signing.key_for``).
     secret_encoding: str
     secret_prefix: str
+    #: Other names a verifier accepts for the scheme's headers, as (alias,
+    #: header) pairs sorted by alias: Svix sends ``svix-id`` where Standard
+    #: Webhooks says ``webhook-id``. Signing always uses the scheme's own
+    #: names; a delivery that carries both uses the scheme's own.
+    header_aliases: tuple[tuple[str, str], ...]
     _fields = tuple(__annotations__)  # the fields above, in order
 
     def __init__(
@@ -85,6 +92,7 @@ class Scheme(Record):
         id_prefix: str = "",
         secret_encoding: str = "utf8",
         secret_prefix: str = "",
+        header_aliases: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> None:
         set_field = object.__setattr__  # the class refuses assignment
         set_field(self, "name", name)
@@ -101,6 +109,8 @@ class Scheme(Record):
         set_field(self, "id_prefix", id_prefix)
         set_field(self, "secret_encoding", secret_encoding)
         set_field(self, "secret_prefix", secret_prefix)
+        pairs = header_aliases.items() if isinstance(header_aliases, Mapping) else header_aliases or ()
+        set_field(self, "header_aliases", tuple(sorted(((a, h) for a, h in pairs), key=_lowered_pair)))
         self._check()
         set_field(self, "_hash", _hash_of(self._values()))  # the parameter `hash` shadows the builtin
 
@@ -160,6 +170,26 @@ class Scheme(Record):
             if self.timestamp_template == "{timestamp}":
                 raise bad("timestamp_template", "needs text around {timestamp} in the signature header")
         object.__setattr__(self, "_parts", _split_template(self.message_template))
+        self._check_aliases(bad)
+
+    def _check_aliases(self, bad: Callable[[str, str], SchemeDefinitionError]) -> None:
+        """Each alias names another spelling of a header the scheme reads; keep the lookups lower-case."""
+        own = {name.lower() for name in self.signed_header_names()}
+        aliases: dict[str, str] = {}
+        for alias, header in self.header_aliases:
+            for name in (alias, header):
+                if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                    raise bad("header_aliases", f"is not an HTTP header name: {name!r}")
+            if header.lower() not in own:
+                raise bad(
+                    "header_aliases",
+                    f"{alias} stands for {header}, which is not a header the scheme reads "
+                    f"({', '.join(self.signed_header_names())})",
+                )
+            if alias.lower() in own or alias.lower() in aliases:
+                raise bad("header_aliases", f"{alias} is already the name of a header")
+            aliases[alias.lower()] = header.lower()
+        object.__setattr__(self, "_aliases", tuple(aliases.items()))
 
     @property
     def uses_timestamp(self) -> bool:
@@ -180,6 +210,11 @@ class Scheme(Record):
     @property
     def signs_id(self) -> bool:
         return (True, "id") in self._parts
+
+    @property
+    def aliases_lowered(self) -> tuple[tuple[str, str], ...]:
+        """``header_aliases`` in lower case, for looking up lower-cased received headers."""
+        return self._aliases
 
     @property
     def message_parts(self) -> tuple[tuple[bool, str], ...]:
@@ -222,7 +257,10 @@ class Scheme(Record):
         return headers
 
     def signed_header_names(self) -> list[str]:
-        """The headers a signature depends on: kept together when a delivery is replayed as is."""
+        """The headers a signature depends on: kept together when a delivery is replayed as is.
+
+        Their aliases are not among them (see ``replayed_header_names``).
+        """
         names = [name for name, _ in self.sends()]
         names += [
             text[len("header:") :]
@@ -231,9 +269,24 @@ class Scheme(Record):
         ]
         return names
 
-    def definition(self) -> dict[str, str]:
-        """The scheme's definition, as written in a config file: every field that is set, but its name."""
-        return {name: value for name in SCHEME_FIELDS if (value := getattr(self, name)) is not None}
+    def replayed_header_names(self) -> list[str]:
+        """The headers a recorded signature may ride in, under the scheme's names or their aliases."""
+        return [*self.signed_header_names(), *(alias for alias, _ in self.header_aliases)]
+
+    def definition(self) -> dict[str, object]:
+        """The scheme's definition, as written in a config file: every field that is set, but its name.
+
+        ``header_aliases`` is a table (alias -> header), left out when there are none.
+        """
+        out: dict[str, object] = {}
+        for name in SCHEME_FIELDS:
+            value = getattr(self, name)
+            if name == "header_aliases":
+                if value:
+                    out[name] = dict(value)
+            elif value is not None:
+                out[name] = value
+        return out
 
 
 #: The fields a scheme is defined by, in a config file as in ``Scheme(...)``.
@@ -243,6 +296,10 @@ REQUIRED_FIELDS = ("signature_header",)
 
 
 _hash_of = hash
+
+
+def _lowered_pair(pair: tuple[str, str]) -> tuple[str, str]:
+    return (str(pair[0]).lower(), str(pair[1]).lower())
 
 
 def _split_template(template: str) -> tuple[tuple[bool, str], ...]:
@@ -291,6 +348,12 @@ STANDARD_WEBHOOKS = Scheme(
     id_prefix="msg_",
     secret_encoding="base64",
     secret_prefix="whsec_",
+    # Svix, the origin of the standard, still sends its own names.
+    header_aliases={
+        "svix-id": "webhook-id",
+        "svix-timestamp": "webhook-timestamp",
+        "svix-signature": "webhook-signature",
+    },
 )
 
 STRIPE = Scheme(

@@ -56,6 +56,14 @@ def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
+def add_aliased(scheme: Scheme, lowered: dict[str, str]) -> None:
+    """Put each received alias's value (``svix-id``) under the header it stands for
+    (``webhook-id``), unless that header came too. ``lowered`` has lower-case keys."""
+    for alias, name in scheme.aliases_lowered:
+        if alias in lowered and name not in lowered:
+            lowered[name] = lowered[alias]
+
+
 # --- the key -----------------------------------------------------------------
 
 
@@ -322,13 +330,16 @@ def check_signature(
 ) -> SignatureCheck:
     """Check a received delivery's signature, then its timestamp's age.
 
-    Header names are matched case-insensitively. The delivery is valid when
+    Header names are matched case-insensitively, and the scheme's aliases
+    (``svix-signature``) stand for its headers. The delivery is valid when
     any of ``secrets`` matches any of the signatures in the header (key
     rotation). ``tolerance`` is in seconds; 0 turns the age check off. Never
     raises on malformed input: every such case is a failed check with a
     reason. ``diagnose=False`` skips looking for the likely cause of a failure.
     """
     lowered = lower_keys(headers)
+    if scheme.header_aliases:  # a plain attribute test: the audit's hot loop pays nothing more
+        add_aliased(scheme, lowered)
     provided = lowered.get(scheme.signature_header.lower(), "").strip()
     if not provided:
         from .diagnosis import explain_missing_signature

@@ -84,6 +84,10 @@ def judge(
     tolerance: int = 300,
     now: float | None = None,
     validate: bool = True,
+    diagnose: bool = True,
 ) -> Verdict:
-    signature = check_signature(scheme, secrets, body, headers, method=method, tolerance=tolerance, now=now)
+    """``diagnose=False`` skips looking for the likely cause of a bad signature (``diagnosis.py``)."""
+    signature = check_signature(
+        scheme, secrets, body, headers, method=method, tolerance=tolerance, now=now, diagnose=diagnose
+    )
     return Verdict(scheme.name, signature, check_event(body) if validate else None)

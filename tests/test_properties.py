@@ -41,6 +41,7 @@ KNOWN_FIELDS = {
     "id_prefix",
     "secret_encoding",
     "secret_prefix",
+    "header_aliases",
     "_parts",
 }
 
@@ -124,6 +125,12 @@ def test_sign_then_check_holds(scheme_name, data, body, timestamp, method):
         scheme, [Secret("a-retired-key"), secret], body, headers, method=method, tolerance=0
     )
     assert (rotated.ok, rotated.secret_index) == (True, 1)
+    if scheme.header_aliases:  # the same delivery under the aliases (Svix's names) holds too
+        alias_of = {header.lower(): alias for alias, header in scheme.header_aliases}
+        aliased = {alias_of.get(name.lower(), name): value for name, value in headers.items()}
+        assert aliased != headers
+        check = check_signature(scheme, [secret], body, aliased, method=method, tolerance=0)
+        assert (check.ok, check.reason) == (True, "ok"), check.message
 
 
 @pytest.mark.parametrize("scheme_name", SCHEMES)
@@ -198,7 +205,12 @@ scheme_headers = sorted(
     {
         name
         for scheme in BUILTIN_SCHEMES.values()
-        for name in (scheme.signature_header, scheme.timestamp_header, getattr(scheme, "id_header", None))
+        for name in (
+            scheme.signature_header,
+            scheme.timestamp_header,
+            getattr(scheme, "id_header", None),
+            *(alias for alias, _ in getattr(scheme, "header_aliases", ())),
+        )
         if name
     }
 )

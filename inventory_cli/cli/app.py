@@ -93,6 +93,18 @@ class InvwhGroup(click.Group):
         module, attribute = target.split(":")
         return getattr(importlib.import_module(module), attribute)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        typed = args[0] if args else ""
+        if typed and typed not in COMMANDS and not typed.startswith("-") and not ctx.resilient_parsing:
+            import difflib  # only a typo pays for it; matched on the names, importing no command
+
+            close = difflib.get_close_matches(typed, COMMANDS, n=1)
+            if close:
+                ctx.fail(f"No such command {typed!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)

@@ -15,8 +15,8 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -247,12 +247,59 @@ def header_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-def parse_headers(lines: tuple[str, ...]) -> dict[str, str]:
+def parse_headers(lines: tuple[str, ...], *, stdin: BinaryIO | None = None) -> dict[str, str]:
+    """``-H`` values into headers. ``@FILE`` stands for the header lines in FILE, as curl's
+    ``-H @file`` does (``invwh sign`` writes such a file); ``@-`` reads them from ``stdin``,
+    when the command has it to spare (None: it does not)."""
     headers: dict[str, str] = {}
     for line in lines:
+        if line.startswith("@"):
+            for where, text in _header_file_lines(line[1:], stdin):
+                try:
+                    name, value = parse_header(text)
+                except click.BadParameter as error:
+                    raise InputError(f"header file {where}: {error.message}") from None
+                headers[name] = value
+            continue
         name, value = parse_header(line)
         headers[name] = value
     return headers
+
+
+#: More than any real set of headers; a wrong path (a log, an image) is not read whole.
+_MAX_HEADER_FILE_BYTES = 1024 * 1024
+
+
+def _header_file_lines(path: str, stdin: BinaryIO | None) -> Iterator[tuple[str, str]]:
+    """The non-blank lines of a header file, each with where it is, for messages."""
+    shown = "<stdin>" if path == "-" else path
+    if not path:
+        raise InputError("-H @FILE needs a file name after the @ (or @- for standard input)")
+    if path == "-":
+        if stdin is None:
+            raise InputError("-H @-: this command reads no headers from standard input; use -H @FILE")
+        data = stdin.read(_MAX_HEADER_FILE_BYTES + 1)
+    else:
+        try:
+            with open(path, "rb") as file:
+                data = file.read(_MAX_HEADER_FILE_BYTES + 1)
+        except FileNotFoundError:
+            raise InputError(f"header file {path}: no such file") from None
+        except IsADirectoryError:
+            raise InputError(f"header file {path}: is a directory") from None
+        except PermissionError:
+            raise InputError(f"header file {path}: permission denied") from None
+        except OSError as error:
+            raise InputError(f"header file {path}: cannot read: {error.strerror or error}") from None
+    if len(data) > _MAX_HEADER_FILE_BYTES:
+        raise InputError(f"header file {shown}: larger than 1 MiB; expected 'Name: value' lines")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"header file {shown}: not UTF-8 text") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield f"{shown} line {number}", line
 
 
 # --- where deliveries go: send, trigger, replay, check ----------------------------

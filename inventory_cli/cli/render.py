@@ -43,10 +43,16 @@ def signed_headers_lines(headers: Mapping[str, str]) -> list[str]:
 
 
 def curl_command(url: str, method: str, headers: Mapping[str, str], payload: Payload) -> str:
-    """A runnable curl command that sends ``payload``'s exact bytes with ``headers``."""
+    """A runnable curl command that sends ``payload``'s exact bytes with ``headers``.
+
+    curl exits 0 on any HTTP answer, so a 401 would pass for success in
+    ``... | sh`` or a CI step: ``--fail-with-body`` makes a 4xx or 5xx exit 22
+    and still prints the receiver's answer; ``-sS`` drops the progress meter
+    but keeps curl's own errors.
+    """
     import shlex
 
-    lines = [f"curl --request {method} --url {shlex.quote(url)}"]
+    lines = [f"curl -sS --fail-with-body --request {method} --url {shlex.quote(url)}"]
     lines += [f"--header {shlex.quote(f'{name}: {value}')}" for name, value in headers.items()]
     lines.append(f"--data-binary {shlex.quote(_curl_data(payload))}")
     return " \\\n  ".join(lines)
@@ -192,9 +198,10 @@ def delivery_text(delivery: ReceivedDelivery, *, forced: bool, markup: bool) -> 
 class AuditReport:
     """Streams the failures of a recording audit, then its summary."""
 
-    def __init__(self, app: AppContext, recording: str, output_format: str) -> None:
+    def __init__(self, app: AppContext, recording: str, output_format: str, *, explain: bool = False) -> None:
         self.app = app
         self.json = output_format == "json"
+        self.explain = explain
         self.first = True
         if self.json:
             sys.stdout.write(f'{{"recording": {json.dumps(recording)}, "failures": [')
@@ -205,15 +212,18 @@ class AuditReport:
         if self.json:
             entry = {"line": item.line, "category": item.category, "reason": item.reason}
             entry["event_type"] = item.event_type
+            if self.explain:
+                entry["hints"] = list(item.hints)
             sys.stdout.write(("\n  " if self.first else ",\n  ") + json.dumps(entry, ensure_ascii=False))
             self.first = False
         else:
             from ..audit import MALFORMED
 
             kind = "" if item.category == MALFORMED else f" ({item.event_type or 'not an event'})"
-            self.app.console().print(
-                f"line {item.line}: {FAIL_MARK} {item.category}: {escape(item.reason)}{kind}"
-            )
+            console = self.app.console()
+            console.print(f"line {item.line}: {FAIL_MARK} {item.category}: {escape(item.reason)}{kind}")
+            for hint in item.hints:
+                console.print(f"  [yellow]likely cause:[/] {escape(hint)}")
 
     def finish(self, tally: AuditTally) -> None:
         if self.json:
@@ -301,9 +311,15 @@ def scheme_toml(scheme: Scheme, source: str) -> str:
         f"# {scheme.name} ({source}); under [tool.invwh.schemes.{scheme.name}] in pyproject.toml",
         f"[schemes.{_toml_key(scheme.name)}]",
     ]
-    # A JSON string is a valid TOML basic string.
-    lines += [f"{name} = {json.dumps(value)}" for name, value in scheme.definition().items() if value != ""]
+    # A JSON string is a valid TOML basic string, and a quoted one a valid key.
+    lines += [f"{name} = {_toml_value(value)}" for name, value in scheme.definition().items() if value != ""]
     return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, dict):  # header_aliases: an inline table
+        return "{ " + ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
 
 
 def _toml_key(name: str) -> str:

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..errors import InputError
 from ..payloads import read_payload
 from ..schemes import Scheme
 from ..signing import Secret
@@ -31,7 +32,10 @@ from .status import ExitStatus
     metavar="FILE",
     help="Audit every delivery in an `invwh listen --record` file instead (- for stdin).",
 )
-@header_option("A received header, 'Name: value' (repeatable; names are case-insensitive).")
+@header_option(
+    "A received header, 'Name: value' (repeatable; names are case-insensitive). "
+    "@FILE reads 'Name: value' lines from FILE, as `invwh sign` writes them (@- from stdin)."
+)
 @secret_options(multiple=True)
 @scheme_option
 @click.option(
@@ -40,6 +44,11 @@ from .status import ExitStatus
 @tolerance_option("Reject timestamps older or further ahead than this many seconds; 0 turns the check off.")
 @click.option("--now", type=float, metavar="UNIX", help="Pin the clock, for reproducible checks.")
 @click.option("--no-validate", is_flag=True, help="Check the signature only, not the payload.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="With --recording: under each failing line, the likely cause verify would name.",
+)
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -56,6 +65,7 @@ def verify(
     tolerance: int,
     now: float | None,
     no_validate: bool,
+    explain: bool,
     output_format: str,
 ) -> ExitStatus:
     """Check a received delivery's signature, timestamp and payload.
@@ -66,16 +76,19 @@ def verify(
     With --recording, audit a whole recording instead: every delivery is
     judged as it would have been on arrival (the timestamp's age is measured
     against its received time), and a summary per event type follows the
-    line numbers of the failures. Exit status 1 if any fails.
+    line numbers of the failures. Exit status 1 if any fails. --explain adds
+    the likely cause of each failure (JSON: each failure's "hints").
 
     \b
     Examples:
       invwh verify --body body.json \\
           -H "X-Webhook-Signature: v1=B4XU...Yg==" -H "X-Timestamp: 1700000000"
       invwh verify --body - -H "$SIG_HEADER" -H "$TS_HEADER" --secret-file .secret --format json
+      invwh verify --body body.json -H @headers.txt     # as `invwh sign body.json > headers.txt` wrote
       invwh verify --body body.json -H ... --secret-file old.key --secret-file new.key
       invwh verify --body body.json -H ... --tolerance 0     # skip the age check
       invwh verify --recording deliveries.jsonl --secret-file .secret
+      invwh verify --recording deliveries.jsonl --secret-file .secret --explain
     """
     from ..verdict import judge
 
@@ -83,12 +96,18 @@ def verify(
         raise click.UsageError("give --body (one delivery) or --recording (a whole recording)")
     if recording_path is not None and (header_lines or now is not None):
         raise click.UsageError("-H and --now go with --body: a recording has its own headers and times")
+    if explain and recording_path is None:
+        raise click.UsageError("--explain goes with --recording: --body always names the likely cause")
     scheme = resolve_scheme(scheme_name)
     secrets = resolve_secrets(secret_values, secret_file)
     if recording_path is not None:
-        return _audit(app, recording_path, scheme, secrets, tolerance, not no_validate, output_format)
-    headers = parse_headers(header_lines)
+        return _audit(
+            app, recording_path, scheme, secrets, tolerance, not no_validate, explain, output_format
+        )
     assert body_path is not None
+    if body_path == "-" and "@-" in header_lines:
+        raise InputError("-H @-: standard input is taken (--body -); put the headers in a file")
+    headers = parse_headers(header_lines, stdin=sys.stdin.buffer)
     loaded = read_payload(body_path)
     verdict = judge(
         scheme,
@@ -117,6 +136,7 @@ def _audit(
     secrets: list[Secret],
     tolerance: int,
     validate: bool,
+    explain: bool,
     output_format: str,
 ) -> ExitStatus:
     from ..audit import AuditTally, audit
@@ -125,8 +145,8 @@ def _audit(
 
     records = read_recording(sys.stdin.buffer if path == "-" else path)
     tally = AuditTally()
-    with render.AuditReport(app, path, output_format) as report:
-        for item in audit(records, scheme, secrets, tolerance=tolerance, validate=validate):
+    with render.AuditReport(app, path, output_format, explain=explain) as report:
+        for item in audit(records, scheme, secrets, tolerance=tolerance, validate=validate, explain=explain):
             tally.add(item)
             report.add(item)
         report.finish(tally)
