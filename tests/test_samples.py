@@ -126,7 +126,7 @@ def verifying(reserialize: Callable[[Any], str] | None) -> Callable[[Received], 
 def send_samples(invwh, url: str, code: int) -> dict[str, int]:
     report = invwh("send", SAMPLES, "--url", url, "--format", "json", code=code,
                    env={"INVWH_SECRET": TEST_SECRET}).json  # fmt: skip
-    return {Path(d["payload"]).name: d["status"] for d in report["deliveries"]}
+    return {Path(d["payload"]).name: d["status"] for d in report["items"]}
 
 
 def test_a_verifying_receiver_accepts_every_sample(invwh):
