@@ -22,6 +22,7 @@ import click
 from click.core import ParameterSource
 
 from ..errors import InputError, MissingSecretError
+from ..files import file_access
 from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme
 from ..signing import Secret
 from .app import AppContext
@@ -196,19 +197,8 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
 
 
 def _read_secret_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except FileNotFoundError:
-        raise InputError(f"secret file {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"secret file {path}: is a directory") from None
-    except PermissionError:
-        raise InputError(f"secret file {path}: permission denied") from None
-    except UnicodeDecodeError:
-        raise InputError(f"secret file {path}: not UTF-8 text") from None
-    except OSError as error:
-        raise InputError(f"secret file {path}: cannot read: {error.strerror or error}") from None
+    with file_access(f"secret file {path}"), open(path, encoding="utf-8") as file:
+        text = file.read()
     # Editors and `echo` end files with a newline that is not part of the secret.
     text = text.removesuffix("\n").removesuffix("\r")
     if not text.strip():
@@ -280,17 +270,8 @@ def _header_file_lines(path: str, stdin: BinaryIO | None) -> Iterator[tuple[str,
             raise InputError("-H @-: this command reads no headers from standard input; use -H @FILE")
         data = stdin.read(_MAX_HEADER_FILE_BYTES + 1)
     else:
-        try:
-            with open(path, "rb") as file:
-                data = file.read(_MAX_HEADER_FILE_BYTES + 1)
-        except FileNotFoundError:
-            raise InputError(f"header file {path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"header file {path}: is a directory") from None
-        except PermissionError:
-            raise InputError(f"header file {path}: permission denied") from None
-        except OSError as error:
-            raise InputError(f"header file {path}: cannot read: {error.strerror or error}") from None
+        with file_access(f"header file {path}"), open(path, "rb") as file:
+            data = file.read(_MAX_HEADER_FILE_BYTES + 1)
     if len(data) > _MAX_HEADER_FILE_BYTES:
         raise InputError(f"header file {shown}: larger than 1 MiB; expected 'Name: value' lines")
     try:
