@@ -179,9 +179,10 @@ def explain_mismatch(
         if matches(candidate) is not None:
             return [f"the signature is over the bytes the {name} scheme signs: try --scheme {name}"]
 
+    at = f" (the notification URL checked: {url})" if scheme.signs_url else ""
     return [
         "the body was changed after signing, or it was signed with another secret; "
-        f"{scheme.name} signs {scheme.describe_message()} with HMAC-{scheme.hash.upper()}"
+        f"{scheme.name} signs {scheme.describe_message()} with HMAC-{scheme.hash.upper()}{at}"
     ]
 
 
