@@ -15,6 +15,11 @@ answers:
 - 400: malformed HTTP; 414 / 431 for an over-long request line or head, 501
   for an unknown method or transfer coding (``http_server.py`` reads HTTP).
 
+A scheme that signs the notification URL (square) is checked against
+``notification_url``, by default the receiver's own URL: a receiver reached
+by another name (``localhost``, a tunnel, a proxy) must be told the URL its
+senders sign for.
+
 ``respond`` forces the status of every delivery (a POST to the path whose
 body was read); verification still runs and is recorded. Every answer's body
 is a small JSON object: ``valid``, ``reason``, ``event_type``, ``message``.
@@ -66,6 +71,9 @@ class ReceiverConfig:
     record: str | None = None  # append each answered request to this JSON Lines file
     #: Seconds a connection may stay silent, mid-request or between requests.
     read_timeout: float = 10.0
+    #: For a scheme that signs the notification URL (square): the URL senders
+    #: sign for. None: the receiver's own URL (``Receiver.url``).
+    notification_url: str | None = None
 
     def check(self) -> None:
         """Raise InputError for a value the receiver cannot work with."""
@@ -85,6 +93,8 @@ class ReceiverConfig:
             raise InputError(f"the forced status must be between 200 and 599, got {self.respond}")
         if self.read_timeout <= 0:
             raise InputError("the read timeout must be more than 0 seconds")
+        if self.notification_url is not None and not self.scheme.signs_url:
+            raise InputError(f"the {self.scheme.name} scheme does not sign the notification URL")
 
 
 @dataclass
@@ -154,6 +164,7 @@ class Receiver:
         self._lock = threading.Lock()
         self._closing = False
         self._answers: dict[tuple[int, bool, str, str | None, str], bytes] = {}
+        self._notification_url: str | None = None
 
     # --- life cycle --------------------------------------------------------
 
@@ -180,6 +191,7 @@ class Receiver:
             read_timeout=self.config.read_timeout,
             drain_seconds=DRAIN_SECONDS,
         )
+        self._notification_url = self.notification_url
         return self
 
     def start(self) -> Receiver:
@@ -234,6 +246,13 @@ class Receiver:
         if self._server is None:
             raise RuntimeError("the receiver is not bound yet: call start() or bind()")
         return int(self._address[1])
+
+    @property
+    def notification_url(self) -> str | None:
+        """The URL a scheme that signs one checks signatures against; None for other schemes."""
+        if not self.config.scheme.signs_url:
+            return None
+        return self.config.notification_url or self.url
 
     @property
     def url(self) -> str:
@@ -316,6 +335,7 @@ class Receiver:
                 method=request.method,
                 tolerance=config.tolerance,
                 validate=True,
+                url=self._notification_url,
             )
             status = status_for(verdict) if config.respond is None else config.respond
             reason, message = verdict.reason, verdict.message

@@ -85,9 +85,21 @@ def judge(
     now: float | None = None,
     validate: bool = True,
     diagnose: bool = True,
+    url: str | None = None,
 ) -> Verdict:
-    """``diagnose=False`` skips looking for the likely cause of a bad signature (``diagnosis.py``)."""
+    """``diagnose=False`` skips looking for the likely cause of a bad signature (``diagnosis.py``).
+
+    ``url`` is the notification URL, for a scheme that signs it (``check_signature``).
+    """
     signature = check_signature(
-        scheme, secrets, body, headers, method=method, tolerance=tolerance, now=now, diagnose=diagnose
+        scheme,
+        secrets,
+        body,
+        headers,
+        method=method,
+        tolerance=tolerance,
+        now=now,
+        diagnose=diagnose,
+        url=url,
     )
     return Verdict(scheme.name, signature, check_event(body) if validate else None)

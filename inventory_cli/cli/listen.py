@@ -13,7 +13,9 @@ import click
 
 from .app import AppContext
 from .options import (
+    check_notification_url,
     format_option,
+    notification_url_option,
     resolve_scheme,
     resolve_secrets,
     scheme_option,
@@ -68,6 +70,10 @@ if TYPE_CHECKING:
     help="Append every answered request to FILE, one JSON object a line, the body byte for byte "
     "(a new file is readable by you only).",
 )
+@notification_url_option(
+    "For a scheme that signs the URL the receiver is reached at (square): the URL senders sign "
+    "for [default: the URL it listens on, as printed]."
+)
 @format_option("text", "json")
 @click.pass_obj
 def listen(
@@ -82,6 +88,7 @@ def listen(
     max_body: int,
     respond: int | None,
     record: str | None,
+    notification_url: str | None,
     output_format: str,
 ) -> ExitStatus:
     """Receive webhook deliveries on a local URL, verify each one and answer it.
@@ -101,11 +108,13 @@ def listen(
       invwh listen --respond 422      # how does the sender handle a failure?
       invwh listen --secret-file old.key --secret-file new.key   # key rotation
       invwh listen --format json | jq -c 'select(.valid | not)'
+      invwh listen --scheme square --notification-url https://abc123.tunnel.example/webhooks
     """
     from ..receiver import Receiver, ReceiverConfig, is_loopback
     from . import render
 
     scheme = resolve_scheme(scheme_name)
+    notification_url = check_notification_url(scheme, notification_url, needed=False)
     secrets = resolve_secrets(secret_values, secret_file)
     config = ReceiverConfig(
         scheme=scheme,
@@ -117,6 +126,7 @@ def listen(
         max_body=max_body,
         respond=respond,
         record=record,
+        notification_url=notification_url,
     )
     printer = _Printer(app, output_format, forced=respond is not None)
     receiver = Receiver(config, on_delivery=printer)
@@ -130,7 +140,8 @@ def listen(
                     "other machines can send to this receiver",
                     err=True,
                 )
-            click.echo(f"invwh listen: {_settings(config)}; Ctrl-C stops", err=True)
+            settings = _settings(config, receiver.notification_url)
+            click.echo(f"invwh listen: {settings}; Ctrl-C stops", err=True)
             receiver.serve_forever()
         except (KeyboardInterrupt, _Terminated):
             pass
@@ -142,13 +153,15 @@ def listen(
     return ExitStatus.OK
 
 
-def _settings(config: ReceiverConfig) -> str:
+def _settings(config: ReceiverConfig, notification_url: str | None) -> str:
     secrets = f"{len(config.secrets)} secret{'s' if len(config.secrets) != 1 else ''}"
     if not config.scheme.uses_timestamp:
         tolerance = "no timestamp in this scheme"
     else:
         tolerance = f"tolerance {config.tolerance} s" if config.tolerance else "timestamp age not checked"
     parts = [f"{config.scheme.name}, {secrets}, {tolerance}, bodies up to {config.max_body} bytes"]
+    if notification_url is not None:
+        parts.append(f"signatures checked for the notification URL {notification_url}")
     if config.respond is not None:
         parts.append(f"answering {config.respond} to every delivery")
     if config.record is not None:

@@ -93,6 +93,28 @@ def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str
     return [name for name in names if name.startswith(incomplete)]
 
 
+def notification_url_option(help_text: str) -> Callable[[F], F]:
+    """``--notification-url``, for the schemes that sign the URL a receiver is reached at (square)."""
+    return click.option("--notification-url", metavar="URL", help=help_text)
+
+
+def check_notification_url(scheme: Scheme, url: str | None, *, needed: bool = True) -> str | None:
+    """``url`` checked against ``scheme``: refused for a scheme that does not sign a URL, and, when
+    ``needed``, required by one that does."""
+    if url is None:
+        if needed and scheme.signs_url:
+            raise click.UsageError(
+                f"the {scheme.name} scheme signs the notification URL: give --notification-url URL, "
+                "the URL the sender delivers to"
+            )
+        return None
+    if not scheme.signs_url:
+        raise click.UsageError(f"--notification-url: the {scheme.name} scheme does not sign the URL")
+    from ..delivery import check_url
+
+    return check_url(url)
+
+
 def format_option(*choices: str) -> Callable[[F], F]:
     return click.option(
         "--format",
