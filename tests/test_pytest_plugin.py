@@ -181,6 +181,8 @@ def test_respond_with_forces_the_answer_and_still_verifies(webhook_receiver, web
     assert send_event(webhook_receiver.url, webhook_receiver.secret, body).status_code == 200
     first, second = webhook_receiver.deliveries
     assert (first.status, first.valid, second.status, second.valid) == (503, True, 200, True)
+    with pytest.raises(Exception, match="the forced status must be between 200 and 599, got 99"):
+        webhook_receiver.respond_with(99)
 
 URLS = []
 
