@@ -263,6 +263,21 @@ class Receiver:
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.port}{self.config.path}"
 
+    @property
+    def respond(self) -> int | None:
+        """The status forced on every delivery, or None to answer by the verdict.
+
+        Settable while serving (the pytest plugin's ``respond_with``): each
+        delivery reads it when it is answered.
+        """
+        return self.config.respond
+
+    @respond.setter
+    def respond(self, status: int | None) -> None:
+        if status is not None and not 200 <= status <= 599:
+            raise InputError(f"the forced status must be between 200 and 599, got {status}")
+        self.config.respond = status
+
     # --- answering a request ------------------------------------------------
 
     def _answer(self, request: Request) -> Answer | None:

@@ -39,6 +39,11 @@ class Verdict:
         return self.event.event_type if self.event is not None else None
 
     @property
+    def hints(self) -> list[str]:
+        """The likely causes of a bad signature, most likely first; empty when none is found."""
+        return self.signature.hints
+
+    @property
     def message(self) -> str:
         if not self.signature.ok or self.event is None or self.event.ok:
             return self.signature.message
