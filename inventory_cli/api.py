@@ -32,14 +32,17 @@ def sign_headers(
     timestamp: int | None = None,
     method: str = "POST",
     message_id: str | None = None,
+    url: str | None = None,
 ) -> dict[str, str]:
     """The headers to send with ``body``: ``Content-Type: application/json`` and
     the scheme's signature headers (message id and timestamp when it has them).
 
     The signature covers exactly ``body``: send those bytes, untouched.
     ``timestamp`` (unix seconds) defaults to now; ``message_id`` to a new one
-    for a scheme that signs an id. Raises ``InputError`` for a blank secret or
-    one not in the scheme's form, ``UnknownSchemeError`` for an unknown scheme.
+    for a scheme that signs an id; ``url`` is the notification URL the
+    receiver is reached at, for a scheme that signs it (``square``). Raises
+    ``InputError`` for a blank secret or one not in the scheme's form, or a
+    missing ``url``; ``UnknownSchemeError`` for an unknown scheme.
     """
     scheme = _scheme(scheme)
     signed = sign(
@@ -49,6 +52,7 @@ def sign_headers(
         method=method,
         timestamp=timestamp,
         message_id=message_id,
+        url=url,
     )
     return {"Content-Type": "application/json", **signed}
 
@@ -63,6 +67,7 @@ def verify(
     method: str = "POST",
     now: float | None = None,
     validate: bool = True,
+    url: str | None = None,
 ) -> Verdict:
     """The verdict on a received delivery, as ``invwh verify`` and ``invwh listen`` reach it.
 
@@ -76,6 +81,7 @@ def verify(
     for key rotation. ``tolerance`` is the largest age of the timestamp in
     seconds (0 turns the check off), measured against ``now`` (unix seconds,
     default the clock). ``validate=False`` leaves the payload unchecked.
+    ``url`` is the notification URL, for a scheme that signs it (``square``).
     Never raises on what a sender sent; raises ``InputError`` for a blank
     secret and ``UnknownSchemeError`` for an unknown scheme.
     """
@@ -93,6 +99,7 @@ def verify(
         tolerance=tolerance,
         now=now,
         validate=validate,
+        url=url,
     )
 
 

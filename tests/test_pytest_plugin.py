@@ -11,6 +11,12 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
+# The inner pytest runs are in this process, and pytester forgets the modules
+# they import: requests loaded there and loaded again later by the rest of the
+# suite would be two copies whose types do not match ("You can only merge into
+# CookieJar"). Loaded here first, it is one module for the whole session.
+import requests  # noqa: F401
 from conftest import HYGIENE
 from hygiene import register_secret
 
