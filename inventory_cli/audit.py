@@ -130,5 +130,5 @@ def audit(
         )
         reason = verdict.reason
         category = CATEGORIES.get(reason, BAD_SIGNATURE)
-        hints = tuple(verdict.signature.hints) if explain and not verdict.valid else ()
+        hints = tuple(verdict.hints) if explain and not verdict.valid else ()
         yield AuditItem(record.line, category, reason, verdict.event_type, hints)

@@ -1,5 +1,9 @@
 """Find the likely cause of a signature that does not hold.
 
+``explain`` takes what ``signing.check_signature`` found and names the likely
+causes of the failure; the verdict layer (``verdict.judge``) asks for them.
+This module imports ``signing``, never the reverse.
+
 Only runs on failure, so it can afford to try many near-misses: the body
 with or without a trailing newline, with its line endings converted (LF and
 CRLF), the JSON re-serialized, another method, another notification URL
@@ -17,15 +21,51 @@ from urllib.parse import urlsplit, urlunsplit
 from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, Scheme
 from .signing import (
     Secret,
+    SignatureCheck,
     build_message,
     check_signature,
     decode_digest,
     digest,
     key_or_none,
+    received_headers,
     received_timestamp,
 )
 
 Candidate = tuple[str, bytes]  # (the likely cause, the variant)
+
+#: A timestamp above this is not unix seconds of this era: likely milliseconds.
+_MILLISECONDS_FROM = 10**11
+
+
+def explain(
+    check: SignatureCheck,
+    scheme: Scheme,
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str = "POST",
+    url: str | None = None,
+) -> list[str]:
+    """The likely causes of the failure ``check`` reports, most likely first; empty when none is found.
+
+    The arguments are those ``check_signature`` was given.
+    """
+    received = received_headers(scheme, headers)
+    method = method.upper()
+    if check.reason == "missing_signature":
+        return explain_missing_signature(scheme, received)
+    if check.reason == "malformed_signature" and check.provided is not None:
+        return explain_malformed_signature(
+            scheme, check.provided, check.signatures, secrets, body, received, method, url
+        )
+    if check.reason == "signature_mismatch" and check.digest is not None:
+        needs = f"the {scheme.name} scheme needs: {scheme.describe_secret()}"
+        unusable = [f"secret #{index + 1} is not in the form {needs}" for index in check.unusable_secrets]
+        return unusable + explain_mismatch(scheme, secrets, body, received, method, check.digest, url=url)
+    if check.reason == "future_timestamp" and (check.timestamp or 0) > _MILLISECONDS_FROM:
+        return [f"{scheme.timestamp_header} looks like milliseconds; it must be unix seconds"]
+    return []
 
 
 def explain_missing_signature(scheme: Scheme, headers: Mapping[str, str]) -> list[str]:
@@ -89,9 +129,7 @@ def _other_scheme_matching(
         if other.name == scheme.name or (other.signs_url and url is None):
             continue
         as_other = {**headers, other.signature_header.lower(): provided}
-        check = check_signature(
-            other, secrets, body, as_other, method=method, tolerance=0, diagnose=False, url=url
-        )
+        check = check_signature(other, secrets, body, as_other, method=method, tolerance=0, url=url)
         if check.signature_ok:
             return other.name
     return None

@@ -12,13 +12,14 @@ there is no code path per scheme, so a new scheme is a new ``Scheme(...)``,
 built in below or defined in a config file (``config.py``).
 """
 
-from __future__ import annotations
-
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from .errors import SchemeDefinitionError, UnknownSchemeError
-from .record import Record
+
+# No ``from __future__ import annotations`` here: NamedTuple compiles each
+# annotation given as a string, which would cost ``invwh sign`` a millisecond.
 
 HASHES = ("sha1", "sha256", "sha384", "sha512")
 ENCODINGS = ("hex", "base64", "base64url")
@@ -35,164 +36,70 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 DIGEST_CHARACTERS = "A-Za-z0-9+/=_-"
 
 
-class Scheme(Record):
-    """A signature scheme: immutable, compared and hashed by its fields."""
+class SchemeFields(NamedTuple):
+    """The fields that define a scheme, declared once (``Scheme`` adds the checks)."""
 
     name: str
     summary: str
     signature_header: str
-    hash: str
-    encoding: str
+    hash: str = "sha256"
+    encoding: str = "hex"
     #: One signature as spelled in the header, e.g. ``v1={digest}``.
-    value_template: str
+    value_template: str = "{digest}"
     #: The signed bytes: literal text with ``{method}``, ``{timestamp}``, ``{id}``,
     #: ``{url}`` (the notification URL: where the sender was told the receiver
     #: is, Square's), ``{body}`` (the raw body, never re-serialized) and
     #: ``{header:Name}``.
-    message_template: str
+    message_template: str = "{body}"
     #: The header that carries the unix timestamp, sent with exactly this
     #: spelling; None when the scheme has no timestamp. It may be the
     #: signature header itself (Stripe's ``t=...,v1=...``): the timestamp is
     #: then one of that header's entries.
-    timestamp_header: str | None
+    timestamp_header: str | None = None
     #: The timestamp as spelled in its header or entry, e.g. ``t={timestamp}``.
-    timestamp_template: str
+    timestamp_template: str = "{timestamp}"
     #: Several entries in the signature header (signatures for key rotation,
     #: and the timestamp when it rides along) are separated by this; None
     #: when the header holds exactly one signature.
-    signature_separator: str | None
+    signature_separator: str | None = None
     #: The header that carries a message id, which the signed message may
     #: include (``{id}``); ``sign`` makes a new one: ``id_prefix`` + random.
-    id_header: str | None
-    id_prefix: str
+    id_header: str | None = None
+    id_prefix: str = ""
     #: How the secret's text becomes the HMAC key: ``utf8`` (its bytes), or
     #: ``base64`` / ``hex`` (the bytes it encodes). A ``secret_prefix`` such as
     #: ``whsec_`` is removed first; with an encoding, it marks text that must
     #: decode, while unprefixed text that does not decode is used as is
     #: (``signing.key_for``).
-    secret_encoding: str
-    secret_prefix: str
+    secret_encoding: str = "utf8"
+    secret_prefix: str = ""
     #: Other names a verifier accepts for the scheme's headers, as (alias,
     #: header) pairs sorted by alias: Svix sends ``svix-id`` where Standard
     #: Webhooks says ``webhook-id``. Signing always uses the scheme's own
-    #: names; a delivery that carries both uses the scheme's own.
-    header_aliases: tuple[tuple[str, str], ...]
-    _fields = tuple(__annotations__)  # the fields above, in order
+    #: names; a delivery that carries both uses the scheme's own. ``Scheme``
+    #: also takes a mapping (alias -> header).
+    header_aliases: tuple[tuple[str, str], ...] = ()
 
-    def __init__(
-        self,
-        name: str,
-        summary: str,
-        signature_header: str,
-        hash: str = "sha256",
-        encoding: str = "hex",
-        value_template: str = "{digest}",
-        message_template: str = "{body}",
-        timestamp_header: str | None = None,
-        timestamp_template: str = "{timestamp}",
-        signature_separator: str | None = None,
-        id_header: str | None = None,
-        id_prefix: str = "",
-        secret_encoding: str = "utf8",
-        secret_prefix: str = "",
-        header_aliases: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-    ) -> None:
-        set_field = object.__setattr__  # the class refuses assignment
-        set_field(self, "name", name)
-        set_field(self, "summary", summary)
-        set_field(self, "signature_header", signature_header)
-        set_field(self, "hash", hash)
-        set_field(self, "encoding", encoding)
-        set_field(self, "value_template", value_template)
-        set_field(self, "message_template", message_template)
-        set_field(self, "timestamp_header", timestamp_header)
-        set_field(self, "timestamp_template", timestamp_template)
-        set_field(self, "signature_separator", signature_separator)
-        set_field(self, "id_header", id_header)
-        set_field(self, "id_prefix", id_prefix)
-        set_field(self, "secret_encoding", secret_encoding)
-        set_field(self, "secret_prefix", secret_prefix)
-        pairs = header_aliases.items() if isinstance(header_aliases, Mapping) else header_aliases or ()
-        set_field(self, "header_aliases", tuple(sorted(((a, h) for a, h in pairs), key=_lowered_pair)))
-        self._check()
-        set_field(self, "_hash", _hash_of(self._values()))  # the parameter `hash` shadows the builtin
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}: a Scheme is immutable")
+class Scheme(SchemeFields):
+    """A signature scheme: an immutable value, compared and hashed by its fields.
 
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}: a Scheme is immutable")
+    Making one checks it: a definition that makes no usable scheme raises
+    ``SchemeDefinitionError``. What follows from the fields (the parsed
+    message template, the lower-case header names, ...) is worked out once
+    per scheme (``compiled``), not per delivery.
+    """
 
-    def __hash__(self) -> int:
-        # Computed once: caches keyed by the scheme look it up for every delivery.
-        return self._hash
+    __slots__ = ()
 
-    def _check(self) -> None:
-        """Refuse a definition that makes no usable scheme; parse the message template."""
-
-        def bad(field_name: str, problem: str) -> SchemeDefinitionError:
-            return SchemeDefinitionError(self.name, field_name, problem)
-
-        for name in ("signature_header", "timestamp_header", "id_header"):
-            value = getattr(self, name)
-            if value is not None and not _HEADER_NAME.fullmatch(value):
-                raise bad(name, f"is not an HTTP header name: {value!r}")
-        if self.hash not in HASHES:
-            raise bad("hash", f"must be one of {', '.join(HASHES)}")
-        if self.encoding not in ENCODINGS:
-            raise bad("encoding", f"must be one of {', '.join(ENCODINGS)}")
-        if self.secret_encoding not in SECRET_ENCODINGS:
-            raise bad("secret_encoding", f"must be one of {', '.join(SECRET_ENCODINGS)}")
-        if self.value_template.count("{digest}") != 1:
-            raise bad("value_template", "needs one {digest}")
-        if self.timestamp_template.count("{timestamp}") != 1:
-            raise bad("timestamp_template", "needs one {timestamp}")
-        placeholders = _ANY_PLACEHOLDER.findall(self.message_template)
-        unknown = [p for p in placeholders if not _PLACEHOLDER.fullmatch(p)]
-        if unknown:
-            raise bad(
-                "message_template",
-                f"has an unknown placeholder {unknown[0]}; "
-                "known: {method}, {timestamp}, {id}, {url}, {body}, {header:Name}",
-            )
-        if "{body}" not in self.message_template:
-            raise bad("message_template", "must include {body}")
-        if "{timestamp}" in self.message_template and not self.timestamp_header:
-            raise bad("message_template", "uses {timestamp} but no timestamp_header is set")
-        if "{id}" in self.message_template and not self.id_header:
-            raise bad("message_template", "uses {id} but no id_header is set")
-        separator = self.signature_separator
-        if separator is not None:
-            if not separator or re.search(f"[{DIGEST_CHARACTERS}]", separator):
-                raise bad("signature_separator", "must be punctuation or a space, not a digest character")
-            if separator in self.value_template or separator in self.timestamp_template:
-                raise bad("signature_separator", "must not appear in value_template or timestamp_template")
-        if self.timestamp_in_signature:
-            if separator is None:
-                raise bad("signature_separator", "is needed when the timestamp rides in the signature header")
-            if self.timestamp_template == "{timestamp}":
-                raise bad("timestamp_template", "needs text around {timestamp} in the signature header")
-        object.__setattr__(self, "_parts", _split_template(self.message_template))
-        self._check_aliases(bad)
-
-    def _check_aliases(self, bad: Callable[[str, str], SchemeDefinitionError]) -> None:
-        """Each alias names another spelling of a header the scheme reads; keep the lookups lower-case."""
-        own = {name.lower() for name in self.signed_header_names()}
-        aliases: dict[str, str] = {}
-        for alias, header in self.header_aliases:
-            for name in (alias, header):
-                if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-                    raise bad("header_aliases", f"is not an HTTP header name: {name!r}")
-            if header.lower() not in own:
-                raise bad(
-                    "header_aliases",
-                    f"{alias} stands for {header}, which is not a header the scheme reads "
-                    f"({', '.join(self.signed_header_names())})",
-                )
-            if alias.lower() in own or alias.lower() in aliases:
-                raise bad("header_aliases", f"{alias} is already the name of a header")
-            aliases[alias.lower()] = header.lower()
-        object.__setattr__(self, "_aliases", tuple(aliases.items()))
+    def __new__(cls, *fields: Any, **named: Any) -> "Scheme":
+        scheme = super().__new__(cls, *fields, **named)
+        aliases = _sorted_aliases(scheme.header_aliases)
+        if aliases != scheme.header_aliases:
+            scheme = scheme._replace(header_aliases=aliases)
+        form = CompiledScheme(scheme)  # refuses a definition that makes no usable scheme
+        _COMPILED.setdefault(scheme, form)
+        return scheme
 
     @property
     def uses_timestamp(self) -> bool:
@@ -201,33 +108,30 @@ class Scheme(Record):
     @property
     def timestamp_in_signature(self) -> bool:
         """Whether the timestamp is an entry of the signature header (Stripe) rather than its own header."""
-        return (
-            self.timestamp_header is not None
-            and self.timestamp_header.lower() == self.signature_header.lower()
-        )
+        return compiled(self).timestamp_in_signature
 
     @property
     def signs_method(self) -> bool:
-        return (True, "method") in self._parts
+        return compiled(self).signs_method
 
     @property
     def signs_id(self) -> bool:
-        return (True, "id") in self._parts
+        return compiled(self).signs_id
 
     @property
     def signs_url(self) -> bool:
         """Whether the signed message includes the notification URL (``{url}``)."""
-        return (True, "url") in self.message_parts
+        return compiled(self).signs_url
 
     @property
     def aliases_lowered(self) -> tuple[tuple[str, str], ...]:
         """``header_aliases`` in lower case, for looking up lower-cased received headers."""
-        return self._aliases
+        return compiled(self).aliases_lowered
 
     @property
     def message_parts(self) -> tuple[tuple[bool, str], ...]:
         """The message template as (is_placeholder, text) pairs, parsed once."""
-        return self._parts
+        return compiled(self).message_parts
 
     def describe_value(self) -> str:
         """How one signature looks, for messages: ``v1=<base64 HMAC-SHA512>``."""
@@ -269,13 +173,7 @@ class Scheme(Record):
 
         Their aliases are not among them (see ``replayed_header_names``).
         """
-        names = [name for name, _ in self.sends()]
-        names += [
-            text[len("header:") :]
-            for is_placeholder, text in self._parts
-            if is_placeholder and text.startswith("header:")
-        ]
-        return names
+        return _signed_header_names(self, _split_template(self.message_template))
 
     def replayed_header_names(self) -> list[str]:
         """The headers a recorded signature may ride in, under the scheme's names or their aliases."""
@@ -287,8 +185,7 @@ class Scheme(Record):
         ``header_aliases`` is a table (alias -> header), left out when there are none.
         """
         out: dict[str, object] = {}
-        for name in SCHEME_FIELDS:
-            value = getattr(self, name)
+        for name, value in zip(SCHEME_FIELDS, self[1:], strict=True):
             if name == "header_aliases":
                 if value:
                     out[name] = dict(value)
@@ -298,12 +195,168 @@ class Scheme(Record):
 
 
 #: The fields a scheme is defined by, in a config file as in ``Scheme(...)``.
-SCHEME_FIELDS = Scheme._fields[1:]
+SCHEME_FIELDS = SchemeFields._fields[1:]
 #: The fields a definition must give.
 REQUIRED_FIELDS = ("signature_header",)
 
 
-_hash_of = hash
+class CompiledScheme:
+    """What follows from a scheme's fields, worked out once: what signing and checking read per delivery."""
+
+    __slots__ = (
+        "aliases_lowered",
+        "id_header",
+        "keys",
+        "message_parts",
+        "signature_header",
+        "signs_id",
+        "signs_method",
+        "signs_url",
+        "timestamp_around",
+        "timestamp_header",
+        "timestamp_in_signature",
+        "value_around",
+    )
+
+    def __init__(self, scheme: SchemeFields) -> None:
+        _check(scheme)
+        parts = _split_template(scheme.message_template)
+        self.message_parts = parts
+        self.signs_method = (True, "method") in parts
+        self.signs_id = (True, "id") in parts
+        self.signs_url = (True, "url") in parts
+        self.timestamp_in_signature = _timestamp_in_signature(scheme)
+        self.aliases_lowered = _check_aliases(scheme, _signed_header_names(scheme, parts))
+        #: The header names in lower case, as received headers are looked up.
+        self.signature_header = scheme.signature_header.lower()
+        self.timestamp_header = (scheme.timestamp_header or "").lower() or None
+        self.id_header = (scheme.id_header or "").lower() or None
+        #: The text before and after ``{digest}`` in one signature, and ``{timestamp}`` in its header.
+        self.value_around = _around(scheme.value_template, "{digest}")
+        self.timestamp_around = _around(scheme.timestamp_template, "{timestamp}")
+        #: The HMAC keys made of the secrets seen so far, by secret (``signing.key_or_none``).
+        self.keys: dict[object, bytes | None] = {}
+
+
+_COMPILED: dict[SchemeFields, CompiledScheme] = {}
+
+
+def compiled(scheme: SchemeFields) -> CompiledScheme:
+    """The compiled form of ``scheme``, made on first use. Raises SchemeDefinitionError
+    for a definition that makes no usable scheme."""
+    form = _COMPILED.get(scheme)
+    if form is None:
+        form = _COMPILED[scheme] = CompiledScheme(scheme)
+    return form
+
+
+def _sorted_aliases(
+    aliases: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+) -> tuple[tuple[str, str], ...]:
+    pairs = aliases.items() if isinstance(aliases, Mapping) else aliases or ()
+    return tuple(sorted(((a, h) for a, h in pairs), key=_lowered_pair))
+
+
+def _timestamp_in_signature(scheme: SchemeFields) -> bool:
+    return (
+        scheme.timestamp_header is not None
+        and scheme.timestamp_header.lower() == scheme.signature_header.lower()
+    )
+
+
+def _around(template: str, placeholder: str) -> tuple[str, str]:
+    before, after = template.split(placeholder)
+    return before, after
+
+
+def _bad(scheme: SchemeFields, field_name: str, problem: str) -> SchemeDefinitionError:
+    return SchemeDefinitionError(scheme.name, field_name, problem)
+
+
+def _check(scheme: SchemeFields) -> None:
+    """Refuse a definition that makes no usable scheme."""
+    for name in ("signature_header", "timestamp_header", "id_header"):
+        value = getattr(scheme, name)
+        if value is not None and not (isinstance(value, str) and _HEADER_NAME.fullmatch(value)):
+            raise _bad(scheme, name, f"is not an HTTP header name: {value!r}")
+    if scheme.hash not in HASHES:
+        raise _bad(scheme, "hash", f"must be one of {', '.join(HASHES)}")
+    if scheme.encoding not in ENCODINGS:
+        raise _bad(scheme, "encoding", f"must be one of {', '.join(ENCODINGS)}")
+    if scheme.secret_encoding not in SECRET_ENCODINGS:
+        raise _bad(scheme, "secret_encoding", f"must be one of {', '.join(SECRET_ENCODINGS)}")
+    if scheme.value_template.count("{digest}") != 1:
+        raise _bad(scheme, "value_template", "needs one {digest}")
+    if scheme.timestamp_template.count("{timestamp}") != 1:
+        raise _bad(scheme, "timestamp_template", "needs one {timestamp}")
+    placeholders = _ANY_PLACEHOLDER.findall(scheme.message_template)
+    unknown = [p for p in placeholders if not _PLACEHOLDER.fullmatch(p)]
+    if unknown:
+        raise _bad(
+            scheme,
+            "message_template",
+            f"has an unknown placeholder {unknown[0]}; "
+            "known: {method}, {timestamp}, {id}, {url}, {body}, {header:Name}",
+        )
+    if "{body}" not in scheme.message_template:
+        raise _bad(scheme, "message_template", "must include {body}")
+    if "{timestamp}" in scheme.message_template and not scheme.timestamp_header:
+        raise _bad(scheme, "message_template", "uses {timestamp} but no timestamp_header is set")
+    if "{id}" in scheme.message_template and not scheme.id_header:
+        raise _bad(scheme, "message_template", "uses {id} but no id_header is set")
+    separator = scheme.signature_separator
+    if separator is not None:
+        if not separator or re.search(f"[{DIGEST_CHARACTERS}]", separator):
+            raise _bad(
+                scheme, "signature_separator", "must be punctuation or a space, not a digest character"
+            )
+        if separator in scheme.value_template or separator in scheme.timestamp_template:
+            raise _bad(
+                scheme, "signature_separator", "must not appear in value_template or timestamp_template"
+            )
+    if _timestamp_in_signature(scheme):
+        if separator is None:
+            raise _bad(
+                scheme, "signature_separator", "is needed when the timestamp rides in the signature header"
+            )
+        if scheme.timestamp_template == "{timestamp}":
+            raise _bad(scheme, "timestamp_template", "needs text around {timestamp} in the signature header")
+
+
+def _check_aliases(scheme: SchemeFields, signed_names: list[str]) -> tuple[tuple[str, str], ...]:
+    """Each alias names another spelling of a header the scheme reads; the pairs in lower case."""
+    own = {name.lower() for name in signed_names}
+    aliases: dict[str, str] = {}
+    for alias, header in scheme.header_aliases:
+        for name in (alias, header):
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise _bad(scheme, "header_aliases", f"is not an HTTP header name: {name!r}")
+        if header.lower() not in own:
+            raise _bad(
+                scheme,
+                "header_aliases",
+                f"{alias} stands for {header}, which is not a header the scheme reads "
+                f"({', '.join(signed_names)})",
+            )
+        if alias.lower() in own or alias.lower() in aliases:
+            raise _bad(scheme, "header_aliases", f"{alias} is already the name of a header")
+        aliases[alias.lower()] = header.lower()
+    return tuple(aliases.items())
+
+
+def _signed_header_names(scheme: SchemeFields, parts: tuple[tuple[bool, str], ...]) -> list[str]:
+    names = []
+    if scheme.id_header:
+        names.append(scheme.id_header)
+    if scheme.timestamp_header and not _timestamp_in_signature(scheme):
+        names.append(scheme.timestamp_header)
+    names.append(scheme.signature_header)
+    names += [
+        text[len("header:") :]
+        for is_placeholder, text in parts
+        if is_placeholder and text.startswith("header:")
+    ]
+    return names
 
 
 def _lowered_pair(pair: tuple[str, str]) -> tuple[str, str]:
@@ -357,11 +410,11 @@ STANDARD_WEBHOOKS = Scheme(
     secret_encoding="base64",
     secret_prefix="whsec_",
     # Svix, the origin of the standard, still sends its own names.
-    header_aliases={
-        "svix-id": "webhook-id",
-        "svix-timestamp": "webhook-timestamp",
-        "svix-signature": "webhook-signature",
-    },
+    header_aliases=(
+        ("svix-id", "webhook-id"),
+        ("svix-signature", "webhook-signature"),
+        ("svix-timestamp", "webhook-timestamp"),
+    ),
 )
 
 STRIPE = Scheme(

@@ -1,9 +1,11 @@
 """Compute and check HMAC signatures for a scheme (see ``schemes.py``).
 
 ``sign`` gives the headers a sender adds. ``check_signature`` answers whether a
-received delivery's signature holds under any of the given secrets and, when
-it does not, looks for the likely cause (``diagnosis.py``). Both read the
-scheme's fields: which headers carry what, how values are spelled, which
+received delivery's signature holds under any of the given secrets, and
+returns what it found on the way (the header, the timestamp, the secret that
+matched, the signatures it could read): the verdict layer hands a failure to
+``diagnosis.py`` for its likely cause; this module never imports it. Both read
+the scheme's fields: which headers carry what, how values are spelled, which
 bytes are signed and how the secret becomes the key. A scheme that signs the
 notification URL (``{url}``) needs it from the caller: the sender's target,
 the receiver's own address.
@@ -18,11 +20,12 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from functools import cache, lru_cache
+from functools import cache
+from typing import NoReturn
 
 from .errors import InputError
 from .record import Record
-from .schemes import DIGEST_CHARACTERS, Scheme
+from .schemes import DIGEST_CHARACTERS, CompiledScheme, Scheme, compiled
 
 
 class Secret:
@@ -61,9 +64,18 @@ def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
 def add_aliased(scheme: Scheme, lowered: dict[str, str]) -> None:
     """Put each received alias's value (``svix-id``) under the header it stands for
     (``webhook-id``), unless that header came too. ``lowered`` has lower-case keys."""
-    for alias, name in scheme.aliases_lowered:
+    for alias, name in compiled(scheme).aliases_lowered:
         if alias in lowered and name not in lowered:
             lowered[name] = lowered[alias]
+
+
+def received_headers(scheme: Scheme, headers: Mapping[str, str]) -> dict[str, str]:
+    """The received headers under lower-case names, with each alias's value under
+    the header it stands for: what checking and diagnosis look headers up in."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if compiled(scheme).aliases_lowered:
+        add_aliased(scheme, lowered)
+    return lowered
 
 
 # --- the key -----------------------------------------------------------------
@@ -86,9 +98,28 @@ def key_for(scheme: Scheme, secret: Secret) -> bytes:
     return key
 
 
-@lru_cache(maxsize=64)  # a receiver or an audit derives the same few keys for every delivery
 def key_or_none(scheme: Scheme, secret: Secret) -> bytes | None:
     """The key ``scheme`` makes of ``secret``, or None when the secret is not in its form."""
+    return _key(compiled(scheme), scheme, secret)
+
+
+#: A receiver or an audit derives the same few keys for every delivery; a caller
+#: cycling through more secrets than this starts the scheme's cache afresh.
+_KEYS_KEPT = 64
+
+
+def _key(form: CompiledScheme, scheme: Scheme, secret: Secret) -> bytes | None:
+    keys = form.keys
+    try:
+        return keys[secret]
+    except KeyError:
+        if len(keys) >= _KEYS_KEPT:
+            keys.clear()
+        key = keys[secret] = _derive_key(scheme, secret)
+        return key
+
+
+def _derive_key(scheme: Scheme, secret: Secret) -> bytes | None:
     raw = secret.key
     prefix = scheme.secret_prefix.encode("utf-8")
     prefixed = bool(prefix) and raw.startswith(prefix)
@@ -137,8 +168,9 @@ def build_message(
 
     ``url`` is the notification URL, for a scheme that signs it (``require_url``).
     """
+    form = compiled(scheme)
     out = []
-    for is_placeholder, text in scheme.message_parts:
+    for is_placeholder, text in form.message_parts:
         if not is_placeholder:
             out.append(text.encode("utf-8"))
         elif text == "body":
@@ -148,7 +180,7 @@ def build_message(
         elif text == "timestamp":
             out.append((timestamp or "").encode("utf-8"))
         elif text == "id":
-            out.append(headers.get((scheme.id_header or "").lower(), "").strip().encode("utf-8"))
+            out.append(headers.get(form.id_header or "", "").strip().encode("utf-8"))
         elif text == "url":
             out.append(require_url(scheme, url).encode("utf-8"))
         else:  # header:Name
@@ -193,8 +225,8 @@ def decode_digest(encoding: str, text: str) -> bytes | None:
 
 def signature_value(scheme: Scheme, key: bytes, message: bytes) -> str:
     """One signature as the scheme spells it: ``v1=<digest>``."""
-    raw = digest(scheme.hash, key, message)
-    return scheme.value_template.replace("{digest}", encode_digest(scheme.encoding, raw))
+    before, after = compiled(scheme).value_around
+    return before + encode_digest(scheme.encoding, digest(scheme.hash, key, message)) + after
 
 
 def signature_header_value(scheme: Scheme, values: Sequence[str], timestamp: str | None) -> str:
@@ -214,32 +246,27 @@ def signature_entries(scheme: Scheme, value: str) -> list[str]:
 
 def received_timestamp(scheme: Scheme, headers: Mapping[str, str]) -> str | None:
     """The timestamp text a delivery carries for ``scheme`` (unchecked), or None. Lower-case keys."""
-    if not scheme.timestamp_header:
+    form = compiled(scheme)
+    if form.timestamp_header is None:
         return None
-    value = headers.get(scheme.timestamp_header.lower())
+    value = headers.get(form.timestamp_header)
     if value is None:
         return None
-    if scheme.timestamp_in_signature:
+    if form.timestamp_in_signature:
         for entry in signature_entries(scheme, value):
-            if (inner := _unframe(scheme.timestamp_template, "{timestamp}", entry)) is not None:
+            if (inner := _unframe(form.timestamp_around, entry)) is not None:
                 return inner
         return None
-    return _unframe(scheme.timestamp_template, "{timestamp}", value.strip())
+    return _unframe(form.timestamp_around, value.strip())
 
 
 def _frame(template: str, timestamp: str) -> str:
     return template.replace("{timestamp}", timestamp)
 
 
-@cache
-def _around(template: str, placeholder: str) -> tuple[str, str]:
-    before, after = template.split(placeholder)
-    return before, after
-
-
-def _unframe(template: str, placeholder: str, text: str) -> str | None:
-    """What stands in for ``placeholder`` in ``text``, or None when the text is not framed so."""
-    before, after = _around(template, placeholder)
+def _unframe(around: tuple[str, str], text: str) -> str | None:
+    """What stands between the text ``around`` it in ``text``, or None when the text is not framed so."""
+    before, after = around
     if len(text) < len(before) + len(after) or not (text.startswith(before) and text.endswith(after)):
         return None
     return text[len(before) : len(text) - len(after)]
@@ -299,41 +326,71 @@ _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureCheck(Record):
-    """The answer of ``check_signature``.
+    """What ``check_signature`` found: the answer, and the facts it rests on.
 
     ``reason`` is a stable code for scripts: ``ok``, ``missing_signature``,
     ``malformed_signature``, ``missing_id``, ``missing_timestamp``,
     ``malformed_timestamp``, ``signature_mismatch``, ``stale_timestamp`` or
-    ``future_timestamp``.
+    ``future_timestamp``. The facts are what ``diagnosis.explain`` starts
+    from to name the likely cause of a failure.
     """
 
-    _fields = ("ok", "reason", "message", "hints", "timestamp", "secret_index", "signature_ok")
+    _fields = (
+        "ok",
+        "reason",
+        "message",
+        "timestamp",
+        "secret_index",
+        "signature_ok",
+        "provided",
+        "signatures",
+        "digest",
+        "unusable_secrets",
+    )
 
     def __init__(
         self,
         ok: bool,
         reason: str,
         message: str,
-        hints: list[str] | None = None,
         timestamp: int | None = None,
         secret_index: int | None = None,
         signature_ok: bool = False,
+        provided: str | None = None,
+        signatures: tuple[str, ...] = (),
+        digest: str | None = None,
+        unusable_secrets: tuple[int, ...] = (),
     ) -> None:
         self.ok = ok
         self.reason = reason
         self.message = message
-        self.hints = [] if hints is None else hints
+        #: The timestamp the delivery carries, once it was read (unix seconds).
         self.timestamp = timestamp
         #: Which of the given secrets matched (0 is the first), for key rotation.
         self.secret_index = secret_index
         #: Whether the signature itself held, apart from the timestamp's age.
         self.signature_ok = signature_ok
+        #: The signature header's value as received (stripped); None when there was none.
+        self.provided = provided
+        #: The signatures in that header, the timestamp entry left out (Stripe's ``t=``).
+        self.signatures = signatures
+        #: When no secret matched: the digest text of the first well-formed signature, or None.
+        self.digest = digest
+        #: When no secret matched: which of the given secrets are not in the scheme's form.
+        self.unusable_secrets = unusable_secrets
+
+
+class _Refused(Exception):
+    """A step found the delivery wanting: ``check_signature`` answers with ``check``."""
+
+    def __init__(self, check: SignatureCheck) -> None:
+        self.check = check
 
 
 @cache
 def value_pattern(scheme: Scheme) -> re.Pattern[str]:
     """A regex that takes the digest text out of one signature."""
-    before, after = scheme.value_template.split("{digest}")
+    before, after = compiled(scheme).value_around
     return re.compile(re.escape(before) + rf"(?P<digest>[{DIGEST_CHARACTERS}]+)" + re.escape(after))
 
 
@@ -346,7 +403,6 @@ def check_signature(
     method: str = "POST",
     tolerance: int = 300,
     now: float | None = None,
-    diagnose: bool = True,
     url: str | None = None,
 ) -> SignatureCheck:
     """Check a received delivery's signature, then its timestamp's age.
@@ -356,162 +412,227 @@ def check_signature(
     any of ``secrets`` matches any of the signatures in the header (key
     rotation). ``tolerance`` is in seconds; 0 turns the age check off. Never
     raises on malformed input: every such case is a failed check with a
-    reason. ``diagnose=False`` skips looking for the likely cause of a failure.
-    ``url`` is the notification URL the receiver is reached at, for a scheme
-    that signs it: without it such a scheme raises InputError, whatever the
-    delivery.
+    reason. ``url`` is the notification URL the receiver is reached at, for a
+    scheme that signs it: without it such a scheme raises InputError, whatever
+    the delivery. The likely cause of a failure is ``diagnosis.explain``'s job.
     """
-    if scheme.signs_url:
+    form = compiled(scheme)
+    if form.signs_url:
         require_url(scheme, url)
-    lowered = lower_keys(headers)
-    if scheme.header_aliases:  # a plain attribute test: the audit's hot loop pays nothing more
-        add_aliased(scheme, lowered)
-    provided = lowered.get(scheme.signature_header.lower(), "").strip()
-    if not provided:
-        from .diagnosis import explain_missing_signature
-
-        return SignatureCheck(
-            False,
-            "missing_signature",
-            f"no {scheme.signature_header} header",
-            explain_missing_signature(scheme, lowered) if diagnose else [],
+    received = {name.lower(): value for name, value in headers.items()}
+    if form.aliases_lowered:  # a plain attribute test: the audit's hot loop pays nothing more
+        add_aliased(scheme, received)
+    try:
+        provided = find_signature_header(scheme, received)
+        signatures, stamp_text = split_signatures(scheme, form, received, provided)
+        stamp = read_timestamp(scheme, stamp_text, provided)
+        require_message_id(scheme, form, received, stamp)
+        message = build_message(
+            scheme, body, method=method.upper(), timestamp=stamp_text, headers=received, url=url
         )
-    entries = signature_entries(scheme, provided)
+        keys = [_key(form, scheme, secret) for secret in secrets]
+        matched = matching_secret(scheme, keys, message, signatures)
+        if matched is None:
+            refuse_unmatched(scheme, keys, provided, signatures, stamp)
+        check_age(scheme, stamp, tolerance, now, matched, provided, signatures)
+    except _Refused as refused:
+        return refused.check
+    rotation = f" (secret #{matched + 1})" if len(secrets) > 1 else ""
+    return SignatureCheck(
+        True, "ok", f"signature valid{rotation}", stamp, matched, True, provided, signatures
+    )
 
-    stamp_text: str | None = None
-    stamp: int | None = None
-    if scheme.timestamp_header:
-        if scheme.timestamp_in_signature:
-            framed = [e for e in entries if _unframe(scheme.timestamp_template, "{timestamp}", e) is not None]
-            entries = [e for e in entries if e not in framed]
-            where = f"{scheme.signature_header} has no {scheme.describe_timestamp()}"
-            stamp_text = _unframe(scheme.timestamp_template, "{timestamp}", framed[0]) if framed else None
-        else:
-            where = f"no {scheme.timestamp_header} header"
-            stamp_text = lowered.get(scheme.timestamp_header.lower())
-            if stamp_text is not None and stamp_text.strip():
-                stamp_text = _unframe(scheme.timestamp_template, "{timestamp}", stamp_text.strip())
-                if stamp_text is None:
-                    return SignatureCheck(
-                        False,
-                        "malformed_timestamp",
-                        f"{scheme.timestamp_header} should look like {scheme.describe_timestamp()}",
-                    )
-        if stamp_text is None or not stamp_text.strip():
-            return SignatureCheck(False, "missing_timestamp", f"{where}: the {scheme.name} scheme signs it")
-        stamp_text = stamp_text.strip()
-        if not _UNIX_SECONDS.fullmatch(stamp_text):
-            return SignatureCheck(
+
+def find_signature_header(scheme: Scheme, received: Mapping[str, str]) -> str:
+    """The signature header's value, stripped; refused when it is missing or blank."""
+    provided = received.get(compiled(scheme).signature_header, "").strip()
+    if not provided:
+        raise _Refused(SignatureCheck(False, "missing_signature", f"no {scheme.signature_header} header"))
+    return provided
+
+
+def split_signatures(
+    scheme: Scheme, form: CompiledScheme, received: Mapping[str, str], provided: str
+) -> tuple[tuple[str, ...], str | None]:
+    """The signatures in the header, and the timestamp's text (unchecked): from its own
+    header, or from the signature header's ``t=`` entry (Stripe). None without one."""
+    separator = scheme.signature_separator
+    entries = (
+        (provided,)
+        if separator is None
+        else tuple(entry.strip() for entry in provided.split(separator) if entry.strip())
+    )
+    if form.timestamp_header is None:
+        return entries, None
+    if form.timestamp_in_signature:
+        framed = [
+            (entry, inner)
+            for entry in entries
+            if (inner := _unframe(form.timestamp_around, entry)) is not None
+        ]
+        signatures = tuple(entry for entry in entries if entry not in {e for e, _ in framed})
+        return signatures, framed[0][1] if framed else None
+    value = received.get(form.timestamp_header)
+    if value is None or not value.strip():
+        return entries, None
+    stamp_text = _unframe(form.timestamp_around, value.strip())
+    if stamp_text is None:
+        raise _Refused(
+            SignatureCheck(
+                False,
+                "malformed_timestamp",
+                f"{scheme.timestamp_header} should look like {scheme.describe_timestamp()}",
+                provided=provided,
+                signatures=entries,
+            )
+        )
+    return entries, stamp_text
+
+
+def read_timestamp(scheme: Scheme, stamp_text: str | None, provided: str) -> int | None:
+    """The timestamp in unix seconds; None for a scheme without one. Refused when the
+    scheme signs one and it is missing or not unix seconds."""
+    if scheme.timestamp_header is None:
+        return None
+    if stamp_text is None or not stamp_text.strip():
+        where = (
+            f"{scheme.signature_header} has no {scheme.describe_timestamp()}"
+            if compiled(scheme).timestamp_in_signature
+            else f"no {scheme.timestamp_header} header"
+        )
+        raise _Refused(
+            SignatureCheck(
+                False, "missing_timestamp", f"{where}: the {scheme.name} scheme signs it", provided=provided
+            )
+        )
+    stamp_text = stamp_text.strip()
+    if not _UNIX_SECONDS.fullmatch(stamp_text):
+        raise _Refused(
+            SignatureCheck(
                 False,
                 "malformed_timestamp",
                 f"{scheme.timestamp_header} must be unix seconds, got {_shorten(stamp_text)!r}",
+                provided=provided,
             )
-        stamp = int(stamp_text)
+        )
+    return int(stamp_text)
 
-    if scheme.signs_id and not lowered.get((scheme.id_header or "").lower(), "").strip():
-        return SignatureCheck(
-            False,
-            "missing_id",
-            f"no {scheme.id_header} header: the {scheme.name} scheme signs it",
-            timestamp=stamp,
+
+def require_message_id(
+    scheme: Scheme, form: CompiledScheme, received: Mapping[str, str], stamp: int | None
+) -> None:
+    """Refuse a delivery without the message id the scheme signs."""
+    if form.signs_id and not received.get(form.id_header or "", "").strip():
+        raise _Refused(
+            SignatureCheck(
+                False,
+                "missing_id",
+                f"no {scheme.id_header} header: the {scheme.name} scheme signs it",
+                timestamp=stamp,
+            )
         )
 
-    message = build_message(
-        scheme, body, method=method.upper(), timestamp=stamp_text, headers=lowered, url=url
-    )
-    keys = [key_or_none(scheme, secret) for secret in secrets]
-    matched = None
+
+def matching_secret(
+    scheme: Scheme, keys: Sequence[bytes | None], message: bytes, signatures: Sequence[str]
+) -> int | None:
+    """Which key (by position) signs ``message`` as one of ``signatures`` spells it; None when none does."""
     for index, key in enumerate(keys):
         if key is None:
             continue
         expected = signature_value(scheme, key, message).encode("ascii")
         # Compare the signature text as sent, as the SDK does, in constant time.
-        if any(hmac.compare_digest(entry.encode("ascii", "replace"), expected) for entry in entries):
-            matched = index
-            break
+        for signature in signatures:
+            if hmac.compare_digest(signature.encode("ascii", "replace"), expected):
+                return index
+    return None
 
-    if matched is None:
-        # Only a failure pays for telling a malformed signature from a wrong one.
-        pattern = value_pattern(scheme)
-        candidates = [
-            (entry, match.group("digest"))
-            for entry in entries
-            if (match := pattern.fullmatch(entry)) is not None
-            and decode_digest(scheme.encoding, match.group("digest")) is not None
-        ]
-        if not candidates:
-            from .diagnosis import explain_malformed_signature
 
-            shape = scheme.describe_header()
-            return SignatureCheck(
+def refuse_unmatched(
+    scheme: Scheme,
+    keys: Sequence[bytes | None],
+    provided: str,
+    signatures: tuple[str, ...],
+    stamp: int | None,
+) -> NoReturn:
+    """Refuse a delivery no secret signs: a malformed signature when none of them reads
+    as one of the scheme's, else a mismatch. Only a failure pays for telling them apart."""
+    pattern = value_pattern(scheme)
+    digests = [
+        text
+        for signature in signatures
+        if (match := pattern.fullmatch(signature)) is not None
+        and decode_digest(scheme.encoding, text := match.group("digest")) is not None
+    ]
+    if not digests:
+        raise _Refused(
+            SignatureCheck(
                 False,
                 "malformed_signature",
-                f"{scheme.signature_header} should look like {shape}, got {_shorten(provided)!r}",
-                explain_malformed_signature(
-                    scheme, provided, entries, secrets, body, lowered, method.upper(), url
-                )
-                if diagnose
-                else [],
+                f"{scheme.signature_header} should look like {scheme.describe_header()}, "
+                f"got {_shorten(provided)!r}",
                 timestamp=stamp,
+                provided=provided,
+                signatures=signatures,
             )
-        from .diagnosis import explain_mismatch
-
-        hints = [
-            f"secret #{index + 1} is not in the form the {scheme.name} scheme needs: "
-            f"{scheme.describe_secret()}"
-            for index, key in enumerate(keys)
-            if key is None
-        ]
-        if diagnose:
-            hints += explain_mismatch(
-                scheme, secrets, body, lowered, method.upper(), candidates[0][1], url=url
-            )
-        return SignatureCheck(
+        )
+    given = "the given secret" if len(keys) == 1 else f"any of the {len(keys)} given secrets"
+    raise _Refused(
+        SignatureCheck(
             False,
             "signature_mismatch",
-            f"{scheme.signature_header} does not match the body under "
-            + ("the given secret" if len(secrets) == 1 else f"any of the {len(secrets)} given secrets"),
-            hints,
+            f"{scheme.signature_header} does not match the body under {given}",
             timestamp=stamp,
+            provided=provided,
+            signatures=signatures,
+            digest=digests[0],
+            unusable_secrets=tuple(index for index, key in enumerate(keys) if key is None),
         )
+    )
 
-    if stamp is not None and tolerance > 0:
-        current = time.time() if now is None else now
-        age = current - stamp
-        if age > tolerance:
-            return SignatureCheck(
+
+def check_age(
+    scheme: Scheme,
+    stamp: int | None,
+    tolerance: int,
+    now: float | None,
+    matched: int,
+    provided: str,
+    signatures: tuple[str, ...],
+) -> None:
+    """Refuse a validly signed delivery whose timestamp is further than ``tolerance``
+    seconds from ``now`` (the clock by default), either way. 0 turns the check off."""
+    if stamp is None or tolerance <= 0:
+        return
+    age = (time.time() if now is None else now) - stamp
+    if age > tolerance:
+        raise _Refused(
+            SignatureCheck(
                 False,
                 "stale_timestamp",
                 f"the signature holds but the timestamp is {_duration(age)} old "
                 f"(tolerance {tolerance} s): a replayed or delayed delivery",
-                timestamp=stamp,
-                secret_index=matched,
+                stamp,
+                matched,
                 signature_ok=True,
+                provided=provided,
+                signatures=signatures,
             )
-        if -age > tolerance:
-            hints = []
-            if stamp > 10**11:
-                hints.append(f"{scheme.timestamp_header} looks like milliseconds; it must be unix seconds")
-            return SignatureCheck(
+        )
+    if -age > tolerance:
+        raise _Refused(
+            SignatureCheck(
                 False,
                 "future_timestamp",
                 f"the signature holds but the timestamp is {_duration(-age)} in the future "
                 f"(tolerance {tolerance} s): check the sender's clock",
-                hints,
-                timestamp=stamp,
-                secret_index=matched,
+                stamp,
+                matched,
                 signature_ok=True,
+                provided=provided,
+                signatures=signatures,
             )
-
-    rotation = f" (secret #{matched + 1})" if len(secrets) > 1 else ""
-    return SignatureCheck(
-        True,
-        "ok",
-        f"signature valid{rotation}",
-        timestamp=stamp,
-        secret_index=matched,
-        signature_ok=True,
-    )
+        )
 
 
 def _shorten(text: str, limit: int = 40) -> str:

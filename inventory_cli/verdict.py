@@ -1,13 +1,15 @@
 """The verdict on a received delivery: its signature, its timestamp, its payload.
 
-``judge`` is what ``invwh verify``, ``invwh listen`` and recording audits share,
-so all three reach the same verdict on the same bytes.
+``judge`` is what ``invwh verify``, ``invwh listen``, recording audits and the
+Python API share, so all reach the same verdict on the same bytes. When a
+signature fails and the caller wants to know why, ``judge`` asks
+``diagnosis.explain`` for the likely cause (the verdict's ``hints``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .events import EventCheck, check_event
@@ -15,12 +17,15 @@ from .schemes import Scheme
 from .signing import Secret, SignatureCheck, check_signature
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     scheme: str
     signature: SignatureCheck
     #: None when the payload was not validated (``--no-validate``).
     event: EventCheck | None
+    #: The likely causes of a bad signature, most likely first; empty when none is
+    #: found, or when the caller did not ask (``judge(diagnose=False)``).
+    hints: list[str] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -39,11 +44,6 @@ class Verdict:
         return self.event.event_type if self.event is not None else None
 
     @property
-    def hints(self) -> list[str]:
-        """The likely causes of a bad signature, most likely first; empty when none is found."""
-        return self.signature.hints
-
-    @property
     def message(self) -> str:
         if not self.signature.ok or self.event is None or self.event.ok:
             return self.signature.message
@@ -55,7 +55,7 @@ class Verdict:
             "valid": self.valid,
             "reason": self.reason,
             "message": self.message,
-            "hints": list(signature.hints),
+            "hints": list(self.hints),
             "event_type": self.event_type,
             "scheme": self.scheme,
             "timestamp": signature.timestamp,
@@ -92,19 +92,19 @@ def judge(
     diagnose: bool = True,
     url: str | None = None,
 ) -> Verdict:
-    """``diagnose=False`` skips looking for the likely cause of a bad signature (``diagnosis.py``).
+    """The verdict on a received delivery: its signature, its timestamp's age, its payload.
 
-    ``url`` is the notification URL, for a scheme that signs it (``check_signature``).
+    ``diagnose=False`` skips looking for the likely cause of a bad signature
+    (``diagnosis.explain``). ``url`` is the notification URL, for a scheme
+    that signs it (``check_signature``).
     """
     signature = check_signature(
-        scheme,
-        secrets,
-        body,
-        headers,
-        method=method,
-        tolerance=tolerance,
-        now=now,
-        diagnose=diagnose,
-        url=url,
+        scheme, secrets, body, headers, method=method, tolerance=tolerance, now=now, url=url
     )
-    return Verdict(scheme.name, signature, check_event(body) if validate else None)
+    event = check_event(body) if validate else None
+    if signature.ok or not diagnose:
+        return Verdict(scheme.name, signature, event)
+    from .diagnosis import explain  # the failures that are explained pay for importing it
+
+    hints = explain(signature, scheme, secrets, body, headers, method=method, url=url)
+    return Verdict(scheme.name, signature, event, hints)

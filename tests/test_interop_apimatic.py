@@ -173,7 +173,7 @@ def test_check_signature_accepts_the_sdk_expected_value(body):
     expected = sdk_expected_value(secret, body, stamp, method)
     headers = {"X-Webhook-Signature": expected, "X-Timestamp": stamp}
     ours = check_signature(INVENTORY_V1, [Secret(secret)], body, headers, method=method, tolerance=0)
-    assert ours.ok, (ours.reason, ours.hints)
+    assert ours.ok, (ours.reason, ours.message)
     # Agreement both ways: our own signature is byte-for-byte the SDK's expectation.
     assert sign(INVENTORY_V1, Secret(secret), body, method=method, timestamp=int(stamp)) == headers
 

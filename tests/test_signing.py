@@ -1,4 +1,5 @@
-"""The signing core: the known answer, round trips, every failure reason, and the diagnosis hints."""
+"""The signing core: the known answer, round trips, every failure reason; the diagnosis hints
+that the verdict layer adds to a failure."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from inventory_cli import (
 )
 from inventory_cli.errors import UnknownSchemeError
 from inventory_cli.schemes import ENCODINGS, HASHES, HMAC_SHA256_HEX, INVENTORY_V1, Scheme
+from inventory_cli.verdict import judge
 
 KNOWN_SECRET = "s3cret"
 KNOWN_TIMESTAMP = 1700000000
@@ -55,6 +57,12 @@ def v1_headers(
 def check(body: bytes, headers: dict[str, str], *, scheme: Scheme = INVENTORY_V1, **options):
     options.setdefault("now", NOW)
     return check_signature(scheme, [SECRET], body, headers, **options)
+
+
+def explained(body: bytes, headers: dict[str, str], *, scheme: Scheme = INVENTORY_V1, **options):
+    """The verdict with the likely causes of a failure (``diagnosis.explain``), the payload unchecked."""
+    options.setdefault("now", NOW)
+    return judge(scheme, [SECRET], body, headers, validate=False, **options)
 
 
 # --- the known answer ----------------------------------------------------
@@ -316,7 +324,7 @@ def test_custom_tolerance():
 
 def test_milliseconds_timestamp_hint():
     headers = v1_headers(KNOWN_BODY, stamp="170000000000")
-    result = check(KNOWN_BODY, headers)
+    result = explained(KNOWN_BODY, headers)
     assert result.reason == "future_timestamp"
     assert any("milliseconds" in hint for hint in result.hints)
 
@@ -449,7 +457,7 @@ def _b64(raw: bytes) -> str:
     ],
 )  # fmt: skip
 def test_diagnosis_names_the_cause(body, headers, reason, hint):
-    result = check(body, headers)
+    result = explained(body, headers)
     assert result.reason == reason
     assert len(result.hints) == 1, result.hints
     assert hint in result.hints[0]
@@ -459,33 +467,33 @@ def test_diagnosis_names_the_cause(body, headers, reason, hint):
 def test_diagnosis_of_a_signature_made_under_the_other_scheme(sample):
     body = sample.read_bytes()
     v1 = sign(INVENTORY_V1, SECRET, body, timestamp=NOW)
-    result = check(body, v1, scheme=HMAC_SHA256_HEX)
+    result = explained(body, v1, scheme=HMAC_SHA256_HEX)
     assert result.reason == "malformed_signature"
     assert result.hints == ["the signature follows the inventory-v1 scheme: try --scheme inventory-v1"]
 
 
 def test_diagnosis_upper_case_hex():
     headers = sign(HMAC_SHA256_HEX, SECRET, KNOWN_BODY)
-    result = check(KNOWN_BODY, {SIG: headers[SIG].upper()}, scheme=HMAC_SHA256_HEX)
+    result = explained(KNOWN_BODY, {SIG: headers[SIG].upper()}, scheme=HMAC_SHA256_HEX)
     assert result.reason == "signature_mismatch"
     assert "spelled differently" in result.hints[0]
 
 
 def test_diagnosis_of_a_missing_signature_points_at_lookalike_headers():
-    result = check(KNOWN_BODY, {"X-Signature": KNOWN_SIGNATURE, TS: "1700000000"})
+    result = explained(KNOWN_BODY, {"X-Signature": KNOWN_SIGNATURE, TS: "1700000000"})
     assert result.reason == "missing_signature"
     assert result.hints == ["headers that look like signatures: x-signature"]
 
 
 def test_no_hint_for_an_empty_digest():
     # An empty digest decodes in every encoding; that is no reason to blame one.
-    assert check(KNOWN_BODY, {SIG: "v1=", TS: "1700000000"}).hints == []
+    assert explained(KNOWN_BODY, {SIG: "v1=", TS: "1700000000"}).hints == []
 
 
 def test_diagnosis_survives_json_it_cannot_round_trip():
     # A lone surrogate escape parses but cannot be written back as UTF-8.
     body = b'{"inventoryStockIncreaseEventType": "stock.increase", "x": "\\udcff"}'
-    result = check(body, v1_headers(b"{}"))
+    result = explained(body, v1_headers(b"{}"))
     assert result.reason == "signature_mismatch"
     assert result.hints
 
@@ -497,6 +505,6 @@ def test_missing_prefix_is_blamed_even_when_the_digest_also_reads_as_base64url()
         value = v1_headers(body)[SIG]
         if "+" not in value and "/" not in value:
             break
-    result = check(body, {SIG: value.removeprefix("v1="), TS: "1700000000"})
+    result = explained(body, {SIG: value.removeprefix("v1="), TS: "1700000000"})
     assert result.reason == "malformed_signature"
     assert result.hints == ["the value should start with 'v1='"]

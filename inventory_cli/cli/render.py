@@ -83,7 +83,7 @@ def verdict_text(app: AppContext, verdict: Verdict, body_name: str) -> None:
         head = f"{FAIL_MARK} [bold red]invalid[/]: {escape(body_name)} fails {verdict.reason}"
     console.print(head)
     console.print(f"  signature  {_mark(signature.ok)}  {escape(signature.message)}")
-    for hint in signature.hints:
+    for hint in verdict.hints:
         console.print(f"             [yellow]likely cause:[/] {escape(hint)}")
     if verdict.event is None:
         console.print(f"  payload    {SKIP_MARK}  not validated (--no-validate)")
@@ -157,7 +157,7 @@ def delivery_json_line(delivery: ReceivedDelivery) -> str:
             "reason": delivery.reason,
             "event_type": delivery.event_type,
             "message": delivery.message,
-            "hints": list(verdict.signature.hints) if verdict is not None else [],
+            "hints": list(verdict.hints) if verdict is not None else [],
             "body_bytes": len(delivery.body),
         },
         ensure_ascii=False,
@@ -186,7 +186,7 @@ def delivery_text(delivery: ReceivedDelivery, *, forced: bool, markup: bool) -> 
     if delivery.valid:
         return line
     lines = [f"{line}: {shown(delivery.message)}"]
-    hints = delivery.verdict.signature.hints if delivery.verdict is not None else []
+    hints = delivery.verdict.hints if delivery.verdict is not None else []
     cause = "[yellow]likely cause:[/]" if markup else "likely cause:"
     lines += [f"{' ' * 14}{cause} {shown(hint)}" for hint in hints]
     return "\n".join(lines)
