@@ -66,7 +66,10 @@ class AuditTally:
             self.skipped += 1
             return
         self.counts[item.category] += 1
-        row = self.by_type.setdefault(item.event_type or NO_TYPE, dict.fromkeys(COLUMNS, 0))
+        name = item.event_type or NO_TYPE
+        row = self.by_type.get(name)
+        if row is None:
+            row = self.by_type[name] = dict.fromkeys(COLUMNS, 0)
         row[item.category] += 1
 
     @property

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 
+from .json_text import loads
 from .record import Record
 
 SCHEMA_DIR = os.path.join(os.path.dirname(__file__), "schemas")
@@ -155,16 +156,30 @@ def compile_schema(schema: dict[str, Any]) -> Callable[[Any], bool] | None:
 
 
 @cache
-def _testers() -> tuple[Callable[[Any], bool], ...]:
-    """Per event type, its compiled test, or jsonschema's where it cannot be compiled."""
-    compiled = [compile_schema(t.schema) for t in event_types()]
+def _testers() -> tuple[tuple[EventType, Callable[[Any], bool]], ...]:
+    """Each event type with its compiled test, or jsonschema's where it cannot be compiled."""
+    types = event_types()
+    compiled = [compile_schema(t.schema) for t in types]
     if all(compiled):
-        return tuple(compiled)  # type: ignore[arg-type]
-    return tuple(c or v.is_valid for c, v in zip(compiled, _validators(), strict=True))
+        return tuple(zip(types, compiled, strict=True))  # type: ignore[arg-type]
+    tests = (c or v.is_valid for c, v in zip(compiled, _validators(), strict=True))
+    return tuple(zip(types, tests, strict=True))
 
 
 def check_event(body: bytes) -> EventCheck:
     """Parse ``body`` and say which event it is, or why it is none. Never raises."""
+    try:
+        document = loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError too: the checks in order say what is wrong
+        return _check_unparsed(body)
+    try:
+        return check_document(document)
+    except RecursionError:  # parsed, but too deep for the validator or for quoting in a message
+        return EventCheck(None, [Problem("$", "not JSON this tool can read: nested too deeply")], document)
+
+
+def _check_unparsed(body: bytes) -> EventCheck:
+    """What is wrong with a body that does not parse as it stands, or the check of one that does."""
     if not body.strip():
         return EventCheck(None, [Problem("$", "the payload is empty")])
     try:
@@ -190,8 +205,7 @@ def check_event(body: bytes) -> EventCheck:
 
 
 def check_document(document: Any) -> EventCheck:
-    types = event_types()
-    matched = [t for t, is_valid in zip(types, _testers(), strict=True) if is_valid(document)]
+    matched = [event_type for event_type, is_valid in _testers() if is_valid(document)]
     if len(matched) == 1:
         return EventCheck(matched[0].name, document=document)
     if matched:
@@ -206,6 +220,7 @@ def check_document(document: Any) -> EventCheck:
         return EventCheck(
             None, [Problem("$", f"expected a JSON object, got {_json_kind(document)}")], document
         )
+    types = event_types()
     present = [(t, v) for t, v in zip(types, _validators(), strict=True) if t.discriminator in document]
     if present:
         problems = [

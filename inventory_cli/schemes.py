@@ -207,7 +207,9 @@ class CompiledScheme:
         "aliases_lowered",
         "id_header",
         "keys",
+        "macs",
         "message_parts",
+        "scheme",
         "signature_header",
         "signs_id",
         "signs_method",
@@ -216,10 +218,12 @@ class CompiledScheme:
         "timestamp_header",
         "timestamp_in_signature",
         "value_around",
+        "value_around_bytes",
     )
 
     def __init__(self, scheme: SchemeFields) -> None:
         _check(scheme)
+        self.scheme = scheme
         parts = _split_template(scheme.message_template)
         self.message_parts = parts
         self.signs_method = (True, "method") in parts
@@ -233,9 +237,12 @@ class CompiledScheme:
         self.id_header = (scheme.id_header or "").lower() or None
         #: The text before and after ``{digest}`` in one signature, and ``{timestamp}`` in its header.
         self.value_around = _around(scheme.value_template, "{digest}")
+        self.value_around_bytes = tuple(text.encode("utf-8") for text in self.value_around)
         self.timestamp_around = _around(scheme.timestamp_template, "{timestamp}")
         #: The HMAC keys made of the secrets seen so far, by secret (``signing.key_or_none``).
         self.keys: dict[object, bytes | None] = {}
+        #: An HMAC object already keyed, by key: a copy of it skips the key's set-up per message.
+        self.macs: dict[bytes, Any] = {}
 
 
 _COMPILED: dict[SchemeFields, CompiledScheme] = {}

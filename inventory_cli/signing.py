@@ -100,7 +100,7 @@ def key_for(scheme: Scheme, secret: Secret) -> bytes:
 
 def key_or_none(scheme: Scheme, secret: Secret) -> bytes | None:
     """The key ``scheme`` makes of ``secret``, or None when the secret is not in its form."""
-    return _key(compiled(scheme), scheme, secret)
+    return _key(compiled(scheme), secret)
 
 
 #: A receiver or an audit derives the same few keys for every delivery; a caller
@@ -108,14 +108,14 @@ def key_or_none(scheme: Scheme, secret: Secret) -> bytes | None:
 _KEYS_KEPT = 64
 
 
-def _key(form: CompiledScheme, scheme: Scheme, secret: Secret) -> bytes | None:
+def _key(form: CompiledScheme, secret: Secret) -> bytes | None:
     keys = form.keys
     try:
         return keys[secret]
     except KeyError:
         if len(keys) >= _KEYS_KEPT:
             keys.clear()
-        key = keys[secret] = _derive_key(scheme, secret)
+        key = keys[secret] = _derive_key(form.scheme, secret)
         return key
 
 
@@ -168,7 +168,17 @@ def build_message(
 
     ``url`` is the notification URL, for a scheme that signs it (``require_url``).
     """
-    form = compiled(scheme)
+    return _message(compiled(scheme), body, method, timestamp, headers, url)
+
+
+def _message(
+    form: CompiledScheme,
+    body: bytes,
+    method: str,
+    timestamp: str | None,
+    headers: Mapping[str, str],
+    url: str | None,
+) -> bytes:
     out = []
     for is_placeholder, text in form.message_parts:
         if not is_placeholder:
@@ -182,7 +192,7 @@ def build_message(
         elif text == "id":
             out.append(headers.get(form.id_header or "", "").strip().encode("utf-8"))
         elif text == "url":
-            out.append(require_url(scheme, url).encode("utf-8"))
+            out.append(require_url(form.scheme, url).encode("utf-8"))
         else:  # header:Name
             out.append(headers.get(text[len("header:") :].lower(), "").encode("utf-8"))
     return b"".join(out)
@@ -225,7 +235,12 @@ def decode_digest(encoding: str, text: str) -> bytes | None:
 
 def signature_value(scheme: Scheme, key: bytes, message: bytes) -> str:
     """One signature as the scheme spells it: ``v1=<digest>``."""
-    before, after = compiled(scheme).value_around
+    return _signature(compiled(scheme), key, message)
+
+
+def _signature(form: CompiledScheme, key: bytes, message: bytes) -> str:
+    scheme = form.scheme
+    before, after = form.value_around
     return before + encode_digest(scheme.encoding, digest(scheme.hash, key, message)) + after
 
 
@@ -322,7 +337,8 @@ def replace_signatures(scheme: Scheme, headers: Mapping[str, str], values: Seque
 # --- checking a received delivery ----------------------------------------------
 
 
-_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+#: Unix seconds are at most this many ASCII digits.
+_UNIX_SECONDS_DIGITS = 12
 
 
 class SignatureCheck(Record):
@@ -423,18 +439,16 @@ def check_signature(
     if form.aliases_lowered:  # a plain attribute test: the audit's hot loop pays nothing more
         add_aliased(scheme, received)
     try:
-        provided = find_signature_header(scheme, received)
-        signatures, stamp_text = split_signatures(scheme, form, received, provided)
-        stamp = read_timestamp(scheme, stamp_text, provided)
-        require_message_id(scheme, form, received, stamp)
-        message = build_message(
-            scheme, body, method=method.upper(), timestamp=stamp_text, headers=received, url=url
-        )
-        keys = [_key(form, scheme, secret) for secret in secrets]
-        matched = matching_secret(scheme, keys, message, signatures)
+        provided = _find_signature_header(form, received)
+        signatures, stamp_text = _split_signatures(form, received, provided)
+        stamp = _read_timestamp(form, stamp_text, provided)
+        _require_message_id(form, received, stamp)
+        message = _message(form, body, method.upper(), stamp_text, received, url)
+        keys = [_key(form, secret) for secret in secrets]
+        matched = _matching_secret(form, keys, message, signatures)
         if matched is None:
             refuse_unmatched(scheme, keys, provided, signatures, stamp)
-        check_age(scheme, stamp, tolerance, now, matched, provided, signatures)
+        _check_age(form, stamp, tolerance, now, matched, provided, signatures)
     except _Refused as refused:
         return refused.check
     rotation = f" (secret #{matched + 1})" if len(secrets) > 1 else ""
@@ -443,19 +457,22 @@ def check_signature(
     )
 
 
-def find_signature_header(scheme: Scheme, received: Mapping[str, str]) -> str:
+def _find_signature_header(form: CompiledScheme, received: Mapping[str, str]) -> str:
     """The signature header's value, stripped; refused when it is missing or blank."""
-    provided = received.get(compiled(scheme).signature_header, "").strip()
+    provided = received.get(form.signature_header, "").strip()
     if not provided:
-        raise _Refused(SignatureCheck(False, "missing_signature", f"no {scheme.signature_header} header"))
+        raise _Refused(
+            SignatureCheck(False, "missing_signature", f"no {form.scheme.signature_header} header")
+        )
     return provided
 
 
-def split_signatures(
-    scheme: Scheme, form: CompiledScheme, received: Mapping[str, str], provided: str
+def _split_signatures(
+    form: CompiledScheme, received: Mapping[str, str], provided: str
 ) -> tuple[tuple[str, ...], str | None]:
     """The signatures in the header, and the timestamp's text (unchecked): from its own
     header, or from the signature header's ``t=`` entry (Stripe). None without one."""
+    scheme = form.scheme
     separator = scheme.signature_separator
     entries = (
         (provided,)
@@ -465,13 +482,13 @@ def split_signatures(
     if form.timestamp_header is None:
         return entries, None
     if form.timestamp_in_signature:
-        framed = [
+        stamps = [
             (entry, inner)
             for entry in entries
             if (inner := _unframe(form.timestamp_around, entry)) is not None
         ]
-        signatures = tuple(entry for entry in entries if entry not in {e for e, _ in framed})
-        return signatures, framed[0][1] if framed else None
+        signatures = tuple(entry for entry in entries if entry not in {e for e, _ in stamps})
+        return signatures, stamps[0][1] if stamps else None
     value = received.get(form.timestamp_header)
     if value is None or not value.strip():
         return entries, None
@@ -489,63 +506,72 @@ def split_signatures(
     return entries, stamp_text
 
 
-def read_timestamp(scheme: Scheme, stamp_text: str | None, provided: str) -> int | None:
+def _read_timestamp(form: CompiledScheme, stamp_text: str | None, provided: str) -> int | None:
     """The timestamp in unix seconds; None for a scheme without one. Refused when the
     scheme signs one and it is missing or not unix seconds."""
-    if scheme.timestamp_header is None:
+    if form.timestamp_header is None:
         return None
+    scheme = form.scheme
     if stamp_text is None or not stamp_text.strip():
         where = (
             f"{scheme.signature_header} has no {scheme.describe_timestamp()}"
-            if compiled(scheme).timestamp_in_signature
+            if form.timestamp_in_signature
             else f"no {scheme.timestamp_header} header"
         )
-        raise _Refused(
-            SignatureCheck(
-                False, "missing_timestamp", f"{where}: the {scheme.name} scheme signs it", provided=provided
-            )
-        )
+        message = f"{where}: the {scheme.name} scheme signs it"
+        raise _Refused(SignatureCheck(False, "missing_timestamp", message, provided=provided))
     stamp_text = stamp_text.strip()
-    if not _UNIX_SECONDS.fullmatch(stamp_text):
-        raise _Refused(
-            SignatureCheck(
-                False,
-                "malformed_timestamp",
-                f"{scheme.timestamp_header} must be unix seconds, got {_shorten(stamp_text)!r}",
-                provided=provided,
-            )
-        )
+    if not (len(stamp_text) <= _UNIX_SECONDS_DIGITS and stamp_text.isascii() and stamp_text.isdigit()):
+        message = f"{scheme.timestamp_header} must be unix seconds, got {_shorten(stamp_text)!r}"
+        raise _Refused(SignatureCheck(False, "malformed_timestamp", message, provided=provided))
     return int(stamp_text)
 
 
-def require_message_id(
-    scheme: Scheme, form: CompiledScheme, received: Mapping[str, str], stamp: int | None
-) -> None:
+def _require_message_id(form: CompiledScheme, received: Mapping[str, str], stamp: int | None) -> None:
     """Refuse a delivery without the message id the scheme signs."""
     if form.signs_id and not received.get(form.id_header or "", "").strip():
-        raise _Refused(
-            SignatureCheck(
-                False,
-                "missing_id",
-                f"no {scheme.id_header} header: the {scheme.name} scheme signs it",
-                timestamp=stamp,
-            )
-        )
+        scheme = form.scheme
+        message = f"no {scheme.id_header} header: the {scheme.name} scheme signs it"
+        raise _Refused(SignatureCheck(False, "missing_id", message, timestamp=stamp))
 
 
-def matching_secret(
-    scheme: Scheme, keys: Sequence[bytes | None], message: bytes, signatures: Sequence[str]
+def _matching_secret(
+    form: CompiledScheme, keys: Sequence[bytes | None], message: bytes, signatures: Sequence[str]
 ) -> int | None:
     """Which key (by position) signs ``message`` as one of ``signatures`` spells it; None when none does."""
+    # Compare the signature text as sent, as the SDK does, in constant time.
+    sent = [signature.encode("ascii", "replace") for signature in signatures]
     for index, key in enumerate(keys):
         if key is None:
             continue
-        expected = signature_value(scheme, key, message).encode("ascii")
-        # Compare the signature text as sent, as the SDK does, in constant time.
-        for signature in signatures:
-            if hmac.compare_digest(signature.encode("ascii", "replace"), expected):
+        expected = _expected_signature(form, key, message)
+        for signature in sent:
+            if hmac.compare_digest(signature, expected):
                 return index
     return None
+
+
+def _expected_signature(form: CompiledScheme, key: bytes, message: bytes) -> bytes:
+    """``_signature`` as bytes, made without a detour through text, from a copy of an HMAC
+    object keyed once (a third faster than ``hmac.digest`` here): every delivery pays for it."""
+    scheme = form.scheme
+    macs = form.macs
+    keyed = macs.get(key)
+    if keyed is None:
+        if len(macs) >= _KEYS_KEPT:
+            macs.clear()
+        keyed = macs[key] = hmac.new(key, digestmod=scheme.hash)
+    mac = keyed.copy()
+    mac.update(message)
+    raw = mac.digest()
+    if scheme.encoding == "base64":
+        text = binascii.b2a_base64(raw, newline=False)
+    elif scheme.encoding == "hex":
+        text = binascii.hexlify(raw)
+    else:
+        text = base64.urlsafe_b64encode(raw).rstrip(b"=")
+    before, after = form.value_around_bytes
+    return before + text + after
 
 
 def refuse_unmatched(
@@ -591,8 +617,8 @@ def refuse_unmatched(
     )
 
 
-def check_age(
-    scheme: Scheme,
+def _check_age(
+    form: CompiledScheme,
     stamp: int | None,
     tolerance: int,
     now: float | None,
@@ -606,33 +632,20 @@ def check_age(
         return
     age = (time.time() if now is None else now) - stamp
     if age > tolerance:
-        raise _Refused(
-            SignatureCheck(
-                False,
-                "stale_timestamp",
-                f"the signature holds but the timestamp is {_duration(age)} old "
-                f"(tolerance {tolerance} s): a replayed or delayed delivery",
-                stamp,
-                matched,
-                signature_ok=True,
-                provided=provided,
-                signatures=signatures,
-            )
+        reason = "stale_timestamp"
+        message = (
+            f"the signature holds but the timestamp is {_duration(age)} old "
+            f"(tolerance {tolerance} s): a replayed or delayed delivery"
         )
-    if -age > tolerance:
-        raise _Refused(
-            SignatureCheck(
-                False,
-                "future_timestamp",
-                f"the signature holds but the timestamp is {_duration(-age)} in the future "
-                f"(tolerance {tolerance} s): check the sender's clock",
-                stamp,
-                matched,
-                signature_ok=True,
-                provided=provided,
-                signatures=signatures,
-            )
+    elif -age > tolerance:
+        reason = "future_timestamp"
+        message = (
+            f"the signature holds but the timestamp is {_duration(-age)} in the future "
+            f"(tolerance {tolerance} s): check the sender's clock"
         )
+    else:
+        return
+    raise _Refused(SignatureCheck(False, reason, message, stamp, matched, True, provided, signatures))
 
 
 def _shorten(text: str, limit: int = 40) -> str:
