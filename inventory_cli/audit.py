@@ -131,7 +131,10 @@ def audit(
             diagnose=explain,  # diagnosis runs on failures only, never on the valid majority
             url=url,
         )
+        event = verdict.event
+        if verdict.signature.ok and (event is None or event.ok):  # the valid majority, directly
+            yield AuditItem(record.line, "valid", "ok", None if event is None else event.event_type)
+            continue
         reason = verdict.reason
         category = CATEGORIES.get(reason, BAD_SIGNATURE)
-        hints = tuple(verdict.hints) if explain and not verdict.valid else ()
-        yield AuditItem(record.line, category, reason, verdict.event_type, hints)
+        yield AuditItem(record.line, category, reason, verdict.event_type, tuple(verdict.hints))

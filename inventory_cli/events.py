@@ -205,7 +205,12 @@ def _check_unparsed(body: bytes) -> EventCheck:
 
 
 def check_document(document: Any) -> EventCheck:
-    matched = [event_type for event_type, is_valid in _testers() if is_valid(document)]
+    if type(document) is dict:
+        # Each event type's schema requires its discriminator, so only the types whose
+        # key is present can match (outside an object, "required" holds vacuously).
+        matched = [t for t, is_valid in _testers() if t.discriminator in document and is_valid(document)]
+    else:
+        matched = [t for t, is_valid in _testers() if is_valid(document)]
     if len(matched) == 1:
         return EventCheck(matched[0].name, document=document)
     if matched:

@@ -201,16 +201,18 @@ def _read_lines(
     stream: IO[Any], max_line_bytes: int, *, close: bool, end: int | None = None
 ) -> Iterator[Recorded | BadLine]:
     try:
+        readline = stream.readline
+        limit = max_line_bytes + 1
         number = 0
         consumed = 0  # bytes read so far, to stop at ``end``
         while end is None or consumed < end:
-            line = stream.readline(max_line_bytes + 1)
+            line = readline(limit)
             if not line:
                 return
             number += 1
             consumed += len(line)
-            newline = b"\n" if isinstance(line, bytes) else "\n"
-            if len(line) > max_line_bytes and not line.endswith(newline):
+            if len(line) > max_line_bytes and not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+                newline = b"\n" if isinstance(line, bytes) else "\n"
                 while line and not line.endswith(newline):  # skip the rest of it
                     line = stream.readline(1024 * 1024)
                     consumed += len(line)

@@ -207,6 +207,7 @@ class CompiledScheme:
         "aliases_lowered",
         "id_header",
         "keys",
+        "literals",
         "macs",
         "message_parts",
         "scheme",
@@ -226,6 +227,8 @@ class CompiledScheme:
         self.scheme = scheme
         parts = _split_template(scheme.message_template)
         self.message_parts = parts
+        #: The template's literal text as the bytes signed, by text.
+        self.literals = {text: text.encode("utf-8") for is_placeholder, text in parts if not is_placeholder}
         self.signs_method = (True, "method") in parts
         self.signs_id = (True, "id") in parts
         self.signs_url = (True, "url") in parts
@@ -241,7 +244,7 @@ class CompiledScheme:
         self.timestamp_around = _around(scheme.timestamp_template, "{timestamp}")
         #: The HMAC keys made of the secrets seen so far, by secret (``signing.key_or_none``).
         self.keys: dict[object, bytes | None] = {}
-        #: An HMAC object already keyed, by key: a copy of it skips the key's set-up per message.
+        #: An HMAC already keyed (``signing.KeyedMac``), by key: it skips the key's set-up per message.
         self.macs: dict[bytes, Any] = {}
 
 

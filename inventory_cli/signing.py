@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import os
 import re
@@ -182,7 +183,7 @@ def _message(
     out = []
     for is_placeholder, text in form.message_parts:
         if not is_placeholder:
-            out.append(text.encode("utf-8"))
+            out.append(form.literals[text])
         elif text == "body":
             out.append(body)
         elif text == "method":
@@ -451,10 +452,8 @@ def check_signature(
         _check_age(form, stamp, tolerance, now, matched, provided, signatures)
     except _Refused as refused:
         return refused.check
-    rotation = f" (secret #{matched + 1})" if len(secrets) > 1 else ""
-    return SignatureCheck(
-        True, "ok", f"signature valid{rotation}", stamp, matched, True, provided, signatures
-    )
+    message_ok = f"signature valid (secret #{matched + 1})" if len(secrets) > 1 else "signature valid"
+    return SignatureCheck(True, "ok", message_ok, stamp, matched, True, provided, signatures)
 
 
 def _find_signature_header(form: CompiledScheme, received: Mapping[str, str]) -> str:
@@ -489,10 +488,10 @@ def _split_signatures(
         ]
         signatures = tuple(entry for entry in entries if entry not in {e for e, _ in stamps})
         return signatures, stamps[0][1] if stamps else None
-    value = received.get(form.timestamp_header)
-    if value is None or not value.strip():
+    value = received.get(form.timestamp_header, "").strip()
+    if not value:
         return entries, None
-    stamp_text = _unframe(form.timestamp_around, value.strip())
+    stamp_text = _unframe(form.timestamp_around, value)
     if stamp_text is None:
         raise _Refused(
             SignatureCheck(
@@ -551,19 +550,49 @@ def _matching_secret(
     return None
 
 
+class KeyedMac:
+    """HMAC (RFC 2104) with its key set up once: the inner and outer hashes already hold
+    the padded key, and each message costs two copies, an update and two digests.
+
+    ``hmac.digest`` sets the key up again for every message, and a copied
+    ``hmac.HMAC`` object pays for its Python wrapper; this is twice as fast as
+    the first and half again as fast as the second, and an audit computes one
+    per delivery. A test checks it against ``hmac`` for every hash and key length.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes, hash_name: str) -> None:
+        block_size = hashlib.new(hash_name).block_size
+        if len(key) > block_size:
+            key = hashlib.new(hash_name, key).digest()
+        key = key.ljust(block_size, b"\0")
+        self._inner = hashlib.new(hash_name, key.translate(_INNER_PAD))
+        self._outer = hashlib.new(hash_name, key.translate(_OUTER_PAD))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
 def _expected_signature(form: CompiledScheme, key: bytes, message: bytes) -> bytes:
-    """``_signature`` as bytes, made without a detour through text, from a copy of an HMAC
-    object keyed once (a third faster than ``hmac.digest`` here): every delivery pays for it."""
+    """``_signature`` as bytes, made without a detour through text and with a key set up
+    once (``KeyedMac``): every delivery checked pays for it."""
     scheme = form.scheme
     macs = form.macs
     keyed = macs.get(key)
     if keyed is None:
         if len(macs) >= _KEYS_KEPT:
             macs.clear()
-        keyed = macs[key] = hmac.new(key, digestmod=scheme.hash)
-    mac = keyed.copy()
-    mac.update(message)
-    raw = mac.digest()
+        keyed = macs[key] = KeyedMac(key, scheme.hash)
+    raw = keyed.digest(message)
     if scheme.encoding == "base64":
         text = binascii.b2a_base64(raw, newline=False)
     elif scheme.encoding == "hex":

@@ -7,6 +7,7 @@ counts its examples (``figures.py``) for the terminal summary.
 from __future__ import annotations
 
 import base64
+import hmac
 import io
 import json
 
@@ -20,8 +21,8 @@ from inventory_cli.errors import InputError
 from inventory_cli.events import event_types
 from inventory_cli.receiver import ReceivedDelivery
 from inventory_cli.recording import BadLine, Recorded, encode_line, parse_line, read_recording
-from inventory_cli.schemes import BUILTIN_SCHEMES, SCHEME_FIELDS, Scheme
-from inventory_cli.signing import Secret, check_signature, key_or_none, sign
+from inventory_cli.schemes import BUILTIN_SCHEMES, HASHES, SCHEME_FIELDS, Scheme
+from inventory_cli.signing import KeyedMac, Secret, check_signature, key_or_none, sign
 from inventory_cli.verdict import judge
 
 SCHEMES = list(BUILTIN_SCHEMES)
@@ -137,6 +138,14 @@ def test_sign_then_check_holds(scheme_name, data, body, timestamp, method):
         assert aliased != headers
         check = check_signature(scheme, [secret], body, aliased, method=method, tolerance=0, url=URL)
         assert (check.ok, check.reason) == (True, "ok"), check.message
+
+
+@pytest.mark.parametrize("hash_name", HASHES)
+@CORE
+@given(key=st.binary(min_size=1, max_size=300), message=st.binary(max_size=1024))
+def test_the_key_set_up_once_gives_the_hmac_of_the_standard_library(hash_name, key, message):
+    figures.example(f"keyed-mac-is-hmac[{hash_name}]")
+    assert KeyedMac(key, hash_name).digest(message) == hmac.digest(key, message, hash_name)
 
 
 @pytest.mark.parametrize("scheme_name", SCHEMES)
