@@ -129,7 +129,8 @@ def test_a_distributed_run_with_a_master_and_two_workers(tmp_path):
         worker = locust(tmp_path, "--worker", "--master-host", "127.0.0.1", "--master-port", port)
         with started(worker, tmp_path, tmp_path / "worker1.out") as first, \
              started(worker, tmp_path, tmp_path / "worker2.out") as second:  # fmt: skip
-            done = run(master, tmp_path)
+            # The master sends nothing: it runs without the secret.
+            done = run(master, tmp_path, {k: v for k, v in env().items() if k != "INVWH_SECRET"})
             # The master tells its workers to quit when the run ends.
             assert (first.wait(timeout=TIMEOUT), second.wait(timeout=TIMEOUT)) == (0, 0)
     assert done.returncode == 0, done.stderr
@@ -156,10 +157,14 @@ def test_a_recording_is_sent_again_byte_for_byte_and_re_signed(tmp_path, samples
         "class Replayer(load.WebhookUser):\n"
         f"    recording = {str(first)!r}\n"
     )
+    # The secret from the config file in the current directory: the variable its secret_env names.
+    (tmp_path / "invwh.toml").write_text('secret_env = "PARTNER_SECRET"\n')
+    environment = {k: v for k, v in env(PARTNER_SECRET=TEST_SECRET).items() if k != "INVWH_SECRET"}
     again = tmp_path / "again.jsonl"
     (tmp_path / "again").mkdir()
     with listen_process(tmp_path / "again", again) as (_, url):
-        done = run(locust(tmp_path, *headless(url, users=2, seconds=2), locustfile=locustfile), tmp_path)
+        command = locust(tmp_path, *headless(url, users=2, seconds=2), locustfile=locustfile)
+        done = run(command, tmp_path, environment)
     assert done.returncode == 0, done.stderr
     records = recorded(again)
     assert len(records) > len(bodies), "the recording's bodies are sent in turn, again and again"
