@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -36,6 +37,7 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 #: How the runner runs a `shell: bash` step.
 SHELLS = {"bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail"]}
 STEP_TIMEOUT = 300  # seconds: the first install step fetches invwh's dependencies
+INVWH = Path(sys.executable).parent / "invwh"
 KNOWN_SIGNATURE = (
     "v1=B4XUvFJvAFbOv52stVfig7fj7TUdr4AYb1FLKefIOdrwGn6XtiqDTKtFygFM+DY1Kf8oFNN29Iu59Wci2znpYg=="
 )
@@ -227,6 +229,22 @@ def test_verify_summarizes_its_own_report(runner_temp, tmp_path, timestamp, code
     assert (run.status, run.outputs["exit-code"]) == (code, str(code)), run.log
     assert heading in run.summary
     assert row in run.summary
+
+
+def test_verify_of_a_recording_summarizes_the_audit(runner_temp, tmp_path):
+    recording = tmp_path / "deliveries.jsonl"
+    payload = str(SAMPLES / "stock-decrease.json")
+    with listen_process(tmp_path, recording) as (_, url):
+        for secret in (TEST_SECRET, "another-secret"):  # one valid delivery, one forged
+            command = [str(INVWH), "send", payload, "--url", url]
+            env = {**os.environ, "INVWH_SECRET": secret}
+            assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode in (0, 1)
+    inputs = {"command": "verify", "args": f"--recording {recording}", "secret": TEST_SECRET}
+    run = run_action(inputs, runner_temp, tmp_path)
+    assert (run.status, run.outputs["exit-code"]) == (1, "1"), run.log
+    assert "### ❌ invwh verify: failed (exit 1)" in run.summary
+    assert "| stock.decrease | 1 | 1 | 0 | 0 |" in run.summary
+    assert "- line 2: bad signature: signature_mismatch" in run.summary
 
 
 @pytest.mark.parametrize(
