@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import click
 from click.core import ParameterSource
@@ -115,14 +115,18 @@ def check_notification_url(scheme: Scheme, url: str | None, *, needed: bool = Tr
     return check_url(url)
 
 
-def format_option(*choices: str) -> Callable[[F], F]:
+def format_option(*choices: str, help_text: str = "") -> Callable[[F], F]:
+    """``--format``, as every command declares it: one of ``choices``, the first by default.
+
+    Each format's rendering lives in ``cli/output/`` (one module per format).
+    """
     return click.option(
         "--format",
         "output_format",
         type=click.Choice(choices),
         default=choices[0],
         show_default=True,
-        help="Output format.",
+        help=help_text or "Output format.",
     )
 
 
@@ -429,7 +433,7 @@ def report_options(function: F) -> F:
         type=click.Path(dir_okay=False),
         help="Also write a JUnit XML report, for CI systems.",
     )(decorated)
-    return format_option("text", "json")(decorated)  # type: ignore[no-any-return]
+    return cast(F, format_option("text", "json")(decorated))
 
 
 def tolerance_option(help_text: str) -> Callable[[F], F]:
