@@ -23,13 +23,14 @@ from click.core import ParameterSource
 
 from ..errors import InputError, MissingSecretError
 from ..files import file_access
-from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme
-from ..signing import Secret
 from .app import AppContext
 
+# Schemes and signing load when a command uses them: `invwh validate` needs neither.
 if TYPE_CHECKING:
     from ..config import Config
     from ..delivery import DeliveryOptions
+    from ..schemes import Scheme
+    from ..signing import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,6 +67,8 @@ def secret_options(*, multiple: bool = False) -> Callable[[F], F]:
 
 
 def scheme_option(function: F) -> F:
+    from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME
+
     return click.option(
         "--scheme",
         "scheme_name",
@@ -81,6 +84,8 @@ def scheme_option(function: F) -> F:
 
 
 def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from ..schemes import BUILTIN_SCHEMES
+
     names = list(BUILTIN_SCHEMES)
     try:
         from ..config import load_config
@@ -148,6 +153,8 @@ def config_default_map(config: Config, commands: Iterable[str]) -> dict[str, dic
 
 
 def resolve_scheme(name: str) -> Scheme:
+    from ..schemes import get_scheme
+
     config = current_config()
     return get_scheme(name, config.schemes if config is not None else None)
 
@@ -185,6 +192,8 @@ def resolve_secrets(values: Any, files: Any) -> list[Secret]:
             f"no secret given: use --secret TEXT, --secret-file PATH or the {SECRET_ENV} "
             f"environment variable{unset}"
         )
+    from ..signing import Secret
+
     return [Secret(text) for text in texts]
 
 

@@ -28,7 +28,7 @@ def write_schemes(writer: TextWriter, listed: Sequence[tuple[Scheme, str]], defa
     writer.line()
     writer.table(("scheme", "sends", "signs"), rows, flexible=(1, 2))
     writer.line()
-    writer.line(writer.paint("`invwh schemes show NAME` prints one as a block for invwh.toml", DIM))
+    writer.wrapped(writer.paint("`invwh schemes show NAME` prints one as a block for invwh.toml", DIM), "")
 
 
 def _sends_line(header: str, shape: str) -> str:

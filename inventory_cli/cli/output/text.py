@@ -4,7 +4,8 @@ Lines are written directly to the stream; nothing is rendered from markup.
 Colour is ANSI escape codes, added only on a terminal (or with ``--color``)
 and never with ``NO_COLOR``. On a terminal no line is wider than the
 terminal: long lines wrap at word boundaries, and a table too wide wraps the
-cells of its flexible columns; in a pipe or a CI log lines are never wrapped.
+cells of its flexible columns (cutting a word only when nothing else fits);
+in a pipe or a CI log lines are never wrapped.
 Text that came from outside (file names, headers, a receiver's answer) is
 shown with its control characters escaped, so it cannot move the cursor or
 clear the screen.
@@ -102,7 +103,7 @@ class TextWriter:
         if self.width is None or visible_width(line) <= self.width:
             self.line(line)
             return
-        for part in wrap(line, self.width, indent):
+        for part in wrap(line, max(20, self.width), indent):
             self.line(part)
 
     def flush(self) -> None:
@@ -125,8 +126,9 @@ class TextWriter:
 
         A cell may hold several lines. The columns in ``right`` are right-aligned
         (counts, sizes). On a terminal too narrow for the table, the cells of the
-        ``flexible`` columns are wrapped at word boundaries until it fits; nothing
-        else is ever cut. ``bold_last`` makes the last row a total.
+        ``flexible`` columns are wrapped at word boundaries until it fits; a word
+        is cut only when it is wider than the column can be. ``bold_last`` makes
+        the last row a total.
         """
         table = [[cell.split("\n") for cell in row] for row in ([headings] if headings else []) + list(rows)]
         if not table:
@@ -134,7 +136,7 @@ class TextWriter:
         columns = len(table[0])
         widths = [max(visible_width(line) for row in table for line in row[i]) for i in range(columns)]
         if self.width is not None and flexible:
-            widths = _fitted(widths, flexible, self.width - len(gap) * (columns - 1))
+            widths = _fitted(table, widths, flexible, self.width - len(gap) * (columns - 1))
             table = [
                 [_wrap_cell(cell, widths[i]) if i in flexible else cell for i, cell in enumerate(row)]
                 for row in table
@@ -161,15 +163,21 @@ def _aligned(text: str, width: int, right: bool) -> str:
     return padding + text if right else text + padding
 
 
-def _fitted(widths: list[int], flexible: Sequence[int], room: int) -> list[int]:
-    """``widths`` with the widest flexible column narrowed, column by column, until they fit ``room``."""
+def _fitted(table: list[list[list[str]]], widths: list[int], flexible: Sequence[int], room: int) -> list[int]:
+    """``widths`` with the widest flexible column narrowed, a column at a time, until they fit ``room``:
+    first no narrower than the column's longest word, then, if that is not enough, further."""
     widths = list(widths)
     narrowest = 12  # below this a wrapped cell is harder to read than a line too long
-    while sum(widths) > room:
-        widest = max(flexible, key=lambda i: widths[i])
-        if widths[widest] <= narrowest:
-            break
-        widths[widest] -= 1
+    longest_word = {
+        i: max((visible_width(word) for row in table for line in row[i] for word in line.split()), default=0)
+        for i in flexible
+    }
+    for floor in ({i: max(narrowest, longest_word[i]) for i in flexible}, dict.fromkeys(flexible, narrowest)):
+        while sum(widths) > room:
+            narrower = [i for i in flexible if widths[i] > floor[i]]
+            if not narrower:
+                break
+            widths[max(narrower, key=lambda i: widths[i])] -= 1
     return widths
 
 
@@ -188,7 +196,7 @@ def wrap(line: str, width: int, indent: str) -> list[str]:
     lead = len(line) - len(line.lstrip(" "))
     return textwrap.wrap(
         line.strip(" "),
-        width=max(20, width),
+        width=max(1, width),
         initial_indent=" " * lead,
         subsequent_indent=indent,
         break_on_hyphens=False,
