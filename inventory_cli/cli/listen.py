@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -111,7 +112,6 @@ def listen(
       invwh listen --scheme square --notification-url https://abc123.tunnel.example/webhooks
     """
     from ..receiver import Receiver, ReceiverConfig, is_loopback
-    from . import render
 
     scheme = resolve_scheme(scheme_name)
     notification_url = check_notification_url(scheme, notification_url, needed=False)
@@ -133,7 +133,7 @@ def listen(
     with _sigterm_stops():
         try:
             receiver.bind()
-            _write_stdout(render.listening_line(receiver.url, output_format))
+            _write_stdout(printer.listening_line(receiver.url))
             if not is_loopback(host):
                 click.echo(
                     f"invwh listen: warning: {host} is not a loopback address: "
@@ -178,32 +178,31 @@ class _Printer:
     """Prints each delivery as it is answered. Called from the receiver's threads."""
 
     def __init__(self, app: AppContext, output_format: str, *, forced: bool) -> None:
-        from . import render
-
-        self._render = render
         self.count = 0
         self._lock = threading.Lock()
-        self._json = output_format == "json"
-        self._forced = forced
         self._broken = False
-        # Rich only for a terminal (colour); plain writes otherwise, which are cheaper.
-        console = None if self._json else app.console()
-        self._console = console if console is not None and console.is_terminal else None
+        self.listening_line: Callable[[str], str]
+        self._text: Callable[[ReceivedDelivery], str]
+        if output_format == "json":
+            from .output import json
+
+            self.listening_line, self._text = json.listening_line, json.delivery_line
+        else:
+            from .output import listen_text
+            from .output.text import TextWriter
+
+            writer = TextWriter(app.color)
+            self.listening_line = listen_text.listening_line
+            self._text = functools.partial(listen_text.delivery_text, writer, forced=forced)
 
     def __call__(self, delivery: ReceivedDelivery) -> None:
-        if self._json:
-            text = self._render.delivery_json_line(delivery)
-        else:
-            text = self._render.delivery_text(delivery, forced=self._forced, markup=self._console is not None)
+        text = self._text(delivery)
         with self._lock:
             self.count += 1
             if self._broken:
                 return
             try:
-                if self._console is not None:
-                    self._console.print(text)
-                else:
-                    _write_stdout(text)
+                _write_stdout(text)
             except OSError:
                 # stdout is gone (`invwh listen | head`): keep answering and recording.
                 self._broken = True
