@@ -358,3 +358,28 @@ def test_read_timeout_is_an_option_of_the_command(tmp_path):
         assert last_dropped < 2.5
         assert answer_once(port) == [200]
     assert "read timeout 1 s" in (tmp_path / "listen.err").read_text()
+
+
+# --- what the new server keeps ------------------------------------------------------------
+
+
+def test_a_large_body_on_a_worker_keeps_the_pipelined_order():
+    """A body over 64 KiB is judged on a worker thread; the request pipelined after it waits its turn."""
+    large = b'{"inventoryStockIncreaseEventType": "stock.increase", "note": "' + b"x" * 200_000 + b'"}'
+    with running() as (receiver, seen):
+        pipelined = request_bytes(body=large) + request_bytes(extra="Connection: close\r\n")
+        received, closed = everything_answered(receiver.port, pipelined)
+    assert statuses(received) == [200, 200]
+    assert closed
+    assert [len(d.body) for d in seen] == [len(large), len(EVENT)]
+
+
+def test_expect_100_continue_gets_100_before_the_body():
+    with running() as (receiver, seen), socket.create_connection(("127.0.0.1", receiver.port)) as sock:
+        sock.settimeout(TIMEOUT)
+        head, _, body = request_bytes(extra="Expect: 100-continue\r\n").partition(b"\r\n\r\n")
+        sock.sendall(head + b"\r\n\r\n")
+        assert sock.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        assert statuses(sock.recv(65536)) == [200]
+    assert [d.status for d in seen] == [200]

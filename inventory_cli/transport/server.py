@@ -449,7 +449,8 @@ class HttpServer:
             connection.busy = False
             if connection in self._connections:
                 self._answer(connection, request, answer)
-                self._serve_ready(connection)
+                if connection in self._connections:
+                    self._serve_ready(connection)
 
     # --- accepting ----------------------------------------------------------------
 
