@@ -519,7 +519,11 @@ class HttpServer:
                 continue
             elif now >= connection.deadline:
                 self._drop(connection)  # silent too long, or a head not whole in time
-            elif connection.reader.head_since and now >= connection.reader.head_since + self.read_timeout:
+            elif (
+                connection.events == _READ
+                and connection.reader.head_since
+                and now >= connection.reader.head_since + self.read_timeout
+            ):
                 self._drop(connection)  # slowloris: the head's bytes trickle in
 
     def _receive(self, connection: _Connection) -> None:
@@ -598,6 +602,9 @@ class HttpServer:
         if reader.ready:  # a worker's answer was sent: on to the requests read meanwhile
             self._serve_ready(connection)
             return
+        if connection.events != _READ and reader.head_since:
+            # The head's clock stopped while this connection was not read: it starts again.
+            reader.head_since = time.monotonic()
         self._watch(connection, _READ)
 
     def _linger(self, connection: _Connection) -> None:
