@@ -17,6 +17,11 @@ answers:
   transfer coding, 505 for another HTTP version (``transport/server.py``
   reads HTTP).
 
+A scheme that signs the notification URL (square) is checked against
+``notification_url``, by default the receiver's own URL: a receiver reached
+by another name (``localhost``, a tunnel, a proxy) must be told the URL its
+senders sign for.
+
 ``respond`` forces the status of every delivery (a POST to the path whose
 body was read); verification still runs and is recorded. Every answer's body
 is a small JSON object: ``valid``, ``reason``, ``event_type``, ``message``.
@@ -72,6 +77,9 @@ class ReceiverConfig:
     #: Seconds a connection may stay silent (between requests, in a body, while its answers wait),
     #: and the time a request head has in all, from its first byte to its end.
     read_timeout: float = 10.0
+    #: For a scheme that signs the notification URL (square): the URL senders
+    #: sign for. None: the receiver's own URL (``Receiver.url``).
+    notification_url: str | None = None
 
     def check(self) -> None:
         """Raise InputError for a value the receiver cannot work with."""
@@ -91,6 +99,8 @@ class ReceiverConfig:
             raise InputError(f"the forced status must be between 200 and 599, got {self.respond}")
         if self.read_timeout <= 0:
             raise InputError("the read timeout must be more than 0 seconds")
+        if self.notification_url is not None and not self.scheme.signs_url:
+            raise InputError(f"the {self.scheme.name} scheme does not sign the notification URL")
 
 
 @dataclass
@@ -160,6 +170,7 @@ class Receiver:
         self._lock = threading.Lock()
         self._closing = False
         self._answers: dict[tuple[int, bool, str, str | None, str], bytes] = {}
+        self._notification_url: str | None = None
 
     # --- life cycle --------------------------------------------------------
 
@@ -186,6 +197,7 @@ class Receiver:
             read_timeout=self.config.read_timeout,
             drain_seconds=DRAIN_SECONDS,
         )
+        self._notification_url = self.notification_url
         return self
 
     def start(self) -> Receiver:
@@ -242,6 +254,13 @@ class Receiver:
         return int(self._address[1])
 
     @property
+    def notification_url(self) -> str | None:
+        """The URL a scheme that signs one checks signatures against; None for other schemes."""
+        if not self.config.scheme.signs_url:
+            return None
+        return self.config.notification_url or self.url
+
+    @property
     def url(self) -> str:
         """Where deliveries go, with the port actually bound: ``http://127.0.0.1:54321/webhooks``."""
         if self._server is None:
@@ -249,6 +268,21 @@ class Receiver:
         host = str(self._address[0])
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.port}{self.config.path}"
+
+    @property
+    def respond(self) -> int | None:
+        """The status forced on every delivery, or None to answer by the verdict.
+
+        Settable while serving (the pytest plugin's ``respond_with``): each
+        delivery reads it when it is answered.
+        """
+        return self.config.respond
+
+    @respond.setter
+    def respond(self, status: int | None) -> None:
+        if status is not None and not 200 <= status <= 599:
+            raise InputError(f"the forced status must be between 200 and 599, got {status}")
+        self.config.respond = status
 
     # --- answering a request ------------------------------------------------
 
@@ -320,6 +354,7 @@ class Receiver:
                 method=request.method,
                 tolerance=config.tolerance,
                 validate=True,
+                url=self._notification_url,
             )
             status = status_for(verdict) if config.respond is None else config.respond
             reason, message = verdict.reason, verdict.message

@@ -290,3 +290,12 @@ def test_sigterm_in_a_thread_that_is_not_main_does_not_break(invwh):
     thread.start()
     thread.join(30)
     assert errors == []
+
+
+def test_demo_at_80_columns_shows_each_rejection_whole():
+    code, lines = on_a_terminal(["demo"])
+    assert code == 0
+    assert max(cell_width(line) for line in lines) <= 80, "\n".join(lines)
+    said = " ".join(line.strip() for line in lines)
+    assert '"message": "X-Webhook-Signature does not match the body under the given secret"}' in said
+    assert 'did you mean \\"stock.increase\\"?"}' in said

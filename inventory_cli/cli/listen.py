@@ -13,7 +13,9 @@ import click
 
 from .app import AppContext
 from .options import (
+    check_notification_url,
     format_option,
+    notification_url_option,
     resolve_scheme,
     resolve_secrets,
     scheme_option,
@@ -77,6 +79,10 @@ if TYPE_CHECKING:
     help="Drop a connection silent this long, or whose request head is not whole this long "
     "after it began (however slowly its bytes arrive).",
 )
+@notification_url_option(
+    "For a scheme that signs the URL the receiver is reached at (square): the URL senders sign "
+    "for [default: the URL it listens on, as printed]."
+)
 @format_option("text", "json")
 @click.pass_obj
 def listen(
@@ -92,6 +98,7 @@ def listen(
     respond: int | None,
     record: str | None,
     read_timeout: float,
+    notification_url: str | None,
     output_format: str,
 ) -> ExitStatus:
     """Receive webhook deliveries on a local URL, verify each one and answer it.
@@ -113,11 +120,13 @@ def listen(
       invwh listen --read-timeout 30  # a slow sender on a slow link
       invwh listen --secret-file old.key --secret-file new.key   # key rotation
       invwh listen --format json | jq -c 'select(.valid | not)'
+      invwh listen --scheme square --notification-url https://abc123.tunnel.example/webhooks
     """
     from ..receiver import Receiver, ReceiverConfig, is_loopback
     from . import render
 
     scheme = resolve_scheme(scheme_name)
+    notification_url = check_notification_url(scheme, notification_url, needed=False)
     secrets = resolve_secrets(secret_values, secret_file)
     config = ReceiverConfig(
         scheme=scheme,
@@ -130,6 +139,7 @@ def listen(
         respond=respond,
         record=record,
         read_timeout=read_timeout,
+        notification_url=notification_url,
     )
     printer = _Printer(app, output_format, forced=respond is not None)
     receiver = Receiver(config, on_delivery=printer)
@@ -143,7 +153,8 @@ def listen(
                     "other machines can send to this receiver",
                     err=True,
                 )
-            click.echo(f"invwh listen: {_settings(config)}; Ctrl-C stops", err=True)
+            settings = _settings(config, receiver.notification_url)
+            click.echo(f"invwh listen: {settings}; Ctrl-C stops", err=True)
             receiver.serve_forever()
         except (KeyboardInterrupt, _Terminated):
             pass
@@ -155,7 +166,7 @@ def listen(
     return ExitStatus.OK
 
 
-def _settings(config: ReceiverConfig) -> str:
+def _settings(config: ReceiverConfig, notification_url: str | None) -> str:
     secrets = f"{len(config.secrets)} secret{'s' if len(config.secrets) != 1 else ''}"
     if not config.scheme.uses_timestamp:
         tolerance = "no timestamp in this scheme"
@@ -165,6 +176,8 @@ def _settings(config: ReceiverConfig) -> str:
         f"{config.scheme.name}, {secrets}, {tolerance}, bodies up to {config.max_body} bytes, "
         f"read timeout {config.read_timeout:g} s"
     ]
+    if notification_url is not None:
+        parts.append(f"signatures checked for the notification URL {notification_url}")
     if config.respond is not None:
         parts.append(f"answering {config.respond} to every delivery")
     if config.record is not None:

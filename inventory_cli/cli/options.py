@@ -22,6 +22,7 @@ import click
 from click.core import ParameterSource
 
 from ..errors import InputError, MissingSecretError
+from ..files import file_access
 from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme
 from ..signing import Secret
 from .app import AppContext
@@ -90,6 +91,28 @@ def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str
     if config is not None:
         names += [name for name in config.schemes if name not in names]
     return [name for name in names if name.startswith(incomplete)]
+
+
+def notification_url_option(help_text: str) -> Callable[[F], F]:
+    """``--notification-url``, for the schemes that sign the URL a receiver is reached at (square)."""
+    return click.option("--notification-url", metavar="URL", help=help_text)
+
+
+def check_notification_url(scheme: Scheme, url: str | None, *, needed: bool = True) -> str | None:
+    """``url`` checked against ``scheme``: refused for a scheme that does not sign a URL, and, when
+    ``needed``, required by one that does."""
+    if url is None:
+        if needed and scheme.signs_url:
+            raise click.UsageError(
+                f"the {scheme.name} scheme signs the notification URL: give --notification-url URL, "
+                "the URL the sender delivers to"
+            )
+        return None
+    if not scheme.signs_url:
+        raise click.UsageError(f"--notification-url: the {scheme.name} scheme does not sign the URL")
+    from ..delivery import check_url
+
+    return check_url(url)
 
 
 def format_option(*choices: str) -> Callable[[F], F]:
@@ -196,19 +219,8 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
 
 
 def _read_secret_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except FileNotFoundError:
-        raise InputError(f"secret file {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"secret file {path}: is a directory") from None
-    except PermissionError:
-        raise InputError(f"secret file {path}: permission denied") from None
-    except UnicodeDecodeError:
-        raise InputError(f"secret file {path}: not UTF-8 text") from None
-    except OSError as error:
-        raise InputError(f"secret file {path}: cannot read: {error.strerror or error}") from None
+    with file_access(f"secret file {path}"), open(path, encoding="utf-8") as file:
+        text = file.read()
     # Editors and `echo` end files with a newline that is not part of the secret.
     text = text.removesuffix("\n").removesuffix("\r")
     if not text.strip():
@@ -280,17 +292,8 @@ def _header_file_lines(path: str, stdin: BinaryIO | None) -> Iterator[tuple[str,
             raise InputError("-H @-: this command reads no headers from standard input; use -H @FILE")
         data = stdin.read(_MAX_HEADER_FILE_BYTES + 1)
     else:
-        try:
-            with open(path, "rb") as file:
-                data = file.read(_MAX_HEADER_FILE_BYTES + 1)
-        except FileNotFoundError:
-            raise InputError(f"header file {path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"header file {path}: is a directory") from None
-        except PermissionError:
-            raise InputError(f"header file {path}: permission denied") from None
-        except OSError as error:
-            raise InputError(f"header file {path}: cannot read: {error.strerror or error}") from None
+        with file_access(f"header file {path}"), open(path, "rb") as file:
+            data = file.read(_MAX_HEADER_FILE_BYTES + 1)
     if len(data) > _MAX_HEADER_FILE_BYTES:
         raise InputError(f"header file {shown}: larger than 1 MiB; expected 'Name: value' lines")
     try:

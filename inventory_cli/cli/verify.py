@@ -13,7 +13,9 @@ from ..signing import Secret
 from .app import AppContext
 from .options import (
     check_method,
+    check_notification_url,
     header_option,
+    notification_url_option,
     parse_headers,
     resolve_scheme,
     resolve_secrets,
@@ -43,6 +45,9 @@ from .status import ExitStatus
 )
 @tolerance_option("Reject timestamps older or further ahead than this many seconds; 0 turns the check off.")
 @click.option("--now", type=float, metavar="UNIX", help="Pin the clock, for reproducible checks.")
+@notification_url_option(
+    "The URL the delivery was sent to, for a scheme that signs it (square; needed there)."
+)
 @click.option("--no-validate", is_flag=True, help="Check the signature only, not the payload.")
 @click.option(
     "--explain",
@@ -64,6 +69,7 @@ def verify(
     method: str,
     tolerance: int,
     now: float | None,
+    notification_url: str | None,
     no_validate: bool,
     explain: bool,
     output_format: str,
@@ -89,6 +95,8 @@ def verify(
       invwh verify --body body.json -H ... --tolerance 0     # skip the age check
       invwh verify --recording deliveries.jsonl --secret-file .secret
       invwh verify --recording deliveries.jsonl --secret-file .secret --explain
+      invwh verify --body body.json --scheme square -H @headers.txt \\
+          --notification-url https://shop.example/hooks/square
     """
     from ..verdict import judge
 
@@ -99,10 +107,19 @@ def verify(
     if explain and recording_path is None:
         raise click.UsageError("--explain goes with --recording: --body always names the likely cause")
     scheme = resolve_scheme(scheme_name)
+    notification_url = check_notification_url(scheme, notification_url)
     secrets = resolve_secrets(secret_values, secret_file)
     if recording_path is not None:
         return _audit(
-            app, recording_path, scheme, secrets, tolerance, not no_validate, explain, output_format
+            app,
+            recording_path,
+            scheme,
+            secrets,
+            tolerance,
+            not no_validate,
+            explain,
+            output_format,
+            notification_url,
         )
     assert body_path is not None
     if body_path == "-" and "@-" in header_lines:
@@ -118,6 +135,7 @@ def verify(
         tolerance=tolerance,
         now=now,
         validate=not no_validate,
+        url=notification_url,
     )
 
     from . import render
@@ -138,6 +156,7 @@ def _audit(
     validate: bool,
     explain: bool,
     output_format: str,
+    notification_url: str | None,
 ) -> ExitStatus:
     from ..audit import AuditTally, audit
     from ..recording import read_recording
@@ -146,7 +165,16 @@ def _audit(
     records = read_recording(sys.stdin.buffer if path == "-" else path)
     tally = AuditTally()
     with render.AuditReport(app, path, output_format, explain=explain) as report:
-        for item in audit(records, scheme, secrets, tolerance=tolerance, validate=validate, explain=explain):
+        items = audit(
+            records,
+            scheme,
+            secrets,
+            tolerance=tolerance,
+            validate=validate,
+            explain=explain,
+            url=notification_url,
+        )
+        for item in items:
             tally.add(item)
             report.add(item)
         report.finish(tally)

@@ -681,7 +681,19 @@ class HttpServer:
         return (head + "\r\n").encode("latin-1") + body
 
 
+# RFC 9110's names, which Python adopted only in 3.13: without them the status
+# line and the refusal reasons made from it would change with the interpreter.
+_RFC9110_PHRASES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
 def _phrase(status: int) -> str:
+    if status in _RFC9110_PHRASES:
+        return _RFC9110_PHRASES[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:
