@@ -71,6 +71,15 @@ if TYPE_CHECKING:
     help="Append every answered request to FILE, one JSON object a line, the body byte for byte "
     "(a new file is readable by you only).",
 )
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Drop a connection silent this long, or whose request head is not whole this long "
+    "after it began (however slowly its bytes arrive).",
+)
 @notification_url_option(
     "For a scheme that signs the URL the receiver is reached at (square): the URL senders sign "
     "for [default: the URL it listens on, as printed]."
@@ -89,6 +98,7 @@ def listen(
     max_body: int,
     respond: int | None,
     record: str | None,
+    read_timeout: float,
     notification_url: str | None,
     output_format: str,
 ) -> ExitStatus:
@@ -96,7 +106,8 @@ def listen(
 
     Answers 200 to a validly signed inventory event, 401 to a missing, bad or
     stale signature, 422 to a signed body that is not an inventory event, 404
-    to another path, 405 to another method, 413 to a body over --max-body.
+    to another path, 405 to another method, 413 to a body over --max-body,
+    400 to malformed HTTP (not recorded).
 
     The first line on stdout is the URL it listens on ({"listening": URL}
     with --format json); then one line per request as it is answered.
@@ -107,6 +118,7 @@ def listen(
       invwh listen --secret-file .secret
       invwh listen --port 0 --record deliveries.jsonl
       invwh listen --respond 422      # how does the sender handle a failure?
+      invwh listen --read-timeout 30  # a slow sender on a slow link
       invwh listen --secret-file old.key --secret-file new.key   # key rotation
       invwh listen --format json | jq -c 'select(.valid | not)'
       invwh listen --scheme square --notification-url https://abc123.tunnel.example/webhooks
@@ -126,6 +138,7 @@ def listen(
         max_body=max_body,
         respond=respond,
         record=record,
+        read_timeout=read_timeout,
         notification_url=notification_url,
     )
     printer = _Printer(app, output_format, forced=respond is not None)
@@ -159,7 +172,10 @@ def _settings(config: ReceiverConfig, notification_url: str | None) -> str:
         tolerance = "no timestamp in this scheme"
     else:
         tolerance = f"tolerance {config.tolerance} s" if config.tolerance else "timestamp age not checked"
-    parts = [f"{config.scheme.name}, {secrets}, {tolerance}, bodies up to {config.max_body} bytes"]
+    parts = [
+        f"{config.scheme.name}, {secrets}, {tolerance}, bodies up to {config.max_body} bytes, "
+        f"read timeout {config.read_timeout:g} s"
+    ]
     if notification_url is not None:
         parts.append(f"signatures checked for the notification URL {notification_url}")
     if config.respond is not None:
