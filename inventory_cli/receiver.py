@@ -12,8 +12,10 @@ answers:
 - 413: a body over ``max_body``, decided from ``Content-Length`` (or from the
   chunk sizes) without reading the body, and the connection is closed;
 - 411: a POST with neither ``Content-Length`` nor chunked transfer coding;
-- 400: malformed HTTP; 414 / 431 for an over-long request line or head, 501
-  for an unknown method or transfer coding (``http_server.py`` reads HTTP).
+- 400: malformed HTTP (llhttp's verdict, or a missing or doubled ``Host``);
+  414 / 431 for an over-long target or head, 501 for an unknown method or
+  transfer coding, 505 for another HTTP version (``transport/server.py``
+  reads HTTP).
 
 A scheme that signs the notification URL (square) is checked against
 ``notification_url``, by default the receiver's own URL: a receiver reached
@@ -26,12 +28,15 @@ is a small JSON object: ``valid``, ``reason``, ``event_type``, ``message``.
 
 Each answered request is written to the recording (``recording.py``) and
 handed to ``on_delivery`` *before* its answer is sent, so a sender that got
-an answer can rely on the record. Malformed HTTP gets its 400 without being
-recorded: there is no method or path to record.
+an answer can rely on the record. What is recorded is every request that
+reached the routing: 200, 401, 422, 404, 405, 411, 413 (and a forced or 503
+status). What is not HTTP (400, 414, 431, 501, 505) is answered without
+being recorded or handed on: it has no trustworthy method, path or body.
 
-Connections are multiplexed by one thread (``http_server.HttpServer``), kept
-alive between requests, and closed after ``read_timeout`` seconds of silence,
-so a stalled client blocks nobody.
+Connections are multiplexed by one thread (``transport.server.HttpServer``),
+kept alive between requests, and closed after ``read_timeout`` seconds of
+silence or when a request head is not whole ``read_timeout`` seconds after
+it began, so a stalled or trickling client blocks nobody.
 """
 
 from __future__ import annotations
@@ -46,10 +51,10 @@ from dataclasses import dataclass
 
 from . import __version__
 from .errors import InputError
-from .http_server import Answer, HttpServer, Refusal, Request
 from .recording import Recording
 from .schemes import Scheme
 from .signing import Secret, key_for
+from .transport.server import Answer, HttpServer, Refusal, Request
 from .verdict import Verdict, judge
 
 #: How long ``close`` waits for requests being answered to finish.
@@ -69,7 +74,8 @@ class ReceiverConfig:
     max_body: int = 1024 * 1024
     respond: int | None = None  # force this status on every delivery
     record: str | None = None  # append each answered request to this JSON Lines file
-    #: Seconds a connection may stay silent, mid-request or between requests.
+    #: Seconds a connection may stay silent (between requests, in a body, while its answers wait),
+    #: and the time a request head has in all, from its first byte to its end.
     read_timeout: float = 10.0
     #: For a scheme that signs the notification URL (square): the URL senders
     #: sign for. None: the receiver's own URL (``Receiver.url``).
@@ -323,7 +329,7 @@ class Receiver:
         return body
 
     def _refusal_body(self, refusal: Refusal) -> bytes:
-        """The answer to what is not HTTP (not recorded): 400, 414, 431, 501, 505."""
+        """The answer to what is not HTTP (not recorded, not handed on): 400, 414, 431, 501, 505."""
         return self._answer_body(
             refusal.status, False, refusal.reason, None, refusal.message or refusal.reason
         )
@@ -333,9 +339,7 @@ class Receiver:
         config = self.config
         verdict = None
         route = request.path.partition("?")[0]
-        if request.refusal is not None and request.refusal.status == 400:
-            status, reason, message = request.refusal
-        elif route != config.path:
+        if route != config.path:
             status, reason, message = 404, "not_found", f"nothing at {route}; deliveries go to {config.path}"
         elif request.method != "POST":
             status, reason, message = 405, "method_not_allowed", f"deliveries are POSTs, not {request.method}"

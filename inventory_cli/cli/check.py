@@ -93,7 +93,7 @@ def check(
     options = endpoint.delivery_options(scheme, secret)
 
     from ..payloads import read_payload
-    from .output import open_reporter
+    from .output.reporter import open_reporter
 
     payloads = [read_payload(path) for path in payload_paths]
     check_payloads(payloads)  # an invalid event is an input error, before anything is sent

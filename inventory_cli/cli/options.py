@@ -16,20 +16,21 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import click
 from click.core import ParameterSource
 
 from ..errors import InputError, MissingSecretError
 from ..files import file_access
-from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme
-from ..signing import Secret
 from .app import AppContext
 
+# Schemes and signing load when a command uses them: `invwh validate` needs neither.
 if TYPE_CHECKING:
     from ..config import Config
     from ..delivery import DeliveryOptions
+    from ..schemes import Scheme
+    from ..signing import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,6 +67,8 @@ def secret_options(*, multiple: bool = False) -> Callable[[F], F]:
 
 
 def scheme_option(function: F) -> F:
+    from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME
+
     return click.option(
         "--scheme",
         "scheme_name",
@@ -81,6 +84,8 @@ def scheme_option(function: F) -> F:
 
 
 def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from ..schemes import BUILTIN_SCHEMES
+
     names = list(BUILTIN_SCHEMES)
     try:
         from ..config import load_config
@@ -115,14 +120,18 @@ def check_notification_url(scheme: Scheme, url: str | None, *, needed: bool = Tr
     return check_url(url)
 
 
-def format_option(*choices: str) -> Callable[[F], F]:
+def format_option(*choices: str, help_text: str = "") -> Callable[[F], F]:
+    """``--format``, as every command declares it: one of ``choices``, the first by default.
+
+    Each format's rendering lives in ``cli/output/`` (one module per format).
+    """
     return click.option(
         "--format",
         "output_format",
         type=click.Choice(choices),
         default=choices[0],
         show_default=True,
-        help="Output format.",
+        help=help_text or "Output format.",
     )
 
 
@@ -144,6 +153,8 @@ def config_default_map(config: Config, commands: Iterable[str]) -> dict[str, dic
 
 
 def resolve_scheme(name: str) -> Scheme:
+    from ..schemes import get_scheme
+
     config = current_config()
     return get_scheme(name, config.schemes if config is not None else None)
 
@@ -181,6 +192,8 @@ def resolve_secrets(values: Any, files: Any) -> list[Secret]:
             f"no secret given: use --secret TEXT, --secret-file PATH or the {SECRET_ENV} "
             f"environment variable{unset}"
         )
+    from ..signing import Secret
+
     return [Secret(text) for text in texts]
 
 
@@ -429,7 +442,7 @@ def report_options(function: F) -> F:
         type=click.Path(dir_okay=False),
         help="Also write a JUnit XML report, for CI systems.",
     )(decorated)
-    return format_option("text", "json")(decorated)  # type: ignore[no-any-return]
+    return cast(F, format_option("text", "json")(decorated))
 
 
 def tolerance_option(help_text: str) -> Callable[[F], F]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -11,6 +12,7 @@ from .app import AppContext, fail
 from .options import (
     check_method,
     check_notification_url,
+    format_option,
     notification_url_option,
     resolve_scheme,
     resolve_secret,
@@ -40,13 +42,12 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
     callback=check_method,
     help="The HTTP method the signature covers.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["headers", "json", "curl", "value"]),
-    default="headers",
-    show_default=True,
-    help="headers: 'Name: value' lines; json: an object; curl: a runnable command; "
+@format_option(
+    "headers",
+    "json",
+    "curl",
+    "value",
+    help_text="headers: 'Name: value' lines; json: an object; curl: a runnable command; "
     "value: the signature alone.",
 )
 @click.option(
@@ -129,24 +130,27 @@ def sign(
     )
     headers = {"Content-Type": "application/json", **signature_headers}
 
-    from . import render
-
     if output_format == "value":
-        render.write_lines([signature_headers[scheme.signature_header]])
+        sys.stdout.write(signature_headers[scheme.signature_header] + "\n")
     elif output_format == "headers":
-        render.write_lines(render.signed_headers_lines(headers))
+        from .output.sign_text import header_lines
+
+        sys.stdout.write(header_lines(headers))
     elif output_format == "json":
-        render.write_json(
-            {
-                "scheme": scheme.name,
-                "event_type": event_type,
-                "method": method.upper(),
-                "timestamp": timestamp if scheme.uses_timestamp else None,
-                "notification_url": notification_url,
-                "headers": headers,
-                "body_bytes": len(loaded.body),
-            }
+        from .output import json
+
+        document = json.signature_document(
+            scheme,
+            event_type=event_type,
+            method=method.upper(),
+            timestamp=timestamp,
+            notification_url=notification_url,
+            headers=headers,
+            body_bytes=len(loaded.body),
         )
+        json.write(document)
     else:
-        render.write_lines([render.curl_command(url, method.upper(), headers, loaded)])
+        from .output.sign_text import curl_command
+
+        sys.stdout.write(curl_command(url, method.upper(), headers, loaded))
     return ExitStatus.OK

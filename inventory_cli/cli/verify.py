@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,7 @@ from .app import AppContext
 from .options import (
     check_method,
     check_notification_url,
+    format_option,
     header_option,
     notification_url_option,
     parse_headers,
@@ -24,6 +26,10 @@ from .options import (
     tolerance_option,
 )
 from .status import ExitStatus
+
+if TYPE_CHECKING:
+    from .output.json import AuditJson
+    from .output.verdict_text import AuditText
 
 
 @click.command(short_help="Say whether a received delivery is valid, and why not.")
@@ -54,9 +60,7 @@ from .status import ExitStatus
     is_flag=True,
     help="With --recording: under each failing line, the likely cause verify would name.",
 )
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text", "json")
 @click.pass_obj
 def verify(
     app: AppContext,
@@ -138,12 +142,15 @@ def verify(
         url=notification_url,
     )
 
-    from . import render
-
     if output_format == "json":
-        render.write_json({"body": loaded.name, **verdict.to_dict()})
+        from .output import json
+
+        json.write(json.verdict_document(loaded.name, verdict))
     else:
-        render.verdict_text(app, verdict, loaded.name)
+        from .output.text import TextWriter
+        from .output.verdict_text import write_verdict
+
+        write_verdict(TextWriter(app.color), verdict, loaded.name)
     return ExitStatus.OK if verdict.valid else ExitStatus.CHECK_FAILED
 
 
@@ -160,22 +167,29 @@ def _audit(
 ) -> ExitStatus:
     from ..audit import AuditTally, audit
     from ..recording import read_recording
-    from . import render
 
     records = read_recording(sys.stdin.buffer if path == "-" else path)
     tally = AuditTally()
-    with render.AuditReport(app, path, output_format, explain=explain) as report:
-        items = audit(
-            records,
-            scheme,
-            secrets,
-            tolerance=tolerance,
-            validate=validate,
-            explain=explain,
-            url=notification_url,
-        )
-        for item in items:
-            tally.add(item)
-            report.add(item)
-        report.finish(tally)
+    report: AuditJson | AuditText
+    if output_format == "json":
+        from .output.json import AuditJson
+
+        report = AuditJson(path, explain=explain)
+    else:
+        from .output.verdict_text import AuditText
+
+        report = AuditText(app.color)
+    items = audit(
+        records,
+        scheme,
+        secrets,
+        tolerance=tolerance,
+        validate=validate,
+        explain=explain,
+        url=notification_url,
+    )
+    for item in items:
+        tally.add(item)
+        report.add(item)
+    report.finish(tally)
     return ExitStatus.OK if tally.ok else ExitStatus.CHECK_FAILED

@@ -1,0 +1,7 @@
+"""HTTP/1.1 on the wire for invwh: requests and answers parsed by llhttp (``httptools``).
+
+This package reads and writes HTTP and nothing else: it knows no scheme, no
+signature and no recording. ``server.py`` serves requests to a handler
+(``invwh listen``'s receiver). It may import only the standard library,
+httptools and ``inventory_cli.errors``; nothing above it.
+"""
