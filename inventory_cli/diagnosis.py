@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, Scheme
@@ -298,7 +299,7 @@ def _body_variants(body: bytes) -> Iterator[Candidate]:
         document = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
         return
-    styles = (
+    styles: tuple[tuple[str, dict[str, Any]], ...] = (
         ("compact JSON", {"separators": (",", ":")}),
         ("JSON as json.dumps writes it", {}),
         ("JSON with sorted keys", {"sort_keys": True}),

@@ -36,7 +36,8 @@ class EventType(Record):
 
 def _read_schema(model: str) -> dict[str, Any]:
     with open(os.path.join(SCHEMA_DIR, f"{model}.json"), encoding="utf-8") as file:
-        return json.load(file)
+        schema: dict[str, Any] = json.load(file)
+    return schema
 
 
 @cache
@@ -101,7 +102,7 @@ class EventCheck(Record):
 
 @cache
 def _validators() -> tuple[Any, ...]:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]  # stubs optional
 
     return tuple(Draft202012Validator(t.schema) for t in event_types())
 
@@ -194,7 +195,9 @@ def _check_unparsed(body: bytes) -> EventCheck:
         document = json.loads(text)
     except ValueError as error:
         message = getattr(error, "msg", str(error))
-        where = f" at line {error.lineno} column {error.colno}" if hasattr(error, "lineno") else ""
+        where = ""
+        if isinstance(error, json.JSONDecodeError):
+            where = f" at line {error.lineno} column {error.colno}"
         return EventCheck(None, [Problem("$", f"not JSON: {message}{where}")])
     except RecursionError:
         return EventCheck(None, [Problem("$", "not JSON this tool can read: nested too deeply")])

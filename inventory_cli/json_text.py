@@ -12,9 +12,11 @@ which returns the same value or raises the same error as it always did.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-_scan = json.JSONDecoder().scan_once  # the C scanner with json.loads's defaults
+#: The C scanner with json.loads's defaults (``JSONDecoder`` sets it up; typeshed leaves it out).
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 #: What ``json.loads`` skips after the value (its ``WHITESPACE`` pattern), and no more.
 _JSON_WHITESPACE = " \t\n\r"
 

@@ -22,10 +22,10 @@ class Record:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values() == other._values()
 
-    # Like a dataclass with eq and not frozen: unhashable unless a subclass says how.
-    __hash__ = None  # type: ignore[assignment]
+    # Like a dataclass with eq and not frozen, unhashable unless a subclass says how:
+    # Python sets __hash__ to None in a class that defines __eq__ alone.
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)

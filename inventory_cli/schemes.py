@@ -30,8 +30,8 @@ SECRET_ENCODINGS = ("utf8", "base64", "hex")
 # value of any other request header.
 _PLACEHOLDER = re.compile(r"\{(method|timestamp|id|url|body|header:[^{}]+)\}")
 _ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-#: An HTTP header name is a token (RFC 9110 section 5.6.2).
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: The characters of a token (RFC 9110 section 5.6.2), which an HTTP header name is.
+_TOKEN_CHARACTERS = "!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"
 #: The characters a digest may be made of, in any of the encodings.
 DIGEST_CHARACTERS = "A-Za-z0-9+/=_-"
 
@@ -186,11 +186,10 @@ class Scheme(SchemeFields):
         """
         out: dict[str, object] = {}
         for name, value in zip(SCHEME_FIELDS, self[1:], strict=True):
-            if name == "header_aliases":
-                if value:
-                    out[name] = dict(value)
-            elif value is not None:
+            if name != "header_aliases" and value is not None:
                 out[name] = value
+        if self.header_aliases:
+            out["header_aliases"] = dict(self.header_aliases)
         return out
 
 
@@ -206,9 +205,7 @@ class CompiledScheme:
     __slots__ = (
         "aliases_lowered",
         "id_header",
-        "keys",
         "literals",
-        "macs",
         "message_parts",
         "scheme",
         "signature_header",
@@ -222,7 +219,7 @@ class CompiledScheme:
         "value_around_bytes",
     )
 
-    def __init__(self, scheme: SchemeFields) -> None:
+    def __init__(self, scheme: "Scheme") -> None:
         _check(scheme)
         self.scheme = scheme
         parts = _split_template(scheme.message_template)
@@ -242,16 +239,12 @@ class CompiledScheme:
         self.value_around = _around(scheme.value_template, "{digest}")
         self.value_around_bytes = tuple(text.encode("utf-8") for text in self.value_around)
         self.timestamp_around = _around(scheme.timestamp_template, "{timestamp}")
-        #: The HMAC keys made of the secrets seen so far, by secret (``signing.key_or_none``).
-        self.keys: dict[object, bytes | None] = {}
-        #: An HMAC already keyed (``signing.KeyedMac``), by key: it skips the key's set-up per message.
-        self.macs: dict[bytes, Any] = {}
 
 
-_COMPILED: dict[SchemeFields, CompiledScheme] = {}
+_COMPILED: dict[Scheme, CompiledScheme] = {}
 
 
-def compiled(scheme: SchemeFields) -> CompiledScheme:
+def compiled(scheme: Scheme) -> CompiledScheme:
     """The compiled form of ``scheme``, made on first use. Raises SchemeDefinitionError
     for a definition that makes no usable scheme."""
     form = _COMPILED.get(scheme)
@@ -279,6 +272,12 @@ def _around(template: str, placeholder: str) -> tuple[str, str]:
     return before, after
 
 
+def _is_header_name(name: object) -> bool:
+    # Stripping a token's characters leaves nothing of a token, and a regex would
+    # cost every start of invwh its compilation.
+    return isinstance(name, str) and bool(name) and not name.strip(_TOKEN_CHARACTERS)
+
+
 def _bad(scheme: SchemeFields, field_name: str, problem: str) -> SchemeDefinitionError:
     return SchemeDefinitionError(scheme.name, field_name, problem)
 
@@ -287,7 +286,7 @@ def _check(scheme: SchemeFields) -> None:
     """Refuse a definition that makes no usable scheme."""
     for name in ("signature_header", "timestamp_header", "id_header"):
         value = getattr(scheme, name)
-        if value is not None and not (isinstance(value, str) and _HEADER_NAME.fullmatch(value)):
+        if value is not None and not _is_header_name(value):
             raise _bad(scheme, name, f"is not an HTTP header name: {value!r}")
     if scheme.hash not in HASHES:
         raise _bad(scheme, "hash", f"must be one of {', '.join(HASHES)}")
@@ -339,7 +338,7 @@ def _check_aliases(scheme: SchemeFields, signed_names: list[str]) -> tuple[tuple
     aliases: dict[str, str] = {}
     for alias, header in scheme.header_aliases:
         for name in (alias, header):
-            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            if not _is_header_name(name):
                 raise _bad(scheme, "header_aliases", f"is not an HTTP header name: {name!r}")
         if header.lower() not in own:
             raise _bad(

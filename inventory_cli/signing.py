@@ -104,13 +104,16 @@ def key_or_none(scheme: Scheme, secret: Secret) -> bytes | None:
     return _key(compiled(scheme), secret)
 
 
-#: A receiver or an audit derives the same few keys for every delivery; a caller
-#: cycling through more secrets than this starts the scheme's cache afresh.
+#: A receiver or an audit derives the same few keys for every delivery, so each
+#: scheme keeps the keys it made (by secret) and the HMACs keyed with them (by
+#: key); a caller cycling through more secrets than this starts them afresh.
 _KEYS_KEPT = 64
+_KEYS: dict[CompiledScheme, dict[Secret, bytes | None]] = {}
+_MACS: dict[CompiledScheme, dict[bytes, KeyedMac]] = {}
 
 
 def _key(form: CompiledScheme, secret: Secret) -> bytes | None:
-    keys = form.keys
+    keys = _KEYS.get(form) or _KEYS.setdefault(form, {})
     try:
         return keys[secret]
     except KeyError:
@@ -567,8 +570,9 @@ class KeyedMac:
         if len(key) > block_size:
             key = hashlib.new(hash_name, key).digest()
         key = key.ljust(block_size, b"\0")
-        self._inner = hashlib.new(hash_name, key.translate(_INNER_PAD))
-        self._outer = hashlib.new(hash_name, key.translate(_OUTER_PAD))
+        inner_pad, outer_pad = _pads()
+        self._inner = hashlib.new(hash_name, key.translate(inner_pad))
+        self._outer = hashlib.new(hash_name, key.translate(outer_pad))
 
     def digest(self, message: bytes) -> bytes:
         inner = self._inner.copy()
@@ -578,15 +582,17 @@ class KeyedMac:
         return outer.digest()
 
 
-_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
-_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
+@cache  # made on first use: invwh sign never needs them
+def _pads() -> tuple[bytes, bytes]:
+    """RFC 2104's ipad and opad, as tables that XOR each key byte with them."""
+    return bytes(byte ^ 0x36 for byte in range(256)), bytes(byte ^ 0x5C for byte in range(256))
 
 
 def _expected_signature(form: CompiledScheme, key: bytes, message: bytes) -> bytes:
     """``_signature`` as bytes, made without a detour through text and with a key set up
     once (``KeyedMac``): every delivery checked pays for it."""
     scheme = form.scheme
-    macs = form.macs
+    macs = _MACS.get(form) or _MACS.setdefault(form, {})
     keyed = macs.get(key)
     if keyed is None:
         if len(macs) >= _KEYS_KEPT:

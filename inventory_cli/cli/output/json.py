@@ -164,7 +164,7 @@ def delivery_line(delivery: ReceivedDelivery) -> str:
             "reason": delivery.reason,
             "event_type": delivery.event_type,
             "message": delivery.message,
-            "hints": list(verdict.signature.hints) if verdict is not None else [],
+            "hints": list(verdict.hints) if verdict is not None else [],
             "body_bytes": len(delivery.body),
         }
     )

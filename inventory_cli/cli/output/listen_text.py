@@ -37,7 +37,7 @@ def delivery_text(writer: TextWriter, delivery: ReceivedDelivery, *, forced: boo
     if delivery.valid:
         return line
     lines = [f"{line}: {printable(delivery.message)}"]
-    hints = delivery.verdict.signature.hints if delivery.verdict is not None else []
+    hints = delivery.verdict.hints if delivery.verdict is not None else []
     cause = writer.paint("likely cause:", YELLOW)
     lines += [f"{CAUSE_INDENT}{cause} {printable(hint)}" for hint in hints]
     return "\n".join(lines)

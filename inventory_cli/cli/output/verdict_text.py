@@ -36,7 +36,7 @@ def write_verdict(writer: TextWriter, verdict: Verdict, body_name: str) -> None:
         f"  signature  {writer.mark(OK if signature.ok else FAIL)}  {printable(signature.message)}",
         CHECK_INDENT + "   ",
     )
-    for hint in signature.hints:
+    for hint in verdict.hints:
         writer.wrapped(f"{CHECK_INDENT}{_likely_cause(writer)} {printable(hint)}", CHECK_INDENT + "  ")
     if verdict.event is None:
         writer.line(f"  payload    {writer.mark(SKIP)}  not validated (--no-validate)")
