@@ -248,11 +248,12 @@ def parse_line(line: bytes | str, number: int = 1) -> Recorded | BadLine | None:
         return BadLine(number, "not JSON this tool can read: nested too deeply")
     if type(data) is not dict:
         return BadLine(number, "not a JSON object")
+    get = data.get
 
-    body_text = data.get("body")
+    body_text = get("body")
     if type(body_text) is not str:
         return BadLine(number, "no body" if body_text is None else "body is not a string")
-    encoding = data.get("body_encoding", "utf-8")
+    encoding = get("body_encoding", "utf-8")
     if encoding == "utf-8":
         try:
             body = body_text.encode("utf-8")
@@ -266,30 +267,30 @@ def parse_line(line: bytes | str, number: int = 1) -> Recorded | BadLine | None:
     else:
         return BadLine(number, f"unknown body_encoding {_short(encoding)}")
 
-    headers = data.get("headers", {})
+    headers = get("headers", {})
     if type(headers) is not dict or any(type(value) is not str for value in headers.values()):
         return BadLine(number, "headers is not an object of strings")
-    method = data.get("method", "POST")
-    path = data.get("path", "/")
-    received_at = data.get("received_at")
+    method = get("method", "POST")
+    path = get("path", "/")
+    received_at = get("received_at")
     if type(method) is not str or type(path) is not str:
         return BadLine(number, "method and path must be strings")
     if received_at is not None and type(received_at) is not str:
         return BadLine(number, "received_at is not a string")
-    received_at_unix = data.get("received_at_unix")
+    received_at_unix = get("received_at_unix")
     if (
         received_at_unix is not None
         and type(received_at_unix) is not float
         and type(received_at_unix) is not int
     ):
         return BadLine(number, "received_at_unix is not a number")
-    status = data.get("status")
+    status = get("status")
     if status is not None and type(status) is not int:
         return BadLine(number, "status is not an integer")
-    verdict = data.get("verdict")
+    verdict = get("verdict")
     if verdict is not None and type(verdict) is not dict:
         return BadLine(number, "verdict is not an object")
-    body_read = data.get("body_read", True)
+    body_read = get("body_read", True)
     if type(body_read) is not bool:
         return BadLine(number, "body_read is not true or false")
     if type(received_at_unix) is int:

@@ -286,6 +286,8 @@ def _frame(template: str, timestamp: str) -> str:
 def _unframe(around: tuple[str, str], text: str) -> str | None:
     """What stands between the text ``around`` it in ``text``, or None when the text is not framed so."""
     before, after = around
+    if not (before or after):  # a bare "{timestamp}": the whole text, as most schemes send it
+        return text
     if len(text) < len(before) + len(after) or not (text.startswith(before) and text.endswith(after)):
         return None
     return text[len(before) : len(text) - len(after)]
@@ -541,14 +543,13 @@ def _matching_secret(
     form: CompiledScheme, keys: Sequence[bytes | None], message: bytes, signatures: Sequence[str]
 ) -> int | None:
     """Which key (by position) signs ``message`` as one of ``signatures`` spells it; None when none does."""
-    # Compare the signature text as sent, as the SDK does, in constant time.
-    sent = [signature.encode("ascii", "replace") for signature in signatures]
     for index, key in enumerate(keys):
         if key is None:
             continue
         expected = _expected_signature(form, key, message)
-        for signature in sent:
-            if hmac.compare_digest(signature, expected):
+        # Compare the signature text as sent, as the SDK does, in constant time.
+        for signature in signatures:
+            if hmac.compare_digest(signature.encode("ascii", "replace"), expected):
                 return index
     return None
 
