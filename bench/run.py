@@ -205,7 +205,7 @@ def measure_audit(rounds: int, count: int, work: Path) -> list[Row]:
             f"audit: verify --recording ({count:,} deliveries)",
             "deliveries/s",
             pairs,
-            ">= 0.5",
+            ">= 0.8",
             "reference: bench/reference_audit.py (parse, decode, HMAC, compare, discriminator)",
         )
     ]

@@ -3,10 +3,15 @@ that the verdict layer adds to a failure."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import hmac
+import inspect
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import SAMPLES, VALID_SAMPLES
@@ -508,3 +513,66 @@ def test_missing_prefix_is_blamed_even_when_the_digest_also_reads_as_base64url()
     result = explained(body, {SIG: value.removeprefix("v1="), TS: "1700000000"})
     assert result.reason == "malformed_signature"
     assert result.hints == ["the value should start with 'v1='"]
+
+
+# --- what a check finds, and who explains it ---------------------------------------
+
+
+def test_a_failed_check_returns_the_facts_a_diagnosis_starts_from():
+    unusable = Secret("whsec_not base64!")  # not in standard-webhooks' form: its index is a fact
+    rotated = [unusable, SECRET]
+    headers = {SIG: "v1=AAAA, ignored", TS: "1700000000"}
+    mismatch = check_signature(
+        INVENTORY_V1, [SECRET], KNOWN_BODY, {SIG: "v1=AAAA", TS: "1700000000"}, now=NOW
+    )
+    assert (mismatch.reason, mismatch.provided, mismatch.signatures, mismatch.digest, mismatch.timestamp) == (
+        "signature_mismatch",
+        "v1=AAAA",
+        ("v1=AAAA",),
+        "AAAA",
+        NOW,
+    )
+    malformed = check(KNOWN_BODY, headers)
+    assert (malformed.reason, malformed.digest, malformed.provided) == (
+        "malformed_signature",
+        None,
+        headers[SIG],
+    )
+    assert check(KNOWN_BODY, {TS: "1700000000"}).provided is None
+    from inventory_cli.schemes import STANDARD_WEBHOOKS
+
+    signed = sign(STANDARD_WEBHOOKS, Secret("whsec_" + base64.b64encode(b"k" * 24).decode()), KNOWN_BODY)
+    unmatched = check_signature(STANDARD_WEBHOOKS, rotated, KNOWN_BODY, signed)
+    assert (unmatched.reason, unmatched.unusable_secrets) == ("signature_mismatch", (0,))
+    held = check_signature(
+        INVENTORY_V1, [Secret("other"), SECRET], KNOWN_BODY, v1_headers(KNOWN_BODY), now=NOW
+    )
+    assert (held.ok, held.secret_index, held.signatures, held.message) == (
+        True, 1, (KNOWN_SIGNATURE,), "signature valid (secret #2)",
+    )  # fmt: skip
+
+
+def test_checking_a_signature_never_loads_the_diagnosis():
+    """The likely cause is the verdict layer's to ask for: a failed check alone imports no diagnosis."""
+    code = (
+        "import sys\n"
+        "from inventory_cli.schemes import INVENTORY_V1\n"
+        "from inventory_cli.signing import Secret, check_signature\n"
+        "headers = {'X-Webhook-Signature': 'v1=AAAA', 'X-Timestamp': '1700000000'}\n"
+        "check = check_signature(INVENTORY_V1, [Secret('s3cret')], b'{}', headers, tolerance=0)\n"
+        "print(check.reason, 'inventory_cli.diagnosis' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert ran.stdout.split() == ["signature_mismatch", "False"]
+
+
+def test_signing_imports_neither_the_diagnosis_nor_the_verdict():
+    """diagnosis imports signing, never the reverse: no cycle, at run time or for typing."""
+    tree = ast.parse(Path(inspect.getfile(check_signature)).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    assert not {"diagnosis", "verdict"} & {name.rpartition(".")[2] for name in imported if name}
+    diagnosis = ast.parse(Path(inspect.getfile(judge)).with_name("diagnosis.py").read_text(encoding="utf-8"))
+    assert "signing" in {node.module for node in ast.walk(diagnosis) if isinstance(node, ast.ImportFrom)}
