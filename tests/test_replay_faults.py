@@ -98,9 +98,16 @@ class RawServer:
 
 
 @contextlib.contextmanager
-def raw_server(converse: Callable[[Peer], None]) -> Iterator[RawServer]:
-    """A TCP server on port 0 that runs ``converse(peer)`` for each connection, one thread each."""
-    listener = socket.create_server(("127.0.0.1", 0))
+def raw_server(converse: Callable[[Peer], None], *, receive_buffer: int = 0) -> Iterator[RawServer]:
+    """A TCP server on port 0 that runs ``converse(peer)`` for each connection, one thread each.
+
+    ``receive_buffer`` caps what a client can have on its way to the server before it reads.
+    """
+    listener = socket.socket()
+    if receive_buffer:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
     listener.settimeout(0.1)
     server = RawServer(f"http://127.0.0.1:{listener.getsockname()[1]}/webhooks")
     stop = threading.Event()
@@ -242,15 +249,16 @@ def test_an_early_answer_does_not_let_the_next_request_into_the_body(replay, tmp
     def answer_on_the_head(peer: Peer) -> None:
         while (head := peer.read_head()) is not None:
             peer.sock.sendall(OK)
-            time.sleep(0.05)  # the answer is back long before the body is read
+            time.sleep(0.1)  # the answer is back long before the body is read
             if peer.read_body(head) is None:
                 return
 
-    sent = bodies(6, size=4 * 1024 * 1024)
-    with raw_server(answer_on_the_head) as server:
+    # Larger than the client's send buffer (4 MiB at most) and the server's receive buffer together.
+    sent = bodies(4, size=6 * 1024 * 1024)
+    with raw_server(answer_on_the_head, receive_buffer=64 * 1024) as server:
         result = replay(recording(tmp_path / "r.jsonl", sent), server.url, "--concurrency", "2")
-        arrived = server.read_whole(6)
-    assert [item["status"] for item in result.json["items"]] == [200] * 6
+        arrived = server.read_whole(4)
+    assert [item["status"] for item in result.json["items"]] == [200] * 4
     assert Counter(arrived) == Counter(sent)
 
 
