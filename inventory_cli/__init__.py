@@ -1,36 +1,53 @@
 """invwh: sign, verify, validate and deliver HMAC-signed inventory webhook events.
 
-The core (this package without ``cli``) knows nothing of click or rich. The
-public names below load on first use, so ``import inventory_cli`` (which every
-``invwh`` run does) stays cheap.
+The Python API is ``__all__``, documented in the README's "Python API"
+section: ``sign_headers`` and ``verify`` (``api.py``), ``check_event``,
+``new_event`` and ``event_body``, the schemes, and the types they return
+and the errors they raise. The pytest plugin is ``inventory_cli.pytest_plugin``.
+
+The core (this package without ``cli``) knows nothing of click or rich. Every
+name loads on first use, so ``import inventory_cli`` (which every ``invwh``
+run does) stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+#: The public names and the module each comes from.
 _PUBLIC = {
-    "BUILTIN_SCHEMES": "schemes",
-    "DEFAULT_SCHEME": "schemes",
+    "sign_headers": "api",
+    "verify": "api",
+    "new_event": "api",
+    "event_body": "templates",
+    "check_event": "events",
+    "EventCheck": "events",
+    "Problem": "events",
+    "Verdict": "verdict",
+    "SignatureCheck": "signing",
+    "Secret": "signing",
     "Scheme": "schemes",
     "get_scheme": "schemes",
-    "DeliveryError": "errors",
-    "InputError": "errors",
+    "BUILTIN_SCHEMES": "schemes",
+    "DEFAULT_SCHEME": "schemes",
     "InvwhError": "errors",
-    "MissingSecretError": "errors",
+    "InputError": "errors",
     "UnknownSchemeError": "errors",
-    "EventCheck": "events",
-    "check_event": "events",
-    "union_schema": "events",
-    "Secret": "signing",
-    "SignatureCheck": "signing",
-    "check_signature": "signing",
+}
+
+#: Names the package exported before it had a documented API: they still
+#: resolve, so code that used them keeps working, but they are the core's
+#: building blocks, not the API (not in ``__all__``, free to change).
+_COMPATIBLE = {
     "sign": "signing",
-    "Verdict": "verdict",
+    "check_signature": "signing",
     "judge": "verdict",
+    "union_schema": "events",
+    "DeliveryError": "errors",
+    "MissingSecretError": "errors",
     "Deliverer": "delivery",
     "DeliveryOptions": "delivery",
     "DeliveryResult": "delivery",
@@ -41,9 +58,18 @@ _PUBLIC = {
 
 __all__ = ["__version__", *sorted(_PUBLIC)]
 
+if TYPE_CHECKING:  # the type checker sees the names; a run imports each on first use
+    from .api import new_event, sign_headers, verify  # noqa: F401
+    from .errors import InputError, InvwhError, UnknownSchemeError  # noqa: F401
+    from .events import EventCheck, Problem, check_event  # noqa: F401
+    from .schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme  # noqa: F401
+    from .signing import Secret, SignatureCheck  # noqa: F401
+    from .templates import event_body  # noqa: F401
+    from .verdict import Verdict  # noqa: F401
+
 
 def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
+    module = _PUBLIC.get(name) or _COMPATIBLE.get(name)
     if module is None:
         raise AttributeError(f"module 'inventory_cli' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)

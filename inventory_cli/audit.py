@@ -102,7 +102,9 @@ def audit(
     tolerance: int = 300,
     validate: bool = True,
     explain: bool = False,
+    url: str | None = None,
 ) -> Iterator[AuditItem]:
+    """``url`` is the notification URL the deliveries were sent to, for a scheme that signs it."""
     for record in records:
         if isinstance(record, BadLine):
             yield AuditItem(record.line, MALFORMED, record.reason)
@@ -124,6 +126,7 @@ def audit(
             now=record.received_at_unix,
             validate=validate,
             diagnose=explain,  # diagnosis runs on failures only, never on the valid majority
+            url=url,
         )
         reason = verdict.reason
         category = CATEGORIES.get(reason, BAD_SIGNATURE)

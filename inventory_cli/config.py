@@ -34,6 +34,7 @@ from typing import Any
 
 from .config_file import PYPROJECT_NAME, find_config
 from .errors import ConfigError, SchemeDefinitionError
+from .files import file_access
 from .schemes import BUILTIN_SCHEMES, REQUIRED_FIELDS, SCHEME_FIELDS, Scheme, get_scheme
 from .signing import Secret
 
@@ -92,19 +93,8 @@ def load_config(
 
 
 def _parse(path: str, shown: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as file:
-            text = file.read().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {shown}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config file {shown}: is a directory") from None
-    except PermissionError:
-        raise ConfigError(f"config file {shown}: permission denied") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {shown}: not UTF-8 text") from None
-    except OSError as error:
-        raise ConfigError(f"config file {shown}: cannot read: {error.strerror or error}") from None
+    with file_access(f"config file {shown}", error=ConfigError), open(path, "rb") as file:
+        text = file.read().decode("utf-8")
     toml = _toml_module()
     try:
         return toml.loads(text)

@@ -266,6 +266,8 @@ class _Suite:
         )
 
     def signed(self, body: bytes, **kwargs: Any) -> dict[str, str]:
+        # A scheme that signs the notification URL (square) signs the URL checked.
+        kwargs.setdefault("url", self.deliverer.options.url)
         return sign(self.scheme, self.secret, body, **kwargs)
 
     def signer(self) -> Signer:
@@ -480,7 +482,11 @@ class _Suite:
         reject(
             "rejects another secret",
             "a valid event signed with a secret that is not the receiver's",
-            self.post(base, lambda b: sign(scheme, Secret("invwh-check-wrong-secret"), b), "wrong secret"),
+            self.post(
+                base,
+                lambda b: sign(scheme, Secret("invwh-check-wrong-secret"), b, url=self.deliverer.options.url),
+                "wrong secret",
+            ),
             "forged deliveries are accepted: verify the signature against your secret",
         )
         reject(
@@ -504,6 +510,15 @@ class _Suite:
                 "a valid event signed as if for PUT, sent as POST",
                 self.post(base, lambda b: self.signed(b, method="PUT"), "signed for PUT"),
                 "the signed message must include the request's own method",
+            )
+        if scheme.signs_url:
+            elsewhere = _another_endpoint(self.deliverer.options.url)
+            reject(
+                "rejects a signature for another URL",
+                f"a valid event signed for {elsewhere}, sent to the URL checked",
+                self.post(base, lambda b: self.signed(b, url=elsewhere), "signed for another URL"),
+                "the signed message must include the receiver's own notification URL: "
+                "a delivery meant for another endpoint must not verify here",
             )
         if scheme.signs_id and scheme.id_header:
             id_header = scheme.id_header
@@ -619,6 +634,14 @@ def _status(result: DeliveryResult) -> str:
     if not result.delivered:
         return f"nothing ({result.error})"
     return f"{result.status} {result.reason}".rstrip()
+
+
+def _another_endpoint(url: str) -> str:
+    """``url`` on another path of the same host: where a captured delivery could have been meant."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "-elsewhere", "", ""))
 
 
 def _without(headers: dict[str, str], name: str) -> dict[str, str]:

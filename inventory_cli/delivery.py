@@ -196,7 +196,10 @@ class Deliverer:
     def sign(self, body: bytes, *, message_id: str | None = None) -> Mapping[str, str]:
         if self.options.secret is None:
             raise MissingSecretError("no secret to sign with")
-        return sign(self.options.scheme, self.options.secret, body, message_id=message_id)
+        # A scheme that signs the notification URL (square) signs the one delivered to.
+        return sign(
+            self.options.scheme, self.options.secret, body, message_id=message_id, url=self.options.url
+        )
 
     def _attempt(self, body: bytes, result: DeliveryResult, signer: Signer) -> float | None:
         """One delivery, following redirects if asked. Returns the Retry-After wait, if any."""

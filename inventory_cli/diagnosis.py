@@ -2,15 +2,17 @@
 
 Only runs on failure, so it can afford to try many near-misses: the body
 with or without a trailing newline, with its line endings converted (LF and
-CRLF), the JSON re-serialized, another method, another hash or encoding,
-another scheme, a secret with stray whitespace or read in another form (its
-text where the scheme decodes it, or the reverse).
+CRLF), the JSON re-serialized, another method, another notification URL
+(the request's Host, a trailing slash, http for https), another hash or
+encoding, another scheme, a secret with stray whitespace or read in another
+form (its text where the scheme decodes it, or the reverse).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, Scheme
 from .signing import (
@@ -49,8 +51,9 @@ def explain_malformed_signature(
     body: bytes,
     headers: Mapping[str, str],
     method: str,
+    url: str | None = None,
 ) -> list[str]:
-    other = _other_scheme_matching(scheme, provided, secrets, body, headers, method)
+    other = _other_scheme_matching(scheme, provided, secrets, body, headers, method, url)
     if other:
         return [f"the signature follows the {other} scheme: try --scheme {other}"]
     value = entries[0] if entries else provided
@@ -79,13 +82,16 @@ def _other_scheme_matching(
     body: bytes,
     headers: Mapping[str, str],
     method: str,
+    url: str | None,
 ) -> str | None:
     """The name of another built-in scheme under which ``provided`` is exactly right."""
     for other in BUILTIN_SCHEMES.values():
-        if other.name == scheme.name:
+        if other.name == scheme.name or (other.signs_url and url is None):
             continue
         as_other = {**headers, other.signature_header.lower(): provided}
-        check = check_signature(other, secrets, body, as_other, method=method, tolerance=0, diagnose=False)
+        check = check_signature(
+            other, secrets, body, as_other, method=method, tolerance=0, diagnose=False, url=url
+        )
         if check.signature_ok:
             return other.name
     return None
@@ -98,6 +104,8 @@ def explain_mismatch(
     headers: Mapping[str, str],
     method: str,
     provided_digest: str,
+    *,
+    url: str | None = None,
 ) -> list[str]:
     provided = {
         encoding: raw
@@ -123,8 +131,10 @@ def explain_mismatch(
                         return "; ".join(notes)
         return None
 
-    def message(body_: bytes = body, method_: str = method, stamp_: str | None = stamp) -> bytes:
-        return build_message(scheme, body_, method=method_, timestamp=stamp_, headers=headers)
+    def message(
+        body_: bytes = body, method_: str = method, stamp_: str | None = stamp, url_: str | None = url
+    ) -> bytes:
+        return build_message(scheme, body_, method=method_, timestamp=stamp_, headers=headers, url=url_)
 
     exact = matches(message())
     if exact == "":
@@ -145,23 +155,59 @@ def explain_mismatch(
             if other != method and matches(message(method_=other)) is not None:
                 return [f"the signature was made for method {other}, not {method}"]
 
+    if scheme.signs_url and url is not None:
+        for other_url in _url_variants(url, headers):
+            if matches(message(url_=other_url)) is not None:
+                return [
+                    f"the signature was made for the notification URL {other_url}, not {url}: "
+                    "the sender must sign for the URL the receiver checks (--notification-url)"
+                ]
+        if matches(message(url_="")) is not None:
+            return [f"the signature was made without the notification URL in the signed message ({url})"]
+
     if scheme.timestamp_header and matches(message(stamp_="")) is not None:
         return [f"the signature was made without {scheme.timestamp_header} in the signed message"]
 
-    for other in BUILTIN_SCHEMES.values():
-        if other.name == scheme.name:
+    for other_scheme in BUILTIN_SCHEMES.values():
+        name = other_scheme.name
+        if name == scheme.name or (other_scheme.signs_url and url is None):
             continue
-        other_stamp = received_timestamp(other, headers)
-        candidate = build_message(other, body, method=method, timestamp=other_stamp, headers=headers)
+        other_stamp = received_timestamp(other_scheme, headers)
+        candidate = build_message(
+            other_scheme, body, method=method, timestamp=other_stamp, headers=headers, url=url
+        )
         if matches(candidate) is not None:
-            return [
-                f"the signature is over the bytes the {other.name} scheme signs: try --scheme {other.name}"
-            ]
+            return [f"the signature is over the bytes the {name} scheme signs: try --scheme {name}"]
 
+    at = f" (the notification URL checked: {url})" if scheme.signs_url else ""
     return [
         "the body was changed after signing, or it was signed with another secret; "
-        f"{scheme.name} signs {scheme.describe_message()} with HMAC-{scheme.hash.upper()}"
+        f"{scheme.name} signs {scheme.describe_message()} with HMAC-{scheme.hash.upper()}{at}"
     ]
+
+
+def _url_variants(url: str, headers: Mapping[str, str]) -> Iterator[str]:
+    """The URLs a sender may have signed for instead of ``url``: the one the request names
+    (its Host header, under http and https), ``url`` with or without a trailing slash,
+    under the other of http and https, without its query. Lower-case ``headers``."""
+    parts = urlsplit(url)
+    other_scheme = {"http": "https", "https": "http"}.get(parts.scheme, parts.scheme)
+    path = parts.path[:-1] if parts.path.endswith("/") else parts.path + "/"
+    candidates = []
+    host = headers.get("host", "").strip()
+    if host:
+        for scheme in (parts.scheme, other_scheme):
+            candidates.append(urlunsplit((scheme, host, parts.path, parts.query, "")))
+    candidates += [
+        urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment)),
+        urlunsplit((other_scheme, parts.netloc, parts.path, parts.query, parts.fragment)),
+        urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+    ]
+    seen = {url}
+    for candidate in candidates:
+        if candidate not in seen:
+            seen.add(candidate)
+            yield candidate
 
 
 def _key_variants(scheme: Scheme, secrets: Sequence[Secret]) -> Iterator[tuple[str, bytes]]:

@@ -7,6 +7,7 @@ import sys
 from typing import BinaryIO, NamedTuple
 
 from .errors import InputError
+from .files import file_access
 
 #: Bigger than any real webhook body; keeps a wrong path (a log, an image)
 #: from being read into memory whole.
@@ -26,17 +27,8 @@ def read_payload(path: str, *, stdin: BinaryIO | None = None, limit: int = MAX_P
         if len(body) > limit:
             raise InputError(f"<stdin> is larger than the {_size(limit)} limit for a payload")
         return Payload("<stdin>", body)
-    try:
-        with open(path, "rb") as handle:
-            body = handle.read(limit + 1)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a payload file") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror or error}") from None
+    with file_access(path, directory="is a directory, not a payload file"), open(path, "rb") as handle:
+        body = handle.read(limit + 1)
     if len(body) > limit:
         raise InputError(f"{path}: larger than the {_size(limit)} limit for a payload")
     return Payload(path, body)

@@ -12,8 +12,15 @@ answers:
 - 413: a body over ``max_body``, decided from ``Content-Length`` (or from the
   chunk sizes) without reading the body, and the connection is closed;
 - 411: a POST with neither ``Content-Length`` nor chunked transfer coding;
-- 400: malformed HTTP; 414 / 431 for an over-long request line or head, 501
-  for an unknown method or transfer coding (``http_server.py`` reads HTTP).
+- 400: malformed HTTP (llhttp's verdict, or a missing or doubled ``Host``);
+  414 / 431 for an over-long target or head, 501 for an unknown method or
+  transfer coding, 505 for another HTTP version (``transport/server.py``
+  reads HTTP).
+
+A scheme that signs the notification URL (square) is checked against
+``notification_url``, by default the receiver's own URL: a receiver reached
+by another name (``localhost``, a tunnel, a proxy) must be told the URL its
+senders sign for.
 
 ``respond`` forces the status of every delivery (a POST to the path whose
 body was read); verification still runs and is recorded. Every answer's body
@@ -21,12 +28,15 @@ is a small JSON object: ``valid``, ``reason``, ``event_type``, ``message``.
 
 Each answered request is written to the recording (``recording.py``) and
 handed to ``on_delivery`` *before* its answer is sent, so a sender that got
-an answer can rely on the record. Malformed HTTP gets its 400 without being
-recorded: there is no method or path to record.
+an answer can rely on the record. What is recorded is every request that
+reached the routing: 200, 401, 422, 404, 405, 411, 413 (and a forced or 503
+status). What is not HTTP (400, 414, 431, 501, 505) is answered without
+being recorded or handed on: it has no trustworthy method, path or body.
 
-Connections are multiplexed by one thread (``http_server.HttpServer``), kept
-alive between requests, and closed after ``read_timeout`` seconds of silence,
-so a stalled client blocks nobody.
+Connections are multiplexed by one thread (``transport.server.HttpServer``),
+kept alive between requests, and closed after ``read_timeout`` seconds of
+silence or when a request head is not whole ``read_timeout`` seconds after
+it began, so a stalled or trickling client blocks nobody.
 """
 
 from __future__ import annotations
@@ -41,10 +51,10 @@ from dataclasses import dataclass
 
 from . import __version__
 from .errors import InputError
-from .http_server import Answer, HttpServer, Refusal, Request
 from .recording import Recording
 from .schemes import Scheme
 from .signing import Secret, key_for
+from .transport.server import Answer, HttpServer, Refusal, Request
 from .verdict import Verdict, judge
 
 #: How long ``close`` waits for requests being answered to finish.
@@ -64,8 +74,12 @@ class ReceiverConfig:
     max_body: int = 1024 * 1024
     respond: int | None = None  # force this status on every delivery
     record: str | None = None  # append each answered request to this JSON Lines file
-    #: Seconds a connection may stay silent, mid-request or between requests.
+    #: Seconds a connection may stay silent (between requests, in a body, while its answers wait),
+    #: and the time a request head has in all, from its first byte to its end.
     read_timeout: float = 10.0
+    #: For a scheme that signs the notification URL (square): the URL senders
+    #: sign for. None: the receiver's own URL (``Receiver.url``).
+    notification_url: str | None = None
 
     def check(self) -> None:
         """Raise InputError for a value the receiver cannot work with."""
@@ -85,6 +99,8 @@ class ReceiverConfig:
             raise InputError(f"the forced status must be between 200 and 599, got {self.respond}")
         if self.read_timeout <= 0:
             raise InputError("the read timeout must be more than 0 seconds")
+        if self.notification_url is not None and not self.scheme.signs_url:
+            raise InputError(f"the {self.scheme.name} scheme does not sign the notification URL")
 
 
 @dataclass
@@ -154,6 +170,7 @@ class Receiver:
         self._lock = threading.Lock()
         self._closing = False
         self._answers: dict[tuple[int, bool, str, str | None, str], bytes] = {}
+        self._notification_url: str | None = None
 
     # --- life cycle --------------------------------------------------------
 
@@ -180,6 +197,7 @@ class Receiver:
             read_timeout=self.config.read_timeout,
             drain_seconds=DRAIN_SECONDS,
         )
+        self._notification_url = self.notification_url
         return self
 
     def start(self) -> Receiver:
@@ -236,6 +254,13 @@ class Receiver:
         return int(self._address[1])
 
     @property
+    def notification_url(self) -> str | None:
+        """The URL a scheme that signs one checks signatures against; None for other schemes."""
+        if not self.config.scheme.signs_url:
+            return None
+        return self.config.notification_url or self.url
+
+    @property
     def url(self) -> str:
         """Where deliveries go, with the port actually bound: ``http://127.0.0.1:54321/webhooks``."""
         if self._server is None:
@@ -243,6 +268,21 @@ class Receiver:
         host = str(self._address[0])
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.port}{self.config.path}"
+
+    @property
+    def respond(self) -> int | None:
+        """The status forced on every delivery, or None to answer by the verdict.
+
+        Settable while serving (the pytest plugin's ``respond_with``): each
+        delivery reads it when it is answered.
+        """
+        return self.config.respond
+
+    @respond.setter
+    def respond(self, status: int | None) -> None:
+        if status is not None and not 200 <= status <= 599:
+            raise InputError(f"the forced status must be between 200 and 599, got {status}")
+        self.config.respond = status
 
     # --- answering a request ------------------------------------------------
 
@@ -289,7 +329,7 @@ class Receiver:
         return body
 
     def _refusal_body(self, refusal: Refusal) -> bytes:
-        """The answer to what is not HTTP (not recorded): 400, 414, 431, 501, 505."""
+        """The answer to what is not HTTP (not recorded, not handed on): 400, 414, 431, 501, 505."""
         return self._answer_body(
             refusal.status, False, refusal.reason, None, refusal.message or refusal.reason
         )
@@ -299,9 +339,7 @@ class Receiver:
         config = self.config
         verdict = None
         route = request.path.partition("?")[0]
-        if request.refusal is not None and request.refusal.status == 400:
-            status, reason, message = request.refusal
-        elif route != config.path:
+        if route != config.path:
             status, reason, message = 404, "not_found", f"nothing at {route}; deliveries go to {config.path}"
         elif request.method != "POST":
             status, reason, message = 405, "method_not_allowed", f"deliveries are POSTs, not {request.method}"
@@ -316,6 +354,7 @@ class Receiver:
                 method=request.method,
                 tolerance=config.tolerance,
                 validate=True,
+                url=self._notification_url,
             )
             status = status_for(verdict) if config.respond is None else config.respond
             reason, message = verdict.reason, verdict.message

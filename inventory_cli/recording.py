@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import InputError
+from .files import file_access
 
 if TYPE_CHECKING:
     from .receiver import ReceivedDelivery
@@ -103,16 +103,8 @@ class Recording:
         flags = (
             os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
         )
-        try:
+        with file_access(f"recording {self.path}", missing="no such directory", verb="open"):
             self._fd: int | None = os.open(self.path, flags, 0o600)
-        except FileNotFoundError:
-            raise InputError(f"recording {self.path}: no such directory") from None
-        except IsADirectoryError:
-            raise InputError(f"recording {self.path}: is a directory") from None
-        except PermissionError:
-            raise InputError(f"recording {self.path}: permission denied") from None
-        except OSError as error:
-            raise InputError(f"recording {self.path}: cannot open: {error.strerror or error}") from None
         self._lock = threading.Lock()
         #: Lines written so far by this object.
         self.count = 0
@@ -195,16 +187,8 @@ def read_recording(
     """
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        try:
+        with file_access(f"recording {path}"):
             stream: IO[Any] = open(path, "rb")  # noqa: SIM115 - closed by the generator
-        except FileNotFoundError:
-            raise InputError(f"recording {path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"recording {path}: is a directory") from None
-        except PermissionError:
-            raise InputError(f"recording {path}: permission denied") from None
-        except OSError as error:
-            raise InputError(f"recording {path}: cannot read: {error.strerror or error}") from None
         status = os.fstat(stream.fileno())
         # A pipe (``<(zcat day.jsonl.gz)``) has no size: it is read to its end.
         end = status.st_size if as_opened and stat.S_ISREG(status.st_mode) else None

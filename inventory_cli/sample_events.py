@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from .errors import InputError
 from .events import EventCheck, check_event
+from .files import file_access
 
 INVALID_DIR = "invalid"
 
@@ -89,12 +90,10 @@ def write_samples(directory: str, samples: list[Sample], *, force: bool = False)
     for item in plan:
         if item.action == "unchanged":
             continue
-        try:
+        with file_access(item.path, verb="write"):
             os.makedirs(os.path.dirname(item.path) or ".", exist_ok=True)
             with open(item.path, "wb") as file:
                 file.write(item.sample.body)
-        except OSError as error:
-            raise InputError(f"{item.path}: cannot write: {error.strerror or error}") from None
     return plan
 
 

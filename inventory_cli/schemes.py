@@ -3,12 +3,13 @@
 A scheme says which headers a delivery carries (a signature, maybe a
 timestamp, maybe a message id), which HMAC hash and digest encoding it uses,
 how the header values are spelled around the digest and the timestamp, which
-bytes are signed, how the secret's text becomes the HMAC key, and which other
-header names a verifier accepts for its headers (Svix's ``svix-id`` for
-Standard Webhooks' ``webhook-id``). Signing and
-verifying (``signing.py``) read these fields; there is no code path per
-scheme, so a new scheme is a new ``Scheme(...)``, built in below or defined in
-a config file (``config.py``).
+bytes are signed (the raw body, with the method, the timestamp, the message
+id, the URL the receiver is reached at or another header around it), how the
+secret's text becomes the HMAC key, and which other header names a verifier
+accepts for its headers (Svix's ``svix-id`` for Standard Webhooks'
+``webhook-id``). Signing and verifying (``signing.py``) read these fields;
+there is no code path per scheme, so a new scheme is a new ``Scheme(...)``,
+built in below or defined in a config file (``config.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SECRET_ENCODINGS = ("utf8", "base64", "hex")
 
 # The placeholders a message template may use. `{header:Name}` takes the
 # value of any other request header.
-_PLACEHOLDER = re.compile(r"\{(method|timestamp|id|body|header:[^{}]+)\}")
+_PLACEHOLDER = re.compile(r"\{(method|timestamp|id|url|body|header:[^{}]+)\}")
 _ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 #: An HTTP header name is a token (RFC 9110 section 5.6.2).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -45,7 +46,9 @@ class Scheme(Record):
     #: One signature as spelled in the header, e.g. ``v1={digest}``.
     value_template: str
     #: The signed bytes: literal text with ``{method}``, ``{timestamp}``, ``{id}``,
-    #: ``{body}`` (the raw body, never re-serialized) and ``{header:Name}``.
+    #: ``{url}`` (the notification URL: where the sender was told the receiver
+    #: is, Square's), ``{body}`` (the raw body, never re-serialized) and
+    #: ``{header:Name}``.
     message_template: str
     #: The header that carries the unix timestamp, sent with exactly this
     #: spelling; None when the scheme has no timestamp. It may be the
@@ -150,7 +153,7 @@ class Scheme(Record):
             raise bad(
                 "message_template",
                 f"has an unknown placeholder {unknown[0]}; "
-                "known: {method}, {timestamp}, {id}, {body}, {header:Name}",
+                "known: {method}, {timestamp}, {id}, {url}, {body}, {header:Name}",
             )
         if "{body}" not in self.message_template:
             raise bad("message_template", "must include {body}")
@@ -212,6 +215,11 @@ class Scheme(Record):
         return (True, "id") in self._parts
 
     @property
+    def signs_url(self) -> bool:
+        """Whether the signed message includes the notification URL (``{url}``)."""
+        return (True, "url") in self.message_parts
+
+    @property
     def aliases_lowered(self) -> tuple[tuple[str, str], ...]:
         """``header_aliases`` in lower case, for looking up lower-cased received headers."""
         return self._aliases
@@ -237,7 +245,7 @@ class Scheme(Record):
         return text
 
     def describe_message(self) -> str:
-        return self.message_template.replace("{body}", "<raw body>")
+        return self.message_template.replace("{body}", "<raw body>").replace("{url}", "<notification URL>")
 
     def describe_secret(self) -> str:
         """How the secret's text becomes the key: ``the bytes of whsec_<base64>``."""
@@ -378,8 +386,39 @@ GITHUB = Scheme(
     value_template="sha256={digest}",
 )
 
+SLACK = Scheme(
+    name="slack",
+    summary="Slack request signing: v0= and hex HMAC-SHA256 of v0:<timestamp>:<body>.",
+    signature_header="X-Slack-Signature",
+    hash="sha256",
+    encoding="hex",
+    value_template="v0={digest}",
+    message_template="v0:{timestamp}:{body}",
+    timestamp_header="X-Slack-Request-Timestamp",
+)
+
+SHOPIFY = Scheme(
+    name="shopify",
+    summary="Shopify webhooks: base64 HMAC-SHA256 of the raw body in X-Shopify-Hmac-Sha256; no timestamp.",
+    signature_header="X-Shopify-Hmac-Sha256",
+    hash="sha256",
+    encoding="base64",
+)
+
+SQUARE = Scheme(
+    name="square",
+    summary="Square webhooks: base64 HMAC-SHA256 of the notification URL followed by the body; no timestamp.",
+    signature_header="x-square-hmacsha256-signature",
+    hash="sha256",
+    encoding="base64",
+    # Square signs the URL the subscription names, so a delivery replayed to
+    # another endpoint of the same key does not verify there.
+    message_template="{url}{body}",
+)
+
 BUILTIN_SCHEMES: dict[str, Scheme] = {
-    s.name: s for s in (INVENTORY_V1, HMAC_SHA256_HEX, STANDARD_WEBHOOKS, STRIPE, GITHUB)
+    s.name: s
+    for s in (INVENTORY_V1, HMAC_SHA256_HEX, STANDARD_WEBHOOKS, STRIPE, GITHUB, SLACK, SHOPIFY, SQUARE)
 }
 DEFAULT_SCHEME = INVENTORY_V1.name
 

@@ -4,7 +4,9 @@
 received delivery's signature holds under any of the given secrets and, when
 it does not, looks for the likely cause (``diagnosis.py``). Both read the
 scheme's fields: which headers carry what, how values are spelled, which
-bytes are signed and how the secret becomes the key.
+bytes are signed and how the secret becomes the key. A scheme that signs the
+notification URL (``{url}``) needs it from the caller: the sender's target,
+the receiver's own address.
 """
 
 from __future__ import annotations
@@ -129,8 +131,12 @@ def build_message(
     method: str,
     timestamp: str | None,
     headers: Mapping[str, str],
+    url: str | None = None,
 ) -> bytes:
-    """The exact bytes the scheme signs. ``headers`` must have lower-case keys."""
+    """The exact bytes the scheme signs. ``headers`` must have lower-case keys.
+
+    ``url`` is the notification URL, for a scheme that signs it (``require_url``).
+    """
     out = []
     for is_placeholder, text in scheme.message_parts:
         if not is_placeholder:
@@ -143,9 +149,19 @@ def build_message(
             out.append((timestamp or "").encode("utf-8"))
         elif text == "id":
             out.append(headers.get((scheme.id_header or "").lower(), "").strip().encode("utf-8"))
+        elif text == "url":
+            out.append(require_url(scheme, url).encode("utf-8"))
         else:  # header:Name
             out.append(headers.get(text[len("header:") :].lower(), "").encode("utf-8"))
     return b"".join(out)
+
+
+def require_url(scheme: Scheme, url: str | None) -> str:
+    """``url`` when the scheme signs it; an InputError when it is missing (the caller's omission,
+    not the delivery's fault: there is no URL to guess)."""
+    if url is None:
+        raise InputError(f"the {scheme.name} scheme signs the notification URL, and none was given")
+    return url
 
 
 def digest(scheme_hash: str, key: bytes, message: bytes) -> bytes:
@@ -238,14 +254,18 @@ def sign(
     timestamp: int | None = None,
     headers: Mapping[str, str] | None = None,
     message_id: str | None = None,
+    url: str | None = None,
 ) -> dict[str, str]:
     """The headers to send with ``body``: the message id and the timestamp (if the
     scheme has them), then the signature.
 
     ``message_id`` (or the id header among ``headers``) is signed when given,
-    else a new one is made; ``timestamp`` defaults to now.
+    else a new one is made; ``timestamp`` defaults to now. ``url``, the
+    notification URL, is needed by a scheme that signs it and ignored by others.
     """
     key = key_for(scheme, secret)
+    if scheme.signs_url:
+        require_url(scheme, url)
     lowered = lower_keys(headers or {})
     out: dict[str, str] = {}
     if scheme.id_header:
@@ -256,7 +276,7 @@ def sign(
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         if not scheme.timestamp_in_signature:
             out[scheme.timestamp_header] = _frame(scheme.timestamp_template, stamp)
-    message = build_message(scheme, body, method=method.upper(), timestamp=stamp, headers=lowered)
+    message = build_message(scheme, body, method=method.upper(), timestamp=stamp, headers=lowered, url=url)
     out[scheme.signature_header] = signature_header_value(
         scheme, [signature_value(scheme, key, message)], stamp
     )
@@ -327,6 +347,7 @@ def check_signature(
     tolerance: int = 300,
     now: float | None = None,
     diagnose: bool = True,
+    url: str | None = None,
 ) -> SignatureCheck:
     """Check a received delivery's signature, then its timestamp's age.
 
@@ -336,7 +357,12 @@ def check_signature(
     rotation). ``tolerance`` is in seconds; 0 turns the age check off. Never
     raises on malformed input: every such case is a failed check with a
     reason. ``diagnose=False`` skips looking for the likely cause of a failure.
+    ``url`` is the notification URL the receiver is reached at, for a scheme
+    that signs it: without it such a scheme raises InputError, whatever the
+    delivery.
     """
+    if scheme.signs_url:
+        require_url(scheme, url)
     lowered = lower_keys(headers)
     if scheme.header_aliases:  # a plain attribute test: the audit's hot loop pays nothing more
         add_aliased(scheme, lowered)
@@ -390,7 +416,9 @@ def check_signature(
             timestamp=stamp,
         )
 
-    message = build_message(scheme, body, method=method.upper(), timestamp=stamp_text, headers=lowered)
+    message = build_message(
+        scheme, body, method=method.upper(), timestamp=stamp_text, headers=lowered, url=url
+    )
     keys = [key_or_none(scheme, secret) for secret in secrets]
     matched = None
     for index, key in enumerate(keys):
@@ -419,7 +447,9 @@ def check_signature(
                 False,
                 "malformed_signature",
                 f"{scheme.signature_header} should look like {shape}, got {_shorten(provided)!r}",
-                explain_malformed_signature(scheme, provided, entries, secrets, body, lowered, method.upper())
+                explain_malformed_signature(
+                    scheme, provided, entries, secrets, body, lowered, method.upper(), url
+                )
                 if diagnose
                 else [],
                 timestamp=stamp,
@@ -433,7 +463,9 @@ def check_signature(
             if key is None
         ]
         if diagnose:
-            hints += explain_mismatch(scheme, secrets, body, lowered, method.upper(), candidates[0][1])
+            hints += explain_mismatch(
+                scheme, secrets, body, lowered, method.upper(), candidates[0][1], url=url
+            )
         return SignatureCheck(
             False,
             "signature_mismatch",

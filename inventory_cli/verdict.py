@@ -39,6 +39,11 @@ class Verdict:
         return self.event.event_type if self.event is not None else None
 
     @property
+    def hints(self) -> list[str]:
+        """The likely causes of a bad signature, most likely first; empty when none is found."""
+        return self.signature.hints
+
+    @property
     def message(self) -> str:
         if not self.signature.ok or self.event is None or self.event.ok:
             return self.signature.message
@@ -85,9 +90,21 @@ def judge(
     now: float | None = None,
     validate: bool = True,
     diagnose: bool = True,
+    url: str | None = None,
 ) -> Verdict:
-    """``diagnose=False`` skips looking for the likely cause of a bad signature (``diagnosis.py``)."""
+    """``diagnose=False`` skips looking for the likely cause of a bad signature (``diagnosis.py``).
+
+    ``url`` is the notification URL, for a scheme that signs it (``check_signature``).
+    """
     signature = check_signature(
-        scheme, secrets, body, headers, method=method, tolerance=tolerance, now=now, diagnose=diagnose
+        scheme,
+        secrets,
+        body,
+        headers,
+        method=method,
+        tolerance=tolerance,
+        now=now,
+        diagnose=diagnose,
+        url=url,
     )
     return Verdict(scheme.name, signature, check_event(body) if validate else None)

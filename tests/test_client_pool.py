@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from conftest import TEST_SECRET
@@ -40,7 +41,9 @@ def test_delivers_every_body_once_in_order_with_valid_signatures():
 def test_reports_status_reason_and_the_start_of_the_body():
     with serve(lambda r: Reply(422, b"x" * 5000)) as server:
         (result,) = ClientPool(server.endpoint()).run(posts(1))
-    assert (result.status, result.reason) == (422, "Unprocessable Entity")
+    # The phrase http.server put on the wire: Python 3.13 renamed 422's (RFC 9110).
+    sent_phrase = BaseHTTPRequestHandler.responses[422][0]
+    assert (result.status, result.reason) == (422, sent_phrase)
     assert result.preview == b"x" * 512
 
 
@@ -165,6 +168,25 @@ def test_response_framings(response, status, preview):
     finally:
         listener.close()
     assert [(r.status, r.preview) for r in results] == [(status, preview)] * 6
+
+
+@pytest.mark.parametrize(
+    ("status_line", "reason"),
+    [
+        (b"HTTP/1.1 422 Bad SKU WIDGET-1", "Bad SKU WIDGET-1"),
+        (b"HTTP/1.1 422 Unprocessable Entity", "Unprocessable Entity"),
+        (b"HTTP/1.1 422 ", ""),
+        (b"HTTP/1.1 422", ""),
+    ],
+    ids=["own-phrase", "pre-rfc9110-phrase", "empty-phrase", "no-phrase"],
+)
+def test_the_reason_is_the_phrase_on_the_wire_not_a_table_lookup(status_line, reason):
+    listener = raw_server(status_line + b"\r\nContent-Length: 0\r\n\r\n")
+    try:
+        (result,) = ClientPool(f"http://127.0.0.1:{listener.getsockname()[1]}/x").run(posts(1))
+    finally:
+        listener.close()
+    assert (result.status, result.reason) == (422, reason)
 
 
 def test_not_http_is_reported():

@@ -433,7 +433,8 @@ def test_schemes_lists_and_shows_a_custom_scheme(invwh, here):
     write(here, block)
     assert acme_scheme(here) == load_config(directory=here).schemes["acme"]
     assert (
-        "known schemes: inventory-v1, hmac-sha256-hex, standard-webhooks, stripe, github, acme"
+        "known schemes: inventory-v1, hmac-sha256-hex, standard-webhooks, stripe, github, slack, shopify, "
+        "square, acme"
         in invwh("sign", KNOWN, "--scheme", "acmee", env={"INVWH_SECRET": TEST_SECRET}, code=2).stderr
     )
 

@@ -31,8 +31,9 @@ def test_the_sample_has_several_lines_and_only_lf():
 @pytest.mark.parametrize(("signed_body", "received_body", "cause"), WAYS)
 def test_converted_line_endings_are_the_likely_cause(scheme, signed_body, received_body, cause):
     secret = Secret(TEST_SECRET) if scheme.secret_encoding == "utf8" else generate_secret(scheme)
-    headers = sign(scheme, secret, signed_body, timestamp=1700000000)
-    result = check_signature(scheme, [secret], received_body, headers, tolerance=0)
+    url = "https://receiver.example/webhooks"  # read by the schemes that sign it (square) alone
+    headers = sign(scheme, secret, signed_body, timestamp=1700000000, url=url)
+    result = check_signature(scheme, [secret], received_body, headers, tolerance=0, url=url)
     assert result.reason == "signature_mismatch"
     assert result.hints == [cause]
 

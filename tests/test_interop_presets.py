@@ -1,12 +1,17 @@
-"""The presets against their reference libraries, both ways: ``standardwebhooks`` and ``stripe``.
+"""The presets against their reference libraries, both ways: ``standardwebhooks``, ``stripe``,
+``slack_sdk`` and ``squareup``.
 
 Each library signs what invwh verifies (core and ``invwh verify``), and verifies
 what invwh signs (core and ``invwh sign``), for every sample, non-ASCII
-bodies, several signatures in one header, and tampering.
+bodies, several signatures in one header, and tampering. Square's SDK only
+verifies: what it accepts, made as its helper computes it, is what invwh checks.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 from datetime import datetime, timezone
@@ -16,7 +21,17 @@ import standardwebhooks
 import stripe
 from conftest import VALID_SAMPLES
 from hygiene import register_secret
+from slack_sdk.signature import Clock, SignatureVerifier
+from square.utils import webhooks_helper as square_webhooks
 from test_schemes import (
+    SLACK_BODY,
+    SLACK_SECRET,
+    SLACK_SIGNATURE,
+    SLACK_TIMESTAMP,
+    SQUARE_BODY,
+    SQUARE_SECRET,
+    SQUARE_SIGNATURE,
+    SQUARE_URL,
     STRIPE_BODY,
     STRIPE_SECRET,
     STRIPE_SIGNATURE,
@@ -28,12 +43,14 @@ from test_schemes import (
     SW_TIMESTAMP,
 )
 
-from inventory_cli.schemes import STANDARD_WEBHOOKS, STRIPE
+from inventory_cli.schemes import SLACK, SQUARE, STANDARD_WEBHOOKS, STRIPE
 from inventory_cli.signing import Secret, check_signature, sign
 
 OTHER_SW_SECRET = "whsec_" + "QmFzZTY0IGVuY29kZWQgcm90YXRpb24ga2V5IQ=="
 OTHER_STRIPE_SECRET = "whsec_rotated_stripe_secret"
-register_secret(OTHER_SW_SECRET, OTHER_STRIPE_SECRET)
+register_secret(
+    OTHER_SW_SECRET, OTHER_STRIPE_SECRET, "another-slack-signing-secret", "another-square-signature-key"
+)
 
 NON_ASCII_BODY = (
     '{"inventoryStockIncreaseEventType": "stock.increase", '
@@ -212,3 +229,121 @@ def test_both_reject_a_stale_stripe_delivery():
         stripe.WebhookSignature.verify_header(body, header, STRIPE_SECRET, tolerance=300)
     check = check_signature(STRIPE, [Secret(STRIPE_SECRET)], body, {"Stripe-Signature": header})
     assert (check.reason, check.signature_ok) == ("stale_timestamp", True)
+
+
+# --- Slack ---------------------------------------------------------------------------------
+
+
+def slack_verifier(secret: str = SLACK_SECRET, now: float | None = None) -> SignatureVerifier:
+    class PinnedClock(Clock):
+        def now(self) -> float:
+            return time.time() if now is None else now
+
+    return SignatureVerifier(secret, clock=PinnedClock())
+
+
+def test_the_slack_sdk_gives_the_documented_answer():
+    verifier = slack_verifier(now=SLACK_TIMESTAMP)
+    assert verifier.generate_signature(timestamp=str(SLACK_TIMESTAMP), body=SLACK_BODY) == SLACK_SIGNATURE
+    assert verifier.is_valid(SLACK_BODY, str(SLACK_TIMESTAMP), SLACK_SIGNATURE)
+
+
+@pytest.mark.parametrize("body", BODIES, ids=BODY_IDS)
+def test_slack_sdk_verifies_what_invwh_signs(body):
+    headers = sign(SLACK, Secret(SLACK_SECRET), body)
+    assert slack_verifier().is_valid_request(body, headers) is True
+    assert slack_verifier().is_valid_request(body + b" ", headers) is False
+    assert slack_verifier("another-slack-signing-secret").is_valid_request(body, headers) is False
+
+
+@pytest.mark.parametrize("sample", VALID_SAMPLES, ids=lambda p: p.name)
+def test_slack_sdk_verifies_what_invwh_sign_prints(invwh, sample):
+    signed = invwh("sign", sample, "--scheme", "slack", "--format", "json",
+                   env={"INVWH_SECRET": SLACK_SECRET}).json  # fmt: skip
+    headers = {k: v for k, v in signed["headers"].items() if k != "Content-Type"}
+    assert set(headers) == {"X-Slack-Request-Timestamp", "X-Slack-Signature"}
+    assert slack_verifier().is_valid_request(sample.read_bytes(), headers) is True
+
+
+@pytest.mark.parametrize("body", BODIES, ids=BODY_IDS)
+def test_invwh_verifies_what_the_slack_sdk_signs(body):
+    stamp = str(int(time.time()))
+    headers = {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": slack_verifier().generate_signature(timestamp=stamp, body=body),
+    }
+    check = check_signature(SLACK, [Secret(SLACK_SECRET)], body, headers)
+    assert (check.ok, check.reason) == (True, "ok")
+    assert check_signature(SLACK, [Secret(SLACK_SECRET)], body[:-1], headers).reason == "signature_mismatch"
+
+
+@pytest.mark.parametrize("sample", VALID_SAMPLES, ids=lambda p: p.name)
+def test_invwh_verify_accepts_what_the_slack_sdk_signs(invwh, sample):
+    stamp = str(int(time.time()))
+    signature = slack_verifier().generate_signature(timestamp=stamp, body=sample.read_bytes())
+    result = invwh("verify", "--body", sample, "--scheme", "slack", "-H", f"X-Slack-Signature: {signature}",
+                   "-H", f"X-Slack-Request-Timestamp: {stamp}", "--format", "json",
+                   env={"INVWH_SECRET": SLACK_SECRET})  # fmt: skip
+    assert (result.json["valid"], result.json["reason"]) == (True, "ok")
+
+
+def test_both_reject_a_stale_or_shifted_slack_delivery():
+    body = BODIES[0]
+    stale = sign(SLACK, Secret(SLACK_SECRET), body, timestamp=int(time.time()) - 3600)
+    assert slack_verifier().is_valid_request(body, stale) is False
+    check = check_signature(SLACK, [Secret(SLACK_SECRET)], body, stale)
+    assert (check.reason, check.signature_ok) == ("stale_timestamp", True)
+    fresh = sign(SLACK, Secret(SLACK_SECRET), body)
+    shifted = {**fresh, "X-Slack-Request-Timestamp": str(int(fresh["X-Slack-Request-Timestamp"]) - 1)}
+    assert slack_verifier().is_valid_request(body, shifted) is False
+    assert check_signature(SLACK, [Secret(SLACK_SECRET)], body, shifted).reason == "signature_mismatch"
+
+
+# --- Square --------------------------------------------------------------------------------
+# squareup's helper takes the body as text and signs its UTF-8 bytes: the bodies here are UTF-8.
+
+SQUARE_ENDPOINT = "https://shop.example/hooks/square"
+
+
+def square_verifies(body: bytes, signature: str, *, url: str = SQUARE_ENDPOINT,
+                    key: str = SQUARE_SECRET) -> bool:  # fmt: skip
+    return square_webhooks.verify_signature(
+        request_body=body.decode("utf-8"), signature_header=signature, signature_key=key, notification_url=url
+    )
+
+
+def test_the_squareup_sdk_accepts_the_known_answer():
+    assert square_verifies(SQUARE_BODY, SQUARE_SIGNATURE, url=SQUARE_URL)
+    assert not square_verifies(SQUARE_BODY, SQUARE_SIGNATURE, url=SQUARE_URL + "/")
+
+
+@pytest.mark.parametrize("body", BODIES, ids=BODY_IDS)
+def test_squareup_verifies_what_invwh_signs(body):
+    signature = sign(SQUARE, Secret(SQUARE_SECRET), body, url=SQUARE_ENDPOINT)[
+        "x-square-hmacsha256-signature"
+    ]
+    assert square_verifies(body, signature)
+    assert not square_verifies(body + b" ", signature)
+    assert not square_verifies(body, signature, url=SQUARE_ENDPOINT + "-elsewhere")
+    assert not square_verifies(body, signature, key="another-square-signature-key")
+
+
+@pytest.mark.parametrize("sample", VALID_SAMPLES, ids=lambda p: p.name)
+def test_squareup_verifies_what_invwh_sign_prints(invwh, sample):
+    signed = invwh("sign", sample, "--scheme", "square", "--notification-url", SQUARE_ENDPOINT,
+                   "--format", "json", env={"INVWH_SECRET": SQUARE_SECRET}).json  # fmt: skip
+    assert set(signed["headers"]) == {"Content-Type", "x-square-hmacsha256-signature"}
+    assert square_verifies(sample.read_bytes(), signed["headers"]["x-square-hmacsha256-signature"])
+
+
+@pytest.mark.parametrize("body", BODIES, ids=BODY_IDS)
+def test_invwh_verifies_what_squareup_accepts(body):
+    """The SDK only verifies: a signature it accepts, made as its helper computes one, checked both ways."""
+    raw = hmac.new(SQUARE_SECRET.encode(), SQUARE_ENDPOINT.encode() + body, hashlib.sha256).digest()
+    signature = base64.b64encode(raw).decode()
+    assert square_verifies(body, signature)
+    headers = {"X-Square-HmacSha256-Signature": signature}
+    check = check_signature(SQUARE, [Secret(SQUARE_SECRET)], body, headers, url=SQUARE_ENDPOINT)
+    assert (check.ok, check.reason) == (True, "ok")
+    elsewhere = check_signature(SQUARE, [Secret(SQUARE_SECRET)], body, headers, url=SQUARE_ENDPOINT + "/")
+    assert elsewhere.reason == "signature_mismatch"

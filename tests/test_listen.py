@@ -214,6 +214,21 @@ def test_malformed_http_gets_400(request_bytes):
         assert post(receiver.url).status_code == 200
 
 
+def test_status_lines_and_refusal_reasons_are_the_same_on_every_python():
+    """RFC 9110's phrases, which Python's own table has only from 3.13."""
+    with running() as (receiver, _):
+        too_long = raw_exchange(receiver, b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n")
+        unprocessable = raw_exchange(
+            receiver,
+            b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in signed(b"{}").items()).encode()
+            + b"\r\n{}",
+        )
+    assert too_long.startswith(b"HTTP/1.1 414 URI Too Long\r\n")
+    assert json.loads(too_long.partition(b"\r\n\r\n")[2])["reason"] == "uri_too_long"
+    assert unprocessable.startswith(b"HTTP/1.1 422 Unprocessable Content\r\n")
+
+
 def test_respond_forces_the_status_and_the_verdict_is_still_recorded(tmp_path):
     record = tmp_path / "r.jsonl"
     with running(respond=500, record=str(record)) as (receiver, seen):

@@ -24,6 +24,8 @@ from inventory_cli.schemes import BUILTIN_SCHEMES, SCHEME_FIELDS, Scheme
 from inventory_cli.signing import Secret, check_signature, key_or_none, sign
 
 SCHEMES = list(BUILTIN_SCHEMES)
+#: The notification URL signed for and checked against: only a scheme that signs it (square) reads it.
+URL = "https://receiver.example/webhooks"
 #: The Scheme fields the generators below know how to feed. A new field may
 #: need inputs of a new form: the guard test says so rather than guessing.
 KNOWN_FIELDS = {
@@ -106,30 +108,33 @@ def test_sign_then_check_holds(scheme_name, data, body, timestamp, method):
     event("secret refused" if key_or_none(scheme, secret) is None else "secret taken")
     if key_or_none(scheme, secret) is None:  # not in the scheme's form: refused, never a crash
         with pytest.raises(InputError, match="not in the form"):
-            sign(scheme, secret, body, method=method, timestamp=timestamp, headers=extra)
+            sign(scheme, secret, body, method=method, timestamp=timestamp, headers=extra, url=URL)
         return
-    headers = {**extra, **sign(scheme, secret, body, method=method, timestamp=timestamp, headers=extra)}
-    check = check_signature(scheme, [secret], body, headers, method=method, tolerance=0)
+    headers = {
+        **extra,
+        **sign(scheme, secret, body, method=method, timestamp=timestamp, headers=extra, url=URL),
+    }
+    check = check_signature(scheme, [secret], body, headers, method=method, tolerance=0, url=URL)
     assert (check.ok, check.reason, check.secret_index) == (True, "ok", 0), check.message
     if scheme.uses_timestamp:
         assert check.timestamp == timestamp
         fresh = check_signature(
-            scheme, [secret], body, headers, method=method, tolerance=300, now=timestamp + 299
+            scheme, [secret], body, headers, method=method, tolerance=300, now=timestamp + 299, url=URL
         )
         assert fresh.ok, fresh.message
         stale = check_signature(
-            scheme, [secret], body, headers, method=method, tolerance=300, now=timestamp + 301
+            scheme, [secret], body, headers, method=method, tolerance=300, now=timestamp + 301, url=URL
         )
         assert (stale.ok, stale.reason, stale.signature_ok) == (False, "stale_timestamp", True)
     rotated = check_signature(
-        scheme, [Secret("a-retired-key"), secret], body, headers, method=method, tolerance=0
+        scheme, [Secret("a-retired-key"), secret], body, headers, method=method, tolerance=0, url=URL
     )
     assert (rotated.ok, rotated.secret_index) == (True, 1)
     if scheme.header_aliases:  # the same delivery under the aliases (Svix's names) holds too
         alias_of = {header.lower(): alias for alias, header in scheme.header_aliases}
         aliased = {alias_of.get(name.lower(), name): value for name, value in headers.items()}
         assert aliased != headers
-        check = check_signature(scheme, [secret], body, aliased, method=method, tolerance=0)
+        check = check_signature(scheme, [secret], body, aliased, method=method, tolerance=0, url=URL)
         assert (check.ok, check.reason) == (True, "ok"), check.message
 
 
@@ -142,15 +147,15 @@ def test_any_change_to_the_bytes_or_the_secret_breaks_the_signature(scheme_name,
     secret = Secret(data.draw(secrets_for(scheme), label="secret"))
     if key_or_none(scheme, secret) is None:
         return
-    headers = sign(scheme, secret, body, timestamp=timestamp)
+    headers = sign(scheme, secret, body, timestamp=timestamp, url=URL)
     position = data.draw(st.integers(0, len(body) - 1), label="position")
     bit = data.draw(st.integers(0, 7), label="bit")
     tampered = body[:position] + bytes([body[position] ^ (1 << bit)]) + body[position + 1 :]
-    check = check_signature(scheme, [secret], tampered, headers, tolerance=0, diagnose=False)
+    check = check_signature(scheme, [secret], tampered, headers, tolerance=0, diagnose=False, url=URL)
     assert (check.ok, check.reason) == (False, "signature_mismatch")
     other = Secret("another-" + data.draw(secret_text, label="other"))
     if key_or_none(scheme, other) not in (None, key_or_none(scheme, secret)):
-        check = check_signature(scheme, [other], body, headers, tolerance=0, diagnose=False)
+        check = check_signature(scheme, [other], body, headers, tolerance=0, diagnose=False, url=URL)
         assert (check.ok, check.reason) == (False, "signature_mismatch")
 
 
@@ -189,7 +194,9 @@ def test_checking_never_raises_on_any_header(scheme_name, body, headers, signatu
     figures.example(f"check-never-raises[{scheme_name}]")
     scheme = BUILTIN_SCHEMES[scheme_name]
     received = {**headers, scheme.signature_header: signature}
-    check = check_signature(scheme, [Secret(TEST_SECRET)], body, received, tolerance=tolerance, now=now)
+    check = check_signature(
+        scheme, [Secret(TEST_SECRET)], body, received, tolerance=tolerance, now=now, url=URL
+    )
     assert check.reason != "ok" or check.ok
     assert isinstance(check.message, str) and all(isinstance(h, str) for h in check.hints)
 
@@ -268,8 +275,10 @@ def test_verify_never_raises(body, scheme_name, extra, signed, validate, output_
     ]
     if not validate:
         args.append("--no-validate")
+    if BUILTIN_SCHEMES[scheme_name].signs_url:
+        args += ["--notification-url", URL]
     if signed:
-        headers = sign(BUILTIN_SCHEMES[scheme_name], Secret(TEST_SECRET), body, timestamp=1700000000)
+        headers = sign(BUILTIN_SCHEMES[scheme_name], Secret(TEST_SECRET), body, timestamp=1700000000, url=URL)
         args += [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
     for line in extra:
         args += ["-H", line]

@@ -24,6 +24,9 @@ from inventory_cli.schemes import (
     BUILTIN_SCHEMES,
     GITHUB,
     INVENTORY_V1,
+    SHOPIFY,
+    SLACK,
+    SQUARE,
     STANDARD_WEBHOOKS,
     STRIPE,
     Scheme,
@@ -57,10 +60,43 @@ STRIPE_BODY = b'{\n  "id": "evt_test_webhook",\n  "object": "event"\n}'
 STRIPE_TIMESTAMP = 1700000000
 STRIPE_SIGNATURE = "t=1700000000,v1=4f1cd7feda9826e746b7d482c4badebb657398df1099e1046364f6196a230150"
 
-register_secret(SW_SECRET, STRIPE_SECRET)
+# Slack's documented example ("Verifying requests from Slack", docs.slack.dev): a slash
+# command's form-encoded body; test_interop_presets.py checks slack_sdk gives the same.
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SLACK_TIMESTAMP = 1531420618
+SLACK_BODY = (
+    b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+    b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+    b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+    b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+)
+SLACK_SIGNATURE = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+# Shopify publishes no vector. Its reference, @shopify/shopify-api's webhook validation
+# (validateHmacString(config, rawBody, hmac, HashFormat.Base64) in lib/utils/hmac-validator.ts),
+# is base64 HMAC-SHA256 of the raw body keyed with the client secret's UTF-8 bytes; this
+# vector is one published independently (SQLPage's tests, "Shopify webhook HMAC validation").
+SHOPIFY_SECRET = "test-webhook-secret"
+SHOPIFY_BODY = b'{"id":1234567890,"email":"customer@example.com","total_price":"123.45"}'
+SHOPIFY_SIGNATURE = "QNyObTlKbMx2qDlPF/ZOZcBqg5OgPg+2oky3zldc0Gw="
+
+# Square's vector: the same in every Square SDK's webhooks-helper tests; test_interop_presets.py
+# checks the squareup SDK's verify_signature accepts it.
+SQUARE_SECRET = "Ibxx_5AKakO-3qeNVR61Dw"
+SQUARE_URL = "https://webhook.site/679a4f3a-dcfa-49ee-bac5-9d0edad886b9"
+SQUARE_BODY = (
+    b'{"merchant_id":"MLEFBHHSJGVHD","type":"webhooks.test_notification",'
+    b'"event_id":"ac3ac95b-f97d-458c-a6e6-18981597e05f","created_at":"2022-07-13T20:30:59.037339943Z",'
+    b'"data":{"type":"webhooks","id":"bc368e64-01aa-407e-b46e-3231809b1129"}}'
+)
+SQUARE_SIGNATURE = "GF4YkrJgGBDZ9NIYbNXBnMzqb2HoL4RW/S6vkZ9/2N4="
+
+register_secret(SW_SECRET, STRIPE_SECRET, SLACK_SECRET, SHOPIFY_SECRET, SQUARE_SECRET)
 
 PRESETS = list(BUILTIN_SCHEMES.values())
-NEW_PRESETS = [STANDARD_WEBHOOKS, STRIPE, GITHUB]
+NEW_PRESETS = [STANDARD_WEBHOOKS, STRIPE, GITHUB, SLACK, SHOPIFY, SQUARE]
+#: The notification URL the core tests sign for and check against: only square reads it.
+URL = "https://receiver.example/webhooks"
 NOW = 1_700_000_000
 SECRET = Secret(TEST_SECRET)
 BODY = (SAMPLES / "minimal-increase.json").read_bytes()
@@ -134,6 +170,81 @@ def test_standard_webhooks_known_answer_is_independently_computed():
     assert "v1," + base64.b64encode(raw).decode() == SW_SIGNATURE
 
 
+def test_slack_known_answer():
+    headers = sign(SLACK, Secret(SLACK_SECRET), SLACK_BODY, timestamp=SLACK_TIMESTAMP)
+    assert headers == {"X-Slack-Request-Timestamp": "1531420618", "X-Slack-Signature": SLACK_SIGNATURE}
+    check = check_signature(SLACK, [Secret(SLACK_SECRET)], SLACK_BODY, headers, now=SLACK_TIMESTAMP)
+    assert (check.ok, check.timestamp) == (True, SLACK_TIMESTAMP)
+
+
+def test_slack_known_answer_cli(invwh, tmp_path):
+    path = tmp_path / "command.txt"
+    path.write_bytes(SLACK_BODY)
+    env = {"INVWH_SECRET": SLACK_SECRET}
+    signed = invwh("sign", path, "--scheme", "slack", "--no-validate", "--timestamp", SLACK_TIMESTAMP,
+                   "--format", "value", env=env)  # fmt: skip
+    assert signed.stdout == SLACK_SIGNATURE + "\n"
+    verified = invwh("verify", "--body", path, "--scheme", "slack", "--no-validate", "--now", SLACK_TIMESTAMP,
+                     "-H", f"x-slack-signature: {SLACK_SIGNATURE}",
+                     "-H", f"x-slack-request-timestamp: {SLACK_TIMESTAMP}", env=env)  # fmt: skip
+    assert verified.stdout.startswith("✓ valid")
+
+
+def test_shopify_known_answer():
+    assert sign(SHOPIFY, Secret(SHOPIFY_SECRET), SHOPIFY_BODY) == {"X-Shopify-Hmac-Sha256": SHOPIFY_SIGNATURE}
+    headers = {"x-shopify-hmac-sha256": SHOPIFY_SIGNATURE}
+    assert check_signature(SHOPIFY, [Secret(SHOPIFY_SECRET)], SHOPIFY_BODY, headers).ok
+
+
+def test_shopify_known_answer_is_the_reference_computation():
+    """@shopify/shopify-api's createSHA256HMAC(secret, rawBody, HashFormat.Base64), in Python."""
+    raw = hmac.new(SHOPIFY_SECRET.encode("utf-8"), SHOPIFY_BODY, hashlib.sha256).digest()
+    assert base64.b64encode(raw).decode() == SHOPIFY_SIGNATURE
+
+
+def test_shopify_known_answer_cli(invwh, tmp_path):
+    path = tmp_path / "order.json"
+    path.write_bytes(SHOPIFY_BODY)
+    env = {"INVWH_SECRET": SHOPIFY_SECRET}
+    signed = invwh("sign", path, "--scheme", "shopify", "--no-validate", "--format", "json", env=env).json
+    assert signed["headers"]["X-Shopify-Hmac-Sha256"] == SHOPIFY_SIGNATURE
+    assert set(signed["headers"]) == {"Content-Type", "X-Shopify-Hmac-Sha256"}
+    assert (signed["timestamp"], signed["notification_url"]) == (None, None)
+
+
+def test_square_known_answer():
+    headers = sign(SQUARE, Secret(SQUARE_SECRET), SQUARE_BODY, url=SQUARE_URL)
+    assert headers == {"x-square-hmacsha256-signature": SQUARE_SIGNATURE}
+    assert check_signature(SQUARE, [Secret(SQUARE_SECRET)], SQUARE_BODY, headers, url=SQUARE_URL).ok
+    # The URL is part of what is signed: the same delivery does not verify at another URL.
+    elsewhere = check_signature(SQUARE, [Secret(SQUARE_SECRET)], SQUARE_BODY, headers, url=URL)
+    assert elsewhere.reason == "signature_mismatch"
+
+
+def test_square_known_answer_is_independently_computed():
+    raw = hmac.new(SQUARE_SECRET.encode(), SQUARE_URL.encode() + SQUARE_BODY, hashlib.sha256).digest()
+    assert base64.b64encode(raw).decode() == SQUARE_SIGNATURE
+
+
+def test_square_known_answer_cli(invwh, tmp_path):
+    path = tmp_path / "notification.json"
+    path.write_bytes(SQUARE_BODY)
+    env = {"INVWH_SECRET": SQUARE_SECRET}
+    signed = invwh("sign", path, "--scheme", "square", "--no-validate", "--notification-url", SQUARE_URL,
+                   "--format", "json", env=env).json  # fmt: skip
+    assert signed["headers"]["x-square-hmacsha256-signature"] == SQUARE_SIGNATURE
+    assert signed["notification_url"] == SQUARE_URL
+    # Without --notification-url, sign signs for --url: where --format curl sends it.
+    via_url = invwh("sign", path, "--scheme", "square", "--no-validate", "--url", SQUARE_URL,
+                    "--format", "value", env=env)  # fmt: skip
+    assert via_url.stdout == SQUARE_SIGNATURE + "\n"
+    verified = invwh("verify", "--body", path, "--scheme", "square", "--no-validate",
+                     "--notification-url", SQUARE_URL,
+                     "-H", f"X-Square-HmacSha256-Signature: {SQUARE_SIGNATURE}",
+                     "--format", "json", env=env).json  # fmt: skip
+    assert (verified["valid"], verified["reason"]) == (True, "ok")
+
+
 # --- round trips -------------------------------------------------------------------
 
 
@@ -142,22 +253,25 @@ def test_standard_webhooks_known_answer_is_independently_computed():
 @pytest.mark.parametrize("secret", [SECRET, Secret(SW_SECRET)], ids=["text-secret", "whsec-secret"])
 def test_round_trip_every_preset_every_sample(scheme, sample, secret):
     body = sample.read_bytes()
-    headers = sign(scheme, secret, body, timestamp=NOW)
+    headers = sign(scheme, secret, body, timestamp=NOW, url=URL)
     assert [name for name, _ in scheme.sends()] == list(headers)
-    check = check_signature(scheme, [secret], body, headers, now=NOW)
+    check = check_signature(scheme, [secret], body, headers, now=NOW, url=URL)
     assert (check.ok, check.reason, check.secret_index) == (True, "ok", 0)
     assert check.timestamp == (NOW if scheme.uses_timestamp else None)
     tampered = body.replace(b"stock.", b"stock_", 1)
-    assert check_signature(scheme, [secret], tampered, headers, now=NOW).reason == "signature_mismatch"
+    check = check_signature(scheme, [secret], tampered, headers, now=NOW, url=URL)
+    assert check.reason == "signature_mismatch"
 
 
 @pytest.mark.parametrize("scheme", PRESETS, ids=ids)
 @pytest.mark.parametrize("sample", VALID_SAMPLES, ids=lambda p: p.name)
 def test_round_trip_through_the_cli_with_lower_case_headers(invwh, scheme, sample):
     env = {"INVWH_SECRET": TEST_SECRET}
-    signed = invwh("sign", sample, "--scheme", scheme.name, "--format", "json", env=env).json
+    url = ["--notification-url", URL] if scheme.signs_url else []
+    signed = invwh("sign", sample, "--scheme", scheme.name, *url, "--format", "json", env=env).json
     args = [a for name, value in signed["headers"].items() for a in ("-H", f"{name.lower()}: {value}")]
-    verified = invwh("verify", "--body", sample, "--scheme", scheme.name, *args, "--format", "json", env=env)
+    verified = invwh("verify", "--body", sample, "--scheme", scheme.name, *args, *url, "--format", "json",
+                     env=env)  # fmt: skip
     assert (verified.json["valid"], verified.json["scheme"]) == (True, scheme.name)
 
 
@@ -184,8 +298,8 @@ def test_a_signed_body_stays_valid_under_a_header_with_other_signatures(scheme):
 def test_rotation_accepts_any_secret_for_any_preset():
     for scheme in PRESETS:
         secrets = [Secret("old-secret"), Secret("another-secret")]
-        headers = sign(scheme, secrets[1], BODY, timestamp=NOW)
-        check = check_signature(scheme, secrets, BODY, headers, now=NOW)
+        headers = sign(scheme, secrets[1], BODY, timestamp=NOW, url=URL)
+        check = check_signature(scheme, secrets, BODY, headers, now=NOW, url=URL)
         assert (check.ok, check.secret_index) == (True, 1), scheme.name
 
 
@@ -242,8 +356,8 @@ def test_a_whsec_secret_that_is_not_base64_is_a_usage_error(invwh):
 def test_generated_secrets_fit_their_scheme(scheme):
     secret = generate_secret(scheme)
     assert secret.key.startswith(scheme.secret_prefix.encode())
-    headers = sign(scheme, secret, BODY, timestamp=NOW)
-    assert check_signature(scheme, [secret], BODY, headers, now=NOW).ok
+    headers = sign(scheme, secret, BODY, timestamp=NOW, url=URL)
+    assert check_signature(scheme, [secret], BODY, headers, now=NOW, url=URL).ok
 
 
 # --- every malformed input is a failed check with a reason ---------------------------
@@ -251,6 +365,7 @@ def test_generated_secrets_fit_their_scheme(scheme):
 SW_GOOD = sign(STANDARD_WEBHOOKS, SECRET, BODY, timestamp=NOW)
 STRIPE_GOOD = sign(STRIPE, SECRET, BODY, timestamp=NOW)["Stripe-Signature"]
 STRIPE_V1 = STRIPE_GOOD.split(",")[1]
+SLACK_GOOD = sign(SLACK, SECRET, BODY, timestamp=NOW)
 
 
 @pytest.mark.parametrize(
@@ -281,16 +396,26 @@ STRIPE_V1 = STRIPE_GOOD.split(",")[1]
         (GITHUB, {"X-Hub-Signature-256": "sha1=abcd"}, "malformed_signature", "sha256=<hex HMAC-SHA256>"),
         (GITHUB, {"X-Hub-Signature": "sha1=abcd"}, "missing_signature", "no X-Hub-Signature-256 header"),
         (GITHUB, {"X-Hub-Signature-256": "sha256=" + "0" * 64}, "signature_mismatch", "does not match"),
+        (SLACK, {"X-Slack-Signature": SLACK_GOOD["X-Slack-Signature"]}, "missing_timestamp",
+         "no X-Slack-Request-Timestamp header"),
+        (SLACK, {**SLACK_GOOD, "X-Slack-Signature": "v1=abcd"}, "malformed_signature",
+         "v0=<hex HMAC-SHA256>"),
+        (SLACK, {**SLACK_GOOD, "X-Slack-Request-Timestamp": "1700000001"}, "signature_mismatch",
+         "does not match"),
+        (SHOPIFY, {"X-Shopify-Hmac-Sha256": "not base64!"}, "malformed_signature", "<base64 HMAC-SHA256>"),
+        (SHOPIFY, {"X-Shopify-Hmac-Sha256": "A" * 43 + "="}, "signature_mismatch", "does not match"),
+        (SQUARE, {}, "missing_signature", "no x-square-hmacsha256-signature header"),
+        (SQUARE, {"X-Square-HmacSha256-Signature": "A" * 43 + "="}, "signature_mismatch", "does not match"),
     ],
 )  # fmt: skip
 def test_failure_reasons(scheme, headers, reason, in_message):
-    check = check_signature(scheme, [SECRET], BODY, headers, now=NOW)
+    check = check_signature(scheme, [SECRET], BODY, headers, now=NOW, url=URL)
     assert (check.ok, check.reason) == (False, reason)
     assert in_message in check.message
 
 
 @pytest.mark.parametrize("age, reason", [(-400, "stale_timestamp"), (400, "future_timestamp"), (0, "ok")])
-@pytest.mark.parametrize("scheme", [STRIPE, STANDARD_WEBHOOKS], ids=ids)
+@pytest.mark.parametrize("scheme", [s for s in PRESETS if s.uses_timestamp], ids=ids)
 def test_timestamp_age_for_the_presets_with_timestamps(scheme, age, reason):
     headers = sign(scheme, SECRET, BODY, timestamp=NOW + age)
     check = check_signature(scheme, [SECRET], BODY, headers, now=NOW, tolerance=300)
@@ -321,7 +446,8 @@ def test_check_signature_never_raises(scheme):
     for _ in range(300):
         headers = {name: _garbage(rng) for name, _ in scheme.sends() if rng.random() < 0.8}
         secrets = [Secret(_garbage(rng) + "k") for _ in range(rng.randrange(1, 3))]
-        check = check_signature(scheme, secrets, rng.randbytes(rng.randrange(0, 50)), headers, now=NOW)
+        body = rng.randbytes(rng.randrange(0, 50))
+        check = check_signature(scheme, secrets, body, headers, now=NOW, url=URL)
         assert check.reason in REASONS
         assert check.ok is (check.reason == "ok")
 
@@ -331,7 +457,7 @@ def test_check_signature_never_raises(scheme):
 
 @pytest.mark.parametrize("other", NEW_PRESETS, ids=ids)
 def test_a_delivery_signed_under_another_preset_names_it(other):
-    headers = sign(other, SECRET, BODY, timestamp=NOW)
+    headers = sign(other, SECRET, BODY, timestamp=NOW, url=URL)
     check = check_signature(INVENTORY_V1, [SECRET], BODY, headers, now=NOW)
     assert check.reason == "missing_signature"
     assert f"try --scheme {other.name}" in " ".join(check.hints)
@@ -405,6 +531,15 @@ def test_every_preset_describes_what_it_sends():
     assert STANDARD_WEBHOOKS.signed_header_names() == ["webhook-id", "webhook-timestamp", "webhook-signature"]
     assert STRIPE.signed_header_names() == ["Stripe-Signature"]
     assert GITHUB.signed_header_names() == ["X-Hub-Signature-256"]
+    assert dict(SLACK.sends()) == {
+        "X-Slack-Request-Timestamp": "<unix seconds>",
+        "X-Slack-Signature": "v0=<hex HMAC-SHA256>",
+    }
+    assert SLACK.describe_message() == "v0:{timestamp}:<raw body>"
+    assert dict(SHOPIFY.sends()) == {"X-Shopify-Hmac-Sha256": "<base64 HMAC-SHA256>"}
+    assert dict(SQUARE.sends()) == {"x-square-hmacsha256-signature": "<base64 HMAC-SHA256>"}
+    assert SQUARE.describe_message() == "<notification URL><raw body>"
+    assert [s.name for s in PRESETS if s.signs_url] == ["square"]
 
 
 # --- invwh schemes -----------------------------------------------------------------------
@@ -499,6 +634,7 @@ def test_check_passes_against_listen_for_every_preset(invwh, scheme):
     cases = [case["case"] for case in report["items"]]
     assert ("rejects a signature for another method" in cases) is scheme.signs_method
     assert ("rejects a changed message id" in cases) is scheme.signs_id
+    assert ("rejects a signature for another URL" in cases) is scheme.signs_url
     assert ("rejects a stale timestamp" in cases) is scheme.uses_timestamp
     rejections = [c for c in report["items"] if c["case"].startswith("rejects")]
     assert all(c["statuses"] == [401] for c in rejections), rejections
@@ -518,12 +654,18 @@ def test_send_then_audit_then_replay_with_every_preset(invwh, tmp_path, scheme):
     env = {"INVWH_SECRET": secret, "INVWH_SCHEME": scheme.name}
     sent_record, replayed_record = tmp_path / "sent.jsonl", tmp_path / "replayed.jsonl"
     with receiving(scheme, Secret(secret), record=str(sent_record)) as receiver:
-        sent = invwh("send", *VALID_SAMPLES, "--url", receiver.url, "--format", "json", env=env).json
+        sent_url = receiver.url
+        sent = invwh("send", *VALID_SAMPLES, "--url", sent_url, "--format", "json", env=env).json
     assert sent["ok"] is True
-    audit = invwh("verify", "--recording", sent_record, "--format", "json", env=env).json
+    # A scheme that signs the URL (square) checks each delivery against the URL it was sent to.
+    url_args = ["--notification-url", sent_url] if scheme.signs_url else []
+    audit = invwh("verify", "--recording", sent_record, *url_args, "--format", "json", env=env).json
     assert audit["ok"] is True
     with receiving(scheme, Secret(secret), record=str(replayed_record)) as receiver:
         replayed = invwh("replay", sent_record, "--url", receiver.url, "--format", "json", env=env).json
+    # Kept signatures were made for the URL sent to: the receiver must take that one as its own.
+    sent_as = {"notification_url": sent_url} if scheme.signs_url else {}
+    with receiving(scheme, Secret(secret), record=str(replayed_record), **sent_as) as receiver:
         kept = invwh("replay", sent_record, "--url", receiver.url, "--keep-signature", "--format", "json",
                      env=env).json  # fmt: skip
     assert (replayed["ok"], kept["ok"]) == (True, True)

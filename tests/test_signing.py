@@ -31,6 +31,8 @@ KNOWN_SIGNATURE = (
 
 SECRET = Secret(KNOWN_SECRET)
 NOW = 1_700_000_000
+#: The notification URL signed for and checked against: only a scheme that signs it (square) reads it.
+URL = "https://receiver.example/webhooks"
 SIG = "X-Webhook-Signature"
 TS = "X-Timestamp"
 
@@ -139,21 +141,22 @@ def test_timestamp_defaults_to_now():
 def test_round_trip_every_sample_every_scheme(sample, scheme_name):
     scheme = BUILTIN_SCHEMES[scheme_name]
     body = sample.read_bytes()
-    headers = sign(scheme, SECRET, body, timestamp=NOW)
-    result = check_signature(scheme, [SECRET], body, headers, now=NOW)
+    headers = sign(scheme, SECRET, body, timestamp=NOW, url=URL)
+    result = check_signature(scheme, [SECRET], body, headers, now=NOW, url=URL)
     assert (result.ok, result.reason, result.secret_index, result.signature_ok) == (True, "ok", 0, True)
     # And one changed byte breaks it.
     tampered = body.replace(b"stock.", b"stock_", 1)
-    assert not check_signature(scheme, [SECRET], tampered, headers, now=NOW).ok
+    assert not check_signature(scheme, [SECRET], tampered, headers, now=NOW, url=URL).ok
 
 
 @pytest.mark.parametrize("scheme_name", list(BUILTIN_SCHEMES))
 @pytest.mark.parametrize("sample", VALID_SAMPLES, ids=lambda p: p.name)
 def test_round_trip_through_the_cli(invwh, sample, scheme_name):
-    signed = invwh("sign", sample, "--secret", "k", "--scheme", scheme_name, "--format", "json").json
+    url = ["--notification-url", URL] if BUILTIN_SCHEMES[scheme_name].signs_url else []
+    signed = invwh("sign", sample, "--secret", "k", "--scheme", scheme_name, *url, "--format", "json").json
     header_args = [arg for name, value in signed["headers"].items() for arg in ("-H", f"{name}: {value}")]
     verified = invwh("verify", "--body", sample, "--secret", "k", "--scheme", scheme_name, *header_args,
-                     "--format", "json")  # fmt: skip
+                     *url, "--format", "json")  # fmt: skip
     assert verified.json["valid"] is True
     assert verified.json["event_type"] == signed["event_type"]
 

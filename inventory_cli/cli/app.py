@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..config import Config
 
 # name -> "module:attribute". Importing a command only when it runs keeps
-# `invwh sign` from paying for rich, requests or jsonschema it does not use.
+# `invwh sign` from paying for requests or jsonschema it does not use.
 COMMANDS = {
     "demo": "inventory_cli.cli.demo:demo",
     "samples": "inventory_cli.cli.samples:samples",
@@ -43,20 +43,14 @@ COMMANDS = {
 
 
 class AppContext:
-    """Built once per run and handed to every command: output streams, colour, the config file."""
+    """Built once per run and handed to every command: colour and the config file.
+
+    Commands print through ``cli/output/``'s modules, giving them ``color``.
+    """
 
     def __init__(self, color: bool | None = None, config: Config | None = None) -> None:
-        self.color = color  # None: decide by terminal and NO_COLOR
+        self.color = color  # None: decide by terminal and NO_COLOR (output.text.color_wanted)
         self.config = config  # None: no config file
-        self._consoles: dict[bool, Any] = {}
-
-    def console(self, *, stderr: bool = False) -> Any:
-        """Where reports print: rich on a terminal (or with --color), plain text elsewhere."""
-        if stderr not in self._consoles:
-            from .console import make_console
-
-            self._consoles[stderr] = make_console(stderr=stderr, color=self.color)
-        return self._consoles[stderr]
 
 
 #: ``report.Outcome`` values and their exit statuses (by value: importing the
@@ -91,7 +85,8 @@ class InvwhGroup(click.Group):
         if target is None:
             return None
         module, attribute = target.split(":")
-        return getattr(importlib.import_module(module), attribute)
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

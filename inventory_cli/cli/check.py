@@ -70,7 +70,8 @@ def check(
     indented with non-ASCII text and as json.dumps writes it (both must be
     accepted: a receiver that takes only the second verifies re-serialized
     JSON); a tampered body, another secret, no signature, a malformed
-    signature and a signature for another method (must get a 4xx, other
+    signature, a signature for another method (or another URL, for a
+    scheme that signs it: square) (must get a 4xx, other
     than 404, 405, 408 and 429); bad JSON and an unknown event type (must
     not get a 5xx). Stale and future timestamps are recommended rejections:
     warnings, failures with --strict. When no valid event is accepted, the
@@ -92,7 +93,7 @@ def check(
     options = endpoint.delivery_options(scheme, secret)
 
     from ..payloads import read_payload
-    from .output import open_reporter
+    from .output.reporter import open_reporter
 
     payloads = [read_payload(path) for path in payload_paths]
     check_payloads(payloads)  # an invalid event is an input error, before anything is sent

@@ -6,12 +6,11 @@ import click
 
 from ..report import Report
 from .app import AppContext
+from .options import format_option
 
 
 @click.command(short_help="Run the whole job on built-in events, no setup needed.")
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text", "json")
 @click.pass_obj
 def demo(app: AppContext, output_format: str) -> Report:
     """Run a local verifying receiver and deliver signed events to it.
@@ -29,7 +28,7 @@ def demo(app: AppContext, output_format: str) -> Report:
     from ..demo import run_demo
     from ..report import delivery_item, delivery_report
     from ..schemes import INVENTORY_V1
-    from .output import open_reporter
+    from .output.reporter import open_reporter
 
     results = run_demo()
     report = delivery_report("demo", results[0].url, INVENTORY_V1.name)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from .app import AppContext
 from .options import (
+    check_notification_url,
     format_option,
+    notification_url_option,
     resolve_scheme,
     resolve_secrets,
     scheme_option,
@@ -68,6 +71,19 @@ if TYPE_CHECKING:
     help="Append every answered request to FILE, one JSON object a line, the body byte for byte "
     "(a new file is readable by you only).",
 )
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Drop a connection silent this long, or whose request head is not whole this long "
+    "after it began (however slowly its bytes arrive).",
+)
+@notification_url_option(
+    "For a scheme that signs the URL the receiver is reached at (square): the URL senders sign "
+    "for [default: the URL it listens on, as printed]."
+)
 @format_option("text", "json")
 @click.pass_obj
 def listen(
@@ -82,13 +98,16 @@ def listen(
     max_body: int,
     respond: int | None,
     record: str | None,
+    read_timeout: float,
+    notification_url: str | None,
     output_format: str,
 ) -> ExitStatus:
     """Receive webhook deliveries on a local URL, verify each one and answer it.
 
     Answers 200 to a validly signed inventory event, 401 to a missing, bad or
     stale signature, 422 to a signed body that is not an inventory event, 404
-    to another path, 405 to another method, 413 to a body over --max-body.
+    to another path, 405 to another method, 413 to a body over --max-body,
+    400 to malformed HTTP (not recorded).
 
     The first line on stdout is the URL it listens on ({"listening": URL}
     with --format json); then one line per request as it is answered.
@@ -99,13 +118,15 @@ def listen(
       invwh listen --secret-file .secret
       invwh listen --port 0 --record deliveries.jsonl
       invwh listen --respond 422      # how does the sender handle a failure?
+      invwh listen --read-timeout 30  # a slow sender on a slow link
       invwh listen --secret-file old.key --secret-file new.key   # key rotation
       invwh listen --format json | jq -c 'select(.valid | not)'
+      invwh listen --scheme square --notification-url https://abc123.tunnel.example/webhooks
     """
     from ..receiver import Receiver, ReceiverConfig, is_loopback
-    from . import render
 
     scheme = resolve_scheme(scheme_name)
+    notification_url = check_notification_url(scheme, notification_url, needed=False)
     secrets = resolve_secrets(secret_values, secret_file)
     config = ReceiverConfig(
         scheme=scheme,
@@ -117,20 +138,23 @@ def listen(
         max_body=max_body,
         respond=respond,
         record=record,
+        read_timeout=read_timeout,
+        notification_url=notification_url,
     )
     printer = _Printer(app, output_format, forced=respond is not None)
     receiver = Receiver(config, on_delivery=printer)
     with _sigterm_stops():
         try:
             receiver.bind()
-            _write_stdout(render.listening_line(receiver.url, output_format))
+            _write_stdout(printer.listening_line(receiver.url))
             if not is_loopback(host):
                 click.echo(
                     f"invwh listen: warning: {host} is not a loopback address: "
                     "other machines can send to this receiver",
                     err=True,
                 )
-            click.echo(f"invwh listen: {_settings(config)}; Ctrl-C stops", err=True)
+            settings = _settings(config, receiver.notification_url)
+            click.echo(f"invwh listen: {settings}; Ctrl-C stops", err=True)
             receiver.serve_forever()
         except (KeyboardInterrupt, _Terminated):
             pass
@@ -142,13 +166,18 @@ def listen(
     return ExitStatus.OK
 
 
-def _settings(config: ReceiverConfig) -> str:
+def _settings(config: ReceiverConfig, notification_url: str | None) -> str:
     secrets = f"{len(config.secrets)} secret{'s' if len(config.secrets) != 1 else ''}"
     if not config.scheme.uses_timestamp:
         tolerance = "no timestamp in this scheme"
     else:
         tolerance = f"tolerance {config.tolerance} s" if config.tolerance else "timestamp age not checked"
-    parts = [f"{config.scheme.name}, {secrets}, {tolerance}, bodies up to {config.max_body} bytes"]
+    parts = [
+        f"{config.scheme.name}, {secrets}, {tolerance}, bodies up to {config.max_body} bytes, "
+        f"read timeout {config.read_timeout:g} s"
+    ]
+    if notification_url is not None:
+        parts.append(f"signatures checked for the notification URL {notification_url}")
     if config.respond is not None:
         parts.append(f"answering {config.respond} to every delivery")
     if config.record is not None:
@@ -165,32 +194,31 @@ class _Printer:
     """Prints each delivery as it is answered. Called from the receiver's threads."""
 
     def __init__(self, app: AppContext, output_format: str, *, forced: bool) -> None:
-        from . import render
-
-        self._render = render
         self.count = 0
         self._lock = threading.Lock()
-        self._json = output_format == "json"
-        self._forced = forced
         self._broken = False
-        # Rich only for a terminal (colour); plain writes otherwise, which are cheaper.
-        console = None if self._json else app.console()
-        self._console = console if console is not None and console.is_terminal else None
+        self.listening_line: Callable[[str], str]
+        self._text: Callable[[ReceivedDelivery], str]
+        if output_format == "json":
+            from .output import json
+
+            self.listening_line, self._text = json.listening_line, json.delivery_line
+        else:
+            from .output import listen_text
+            from .output.text import TextWriter
+
+            writer = TextWriter(app.color)
+            self.listening_line = listen_text.listening_line
+            self._text = functools.partial(listen_text.delivery_text, writer, forced=forced)
 
     def __call__(self, delivery: ReceivedDelivery) -> None:
-        if self._json:
-            text = self._render.delivery_json_line(delivery)
-        else:
-            text = self._render.delivery_text(delivery, forced=self._forced, markup=self._console is not None)
+        text = self._text(delivery)
         with self._lock:
             self.count += 1
             if self._broken:
                 return
             try:
-                if self._console is not None:
-                    self._console.print(text)
-                else:
-                    _write_stdout(text)
+                _write_stdout(text)
             except OSError:
                 # stdout is gone (`invwh listen | head`): keep answering and recording.
                 self._broken = True

@@ -16,19 +16,21 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import click
 from click.core import ParameterSource
 
 from ..errors import InputError, MissingSecretError
-from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme
-from ..signing import Secret
+from ..files import file_access
 from .app import AppContext
 
+# Schemes and signing load when a command uses them: `invwh validate` needs neither.
 if TYPE_CHECKING:
     from ..config import Config
     from ..delivery import DeliveryOptions
+    from ..schemes import Scheme
+    from ..signing import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,6 +67,8 @@ def secret_options(*, multiple: bool = False) -> Callable[[F], F]:
 
 
 def scheme_option(function: F) -> F:
+    from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME
+
     return click.option(
         "--scheme",
         "scheme_name",
@@ -80,6 +84,8 @@ def scheme_option(function: F) -> F:
 
 
 def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from ..schemes import BUILTIN_SCHEMES
+
     names = list(BUILTIN_SCHEMES)
     try:
         from ..config import load_config
@@ -92,14 +98,40 @@ def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str
     return [name for name in names if name.startswith(incomplete)]
 
 
-def format_option(*choices: str) -> Callable[[F], F]:
+def notification_url_option(help_text: str) -> Callable[[F], F]:
+    """``--notification-url``, for the schemes that sign the URL a receiver is reached at (square)."""
+    return click.option("--notification-url", metavar="URL", help=help_text)
+
+
+def check_notification_url(scheme: Scheme, url: str | None, *, needed: bool = True) -> str | None:
+    """``url`` checked against ``scheme``: refused for a scheme that does not sign a URL, and, when
+    ``needed``, required by one that does."""
+    if url is None:
+        if needed and scheme.signs_url:
+            raise click.UsageError(
+                f"the {scheme.name} scheme signs the notification URL: give --notification-url URL, "
+                "the URL the sender delivers to"
+            )
+        return None
+    if not scheme.signs_url:
+        raise click.UsageError(f"--notification-url: the {scheme.name} scheme does not sign the URL")
+    from ..delivery import check_url
+
+    return check_url(url)
+
+
+def format_option(*choices: str, help_text: str = "") -> Callable[[F], F]:
+    """``--format``, as every command declares it: one of ``choices``, the first by default.
+
+    Each format's rendering lives in ``cli/output/`` (one module per format).
+    """
     return click.option(
         "--format",
         "output_format",
         type=click.Choice(choices),
         default=choices[0],
         show_default=True,
-        help="Output format.",
+        help=help_text or "Output format.",
     )
 
 
@@ -121,6 +153,8 @@ def config_default_map(config: Config, commands: Iterable[str]) -> dict[str, dic
 
 
 def resolve_scheme(name: str) -> Scheme:
+    from ..schemes import get_scheme
+
     config = current_config()
     return get_scheme(name, config.schemes if config is not None else None)
 
@@ -158,6 +192,8 @@ def resolve_secrets(values: Any, files: Any) -> list[Secret]:
             f"no secret given: use --secret TEXT, --secret-file PATH or the {SECRET_ENV} "
             f"environment variable{unset}"
         )
+    from ..signing import Secret
+
     return [Secret(text) for text in texts]
 
 
@@ -196,19 +232,8 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
 
 
 def _read_secret_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except FileNotFoundError:
-        raise InputError(f"secret file {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"secret file {path}: is a directory") from None
-    except PermissionError:
-        raise InputError(f"secret file {path}: permission denied") from None
-    except UnicodeDecodeError:
-        raise InputError(f"secret file {path}: not UTF-8 text") from None
-    except OSError as error:
-        raise InputError(f"secret file {path}: cannot read: {error.strerror or error}") from None
+    with file_access(f"secret file {path}"), open(path, encoding="utf-8") as file:
+        text = file.read()
     # Editors and `echo` end files with a newline that is not part of the secret.
     text = text.removesuffix("\n").removesuffix("\r")
     if not text.strip():
@@ -280,17 +305,8 @@ def _header_file_lines(path: str, stdin: BinaryIO | None) -> Iterator[tuple[str,
             raise InputError("-H @-: this command reads no headers from standard input; use -H @FILE")
         data = stdin.read(_MAX_HEADER_FILE_BYTES + 1)
     else:
-        try:
-            with open(path, "rb") as file:
-                data = file.read(_MAX_HEADER_FILE_BYTES + 1)
-        except FileNotFoundError:
-            raise InputError(f"header file {path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"header file {path}: is a directory") from None
-        except PermissionError:
-            raise InputError(f"header file {path}: permission denied") from None
-        except OSError as error:
-            raise InputError(f"header file {path}: cannot read: {error.strerror or error}") from None
+        with file_access(f"header file {path}"), open(path, "rb") as file:
+            data = file.read(_MAX_HEADER_FILE_BYTES + 1)
     if len(data) > _MAX_HEADER_FILE_BYTES:
         raise InputError(f"header file {shown}: larger than 1 MiB; expected 'Name: value' lines")
     try:
@@ -426,7 +442,7 @@ def report_options(function: F) -> F:
         type=click.Path(dir_okay=False),
         help="Also write a JUnit XML report, for CI systems.",
     )(decorated)
-    return format_option("text", "json")(decorated)  # type: ignore[no-any-return]
+    return cast(F, format_option("text", "json")(decorated))
 
 
 def tolerance_option(help_text: str) -> Callable[[F], F]:

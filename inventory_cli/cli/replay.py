@@ -96,7 +96,7 @@ def replay_command(
         expected=expected or (200,),
     )
 
-    from .output import open_reporter
+    from .output.reporter import open_reporter
 
     report = delivery_report("replay", endpoint.url, scheme.name, streamed=True)
     statuses: dict[str, int] = {}

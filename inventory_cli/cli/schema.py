@@ -18,7 +18,7 @@ def schema(event_type: str | None) -> ExitStatus:
       invwh schema                       # the InventoryChangeEvent union
       invwh schema stock.depleted > depleted.schema.json
     """
-    from . import render
+    from .output import json
 
-    render.write_json(get_event_type(event_type).schema if event_type else union_schema())
+    json.write(get_event_type(event_type).schema if event_type else union_schema())
     return ExitStatus.OK

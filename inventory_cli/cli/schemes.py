@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -32,15 +33,21 @@ def schemes(ctx: click.Context, output_format: str) -> ExitStatus | None:
     """
     if ctx.invoked_subcommand is not None:
         return None
-    from . import render
-
     app = ctx.ensure_object(AppContext)
     listed = [(scheme, "built-in") for scheme in BUILTIN_SCHEMES.values()]
     if app.config is not None:
         listed += [
             (s, app.config.path) for name, s in app.config.schemes.items() if name not in BUILTIN_SCHEMES
         ]
-    render.schemes_report(app, listed, _default_scheme(app), output_format)
+    if output_format == "json":
+        from .output import json
+
+        json.write(json.schemes_document(listed, _default_scheme(app)))
+    else:
+        from .output.schemes_text import write_schemes
+        from .output.text import TextWriter
+
+        write_schemes(TextWriter(app.color), listed, _default_scheme(app))
     return ExitStatus.OK
 
 
@@ -55,11 +62,11 @@ def show(app: AppContext, name: str) -> ExitStatus:
       invwh schemes show standard-webhooks
       invwh schemes show inventory-v1 >> invwh.toml
     """
-    from . import render
+    from .output.toml import scheme_block
 
     scheme = resolve_scheme(name)
     source = "built-in" if name in BUILTIN_SCHEMES else app.config.path if app.config else "config"
-    render.write_lines([render.scheme_toml(scheme, source)])
+    sys.stdout.write(scheme_block(scheme, source))
     return ExitStatus.OK
 
 

@@ -83,7 +83,7 @@ def send(
     options = endpoint.delivery_options(
         scheme, secret, headers=extra_headers, follow_redirects=follow_redirects
     )
-    from .output import open_reporter
+    from .output.reporter import open_reporter
 
     report = delivery_report("send", endpoint.url, scheme.name)
     with (

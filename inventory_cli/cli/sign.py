@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
 
 from ..payloads import read_payload
 from .app import AppContext, fail
-from .options import check_method, resolve_scheme, resolve_secret, scheme_option, secret_options
+from .options import (
+    check_method,
+    check_notification_url,
+    format_option,
+    notification_url_option,
+    resolve_scheme,
+    resolve_secret,
+    scheme_option,
+    secret_options,
+)
 from .status import ExitStatus
 
 DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
@@ -32,13 +42,12 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
     callback=check_method,
     help="The HTTP method the signature covers.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["headers", "json", "curl", "value"]),
-    default="headers",
-    show_default=True,
-    help="headers: 'Name: value' lines; json: an object; curl: a runnable command; "
+@format_option(
+    "headers",
+    "json",
+    "curl",
+    "value",
+    help_text="headers: 'Name: value' lines; json: an object; curl: a runnable command; "
     "value: the signature alone.",
 )
 @click.option(
@@ -47,7 +56,10 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
     show_default=True,
     envvar="INVWH_URL",
     show_envvar=True,
-    help="The URL for --format curl.",
+    help="The URL for --format curl, and the one signed for by a scheme that signs the URL (square).",
+)
+@notification_url_option(
+    "For a scheme that signs the URL the receiver is reached at (square): sign for this URL instead of --url."
 )
 @click.option("--no-validate", is_flag=True, help="Sign even if the payload is not a valid inventory event.")
 @click.pass_obj
@@ -62,6 +74,7 @@ def sign(
     method: str,
     output_format: str,
     url: str,
+    notification_url: str | None,
     no_validate: bool,
 ) -> ExitStatus:
     """Sign PAYLOAD (a file, or - for standard input) and print the headers to send.
@@ -76,12 +89,18 @@ def sign(
       invwh sign body.json --format curl --url http://localhost:3000/webhooks | sh
       cat body.json | invwh sign - --format value --timestamp 1700000000
       invwh sign body.json --scheme standard-webhooks --secret-file whsec.txt --id msg_1
+      invwh sign body.json --scheme square --notification-url https://shop.example/hooks/square
     """
     from ..signing import sign as sign_body
 
     scheme = resolve_scheme(scheme_name)
     if message_id is not None and not scheme.id_header:
         raise click.UsageError(f"--id: the {scheme.name} scheme has no message id")
+    notification_url = check_notification_url(scheme, notification_url, needed=False)
+    if scheme.signs_url and notification_url is None:
+        from ..delivery import check_url
+
+        notification_url = check_url(url)
     secret = resolve_secret(secret_values, secret_file)
     loaded = read_payload(payload)
 
@@ -101,27 +120,37 @@ def sign(
     if timestamp is None:
         timestamp = int(time.time())
     signature_headers = sign_body(
-        scheme, secret, loaded.body, method=method, timestamp=timestamp, message_id=message_id
+        scheme,
+        secret,
+        loaded.body,
+        method=method,
+        timestamp=timestamp,
+        message_id=message_id,
+        url=notification_url,
     )
     headers = {"Content-Type": "application/json", **signature_headers}
 
-    from . import render
-
     if output_format == "value":
-        render.write_lines([signature_headers[scheme.signature_header]])
+        sys.stdout.write(signature_headers[scheme.signature_header] + "\n")
     elif output_format == "headers":
-        render.write_lines(render.signed_headers_lines(headers))
+        from .output.sign_text import header_lines
+
+        sys.stdout.write(header_lines(headers))
     elif output_format == "json":
-        render.write_json(
-            {
-                "scheme": scheme.name,
-                "event_type": event_type,
-                "method": method.upper(),
-                "timestamp": timestamp if scheme.uses_timestamp else None,
-                "headers": headers,
-                "body_bytes": len(loaded.body),
-            }
+        from .output import json
+
+        document = json.signature_document(
+            scheme,
+            event_type=event_type,
+            method=method.upper(),
+            timestamp=timestamp,
+            notification_url=notification_url,
+            headers=headers,
+            body_bytes=len(loaded.body),
         )
+        json.write(document)
     else:
-        render.write_lines([render.curl_command(url, method.upper(), headers, loaded)])
+        from .output.sign_text import curl_command
+
+        sys.stdout.write(curl_command(url, method.upper(), headers, loaded))
     return ExitStatus.OK

@@ -90,7 +90,7 @@ def trigger(
         resolve_secret(secret_values, secret_file),
         headers=parse_headers(header_lines),
     )
-    from .output import open_reporter
+    from .output.reporter import open_reporter
 
     report = delivery_report("trigger", endpoint.url, scheme.name)
     with (

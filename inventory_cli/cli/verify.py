@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,7 +14,10 @@ from ..signing import Secret
 from .app import AppContext
 from .options import (
     check_method,
+    check_notification_url,
+    format_option,
     header_option,
+    notification_url_option,
     parse_headers,
     resolve_scheme,
     resolve_secrets,
@@ -22,6 +26,10 @@ from .options import (
     tolerance_option,
 )
 from .status import ExitStatus
+
+if TYPE_CHECKING:
+    from .output.json import AuditJson
+    from .output.verdict_text import AuditText
 
 
 @click.command(short_help="Say whether a received delivery is valid, and why not.")
@@ -43,15 +51,16 @@ from .status import ExitStatus
 )
 @tolerance_option("Reject timestamps older or further ahead than this many seconds; 0 turns the check off.")
 @click.option("--now", type=float, metavar="UNIX", help="Pin the clock, for reproducible checks.")
+@notification_url_option(
+    "The URL the delivery was sent to, for a scheme that signs it (square; needed there)."
+)
 @click.option("--no-validate", is_flag=True, help="Check the signature only, not the payload.")
 @click.option(
     "--explain",
     is_flag=True,
     help="With --recording: under each failing line, the likely cause verify would name.",
 )
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text", "json")
 @click.pass_obj
 def verify(
     app: AppContext,
@@ -64,6 +73,7 @@ def verify(
     method: str,
     tolerance: int,
     now: float | None,
+    notification_url: str | None,
     no_validate: bool,
     explain: bool,
     output_format: str,
@@ -89,6 +99,8 @@ def verify(
       invwh verify --body body.json -H ... --tolerance 0     # skip the age check
       invwh verify --recording deliveries.jsonl --secret-file .secret
       invwh verify --recording deliveries.jsonl --secret-file .secret --explain
+      invwh verify --body body.json --scheme square -H @headers.txt \\
+          --notification-url https://shop.example/hooks/square
     """
     from ..verdict import judge
 
@@ -99,10 +111,19 @@ def verify(
     if explain and recording_path is None:
         raise click.UsageError("--explain goes with --recording: --body always names the likely cause")
     scheme = resolve_scheme(scheme_name)
+    notification_url = check_notification_url(scheme, notification_url)
     secrets = resolve_secrets(secret_values, secret_file)
     if recording_path is not None:
         return _audit(
-            app, recording_path, scheme, secrets, tolerance, not no_validate, explain, output_format
+            app,
+            recording_path,
+            scheme,
+            secrets,
+            tolerance,
+            not no_validate,
+            explain,
+            output_format,
+            notification_url,
         )
     assert body_path is not None
     if body_path == "-" and "@-" in header_lines:
@@ -118,14 +139,18 @@ def verify(
         tolerance=tolerance,
         now=now,
         validate=not no_validate,
+        url=notification_url,
     )
 
-    from . import render
-
     if output_format == "json":
-        render.write_json({"body": loaded.name, **verdict.to_dict()})
+        from .output import json
+
+        json.write(json.verdict_document(loaded.name, verdict))
     else:
-        render.verdict_text(app, verdict, loaded.name)
+        from .output.text import TextWriter
+        from .output.verdict_text import write_verdict
+
+        write_verdict(TextWriter(app.color), verdict, loaded.name)
     return ExitStatus.OK if verdict.valid else ExitStatus.CHECK_FAILED
 
 
@@ -138,16 +163,33 @@ def _audit(
     validate: bool,
     explain: bool,
     output_format: str,
+    notification_url: str | None,
 ) -> ExitStatus:
     from ..audit import AuditTally, audit
     from ..recording import read_recording
-    from . import render
 
     records = read_recording(sys.stdin.buffer if path == "-" else path)
     tally = AuditTally()
-    with render.AuditReport(app, path, output_format, explain=explain) as report:
-        for item in audit(records, scheme, secrets, tolerance=tolerance, validate=validate, explain=explain):
-            tally.add(item)
-            report.add(item)
-        report.finish(tally)
+    report: AuditJson | AuditText
+    if output_format == "json":
+        from .output.json import AuditJson
+
+        report = AuditJson(path, explain=explain)
+    else:
+        from .output.verdict_text import AuditText
+
+        report = AuditText(app.color)
+    items = audit(
+        records,
+        scheme,
+        secrets,
+        tolerance=tolerance,
+        validate=validate,
+        explain=explain,
+        url=notification_url,
+    )
+    for item in items:
+        tally.add(item)
+        report.add(item)
+    report.finish(tally)
     return ExitStatus.OK if tally.ok else ExitStatus.CHECK_FAILED

@@ -1,47 +1,244 @@
-"""A run's report as one JSON document on stdout, written as items come.
+"""Every JSON invwh prints: whole documents, streamed documents and JSON lines.
 
-``{"command", "url", "scheme", "items": [...], "summary": {"total", ...},
-"ok", "interrupted", "error", ...}``: the items stream out one per line, so a
-replay of a million deliveries keeps nothing in memory; the summary, which
-only the end knows, follows them.
+Each is built as dicts and lists and written by the ``json`` module, to
+stdout with nothing else mixed in. A document whose data is streamed (a
+run's items, a recording's failures) is written as the data comes by
+``JsonStream``: the head, each element of its one array, then the tail only
+the end knows (counts, ``ok``), so a million items take no memory. A run's
+report is ``{"command", "url", "scheme", "items": [...], "summary": {"total",
+...}, "ok", "interrupted", "error", ...}``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
 
-from ...report import Item, Report
+if TYPE_CHECKING:
+    from ...audit import AuditItem, AuditTally
+    from ...events import EventCheck
+    from ...receiver import ReceivedDelivery
+    from ...report import Item, Report
+    from ...sample_events import Sample, Written
+    from ...schemes import Scheme
+    from ...verdict import Verdict
 
 
-class JsonSink:
-    def __init__(self) -> None:
+def write(data: Any, out: IO[str] | None = None) -> None:
+    """One whole document, indented for people who read it too."""
+    (out or sys.stdout).write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def line(data: Any) -> str:
+    """One object as one line of JSON Lines."""
+    return json.dumps(data, ensure_ascii=False)
+
+
+class JsonStream:
+    """One JSON object whose one array member is written an element at a time.
+
+    ``open`` writes the head and opens the array, ``element`` writes one
+    element a line, ``close`` ends the array and writes the members that follow
+    it. Every piece is written by ``json.dumps``; the joins between them are
+    the only text added here.
+    """
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
         self.first = True
-        self.started = False
+        self.opened = False
 
-    def start(self, report: Report) -> None:
-        head = {"command": report.command, "url": report.url, "scheme": report.scheme}
-        sys.stdout.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "items": [')
-        self.started = True
+    def open(self, head: Mapping[str, Any], array: str) -> None:
+        # The object with the array still empty, less its last "]}": the array stays open.
+        self.out.write(json.dumps({**head, array: []}, ensure_ascii=False)[: -len("]}")])
+        self.opened = True
 
-    def add(self, item: Item) -> None:
-        sys.stdout.write(("\n  " if self.first else ",\n  ") + json.dumps(item.data, ensure_ascii=False))
+    def element(self, value: Any) -> None:
+        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(value, ensure_ascii=False))
         self.first = False
 
-    def finish(self, report: Report) -> None:
-        tail: dict[str, Any] = {
-            "summary": report.summary,
-            "ok": report.ok,
-            "interrupted": report.interrupted,
-            "error": report.error,
-            **report.extra,
-        }
-        sys.stdout.write("\n], " + json.dumps(tail, ensure_ascii=False)[1:] + "\n")
-        sys.stdout.flush()
+    def close(self, tail: Mapping[str, Any]) -> None:
+        rest = json.dumps(tail, ensure_ascii=False)  # "{...}": its members follow the array's
+        self.out.write("\n]" + (", " + rest[1:] if tail else "}") + "\n")
+        self.out.flush()
 
     def abandon(self) -> None:
         # An error mid-run (a file that cannot be read): the one error line says it on
         # stderr, and stdout must not hold half a document that parses as something.
-        if self.started:
-            sys.stdout.write("\n")
+        if self.opened:
+            self.out.write("\n")
+            self.out.flush()
+
+
+# --- a run's report: send, trigger, demo, replay, check -------------------------------
+
+
+class JsonSink:
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.stream = JsonStream(out)
+
+    def start(self, report: Report) -> None:
+        self.stream.open({"command": report.command, "url": report.url, "scheme": report.scheme}, "items")
+
+    def add(self, item: Item) -> None:
+        self.stream.element(item.data)
+
+    def finish(self, report: Report) -> None:
+        self.stream.close(
+            {
+                "summary": report.summary,
+                "ok": report.ok,
+                "interrupted": report.interrupted,
+                "error": report.error,
+                **report.extra,
+            }
+        )
+
+    def abandon(self) -> None:
+        self.stream.abandon()
+
+
+# --- verify, validate, a recording's audit ----------------------------------------------
+
+
+def verdict_document(body_name: str, verdict: Verdict) -> dict[str, Any]:
+    return {"body": body_name, **verdict.to_dict()}
+
+
+def validation_document(results: Sequence[tuple[str, EventCheck]]) -> dict[str, Any]:
+    from ...verdict import event_check_dict
+
+    return {
+        "ok": all(check.ok for _, check in results),
+        "files": [{"file": name, **event_check_dict(check)} for name, check in results],
+    }
+
+
+class AuditJson:
+    """``verify --recording``: ``{"recording", "failures": [...], "summary", "ok"}``, streamed."""
+
+    def __init__(self, recording: str, *, explain: bool, out: IO[str] | None = None) -> None:
+        self.stream = JsonStream(out)
+        self.stream.open({"recording": recording}, "failures")
+        self.explain = explain
+
+    def add(self, item: AuditItem) -> None:
+        if not item.failed:
+            return
+        failure: dict[str, Any] = {
+            "line": item.line,
+            "category": item.category,
+            "reason": item.reason,
+            "event_type": item.event_type,
+        }
+        if self.explain:
+            failure["hints"] = list(item.hints)
+        self.stream.element(failure)
+
+    def finish(self, tally: AuditTally) -> None:
+        self.stream.close({"summary": tally.to_dict(), "ok": tally.ok})
+
+
+# --- listen ------------------------------------------------------------------------------
+
+
+def listening_line(url: str) -> str:
+    """``invwh listen --format json``'s first line: scripts wait for it."""
+    return line({"listening": url})
+
+
+def delivery_line(delivery: ReceivedDelivery) -> str:
+    """One answered request as one line of JSON."""
+    from ...recording import iso_utc
+
+    verdict = delivery.verdict
+    return line(
+        {
+            "received_at": iso_utc(delivery.received_at),
+            "method": delivery.method,
+            "path": delivery.path,
+            "status": delivery.status,
+            "valid": delivery.valid,
+            "reason": delivery.reason,
+            "event_type": delivery.event_type,
+            "message": delivery.message,
+            "hints": list(verdict.signature.hints) if verdict is not None else [],
+            "body_bytes": len(delivery.body),
+        }
+    )
+
+
+# --- sign ----------------------------------------------------------------------------------
+
+
+def signature_document(
+    scheme: Scheme,
+    *,
+    event_type: str | None,
+    method: str,
+    timestamp: int,
+    notification_url: str | None,
+    headers: Mapping[str, str],
+    body_bytes: int,
+) -> dict[str, Any]:
+    return {
+        "scheme": scheme.name,
+        "event_type": event_type,
+        "method": method,
+        "timestamp": timestamp if scheme.uses_timestamp else None,
+        "notification_url": notification_url,
+        "headers": dict(headers),
+        "body_bytes": body_bytes,
+    }
+
+
+# --- schemes -------------------------------------------------------------------------------
+
+
+def scheme_dict(scheme: Scheme, source: str) -> dict[str, Any]:
+    return {
+        "name": scheme.name,
+        "source": source,
+        "summary": scheme.summary,
+        "sends": dict(scheme.sends()),
+        "signs": scheme.describe_message(),
+        "hmac": f"HMAC-{scheme.hash.upper()}",
+        "encoding": scheme.encoding,
+        "key": scheme.describe_secret(),
+        "definition": scheme.definition(),
+    }
+
+
+def schemes_document(listed: Sequence[tuple[Scheme, str]], default: str) -> dict[str, Any]:
+    return {"default": default, "schemes": [scheme_dict(scheme, source) for scheme, source in listed]}
+
+
+# --- samples -------------------------------------------------------------------------------
+
+
+def sample_dict(sample: Sample) -> dict[str, Any]:
+    from ...sample_events import summary
+    from ...verdict import event_check_dict
+
+    check = sample.check()
+    return {
+        "name": sample.name,
+        "size": len(sample.body),
+        "summary": summary(check),
+        **event_check_dict(check),
+    }
+
+
+def samples_document(shipped: Sequence[Sample]) -> dict[str, Any]:
+    return {"samples": [sample_dict(sample) for sample in shipped]}
+
+
+def written_samples_document(directory: str, written: Sequence[Written]) -> dict[str, Any]:
+    return {
+        "directory": directory,
+        "samples": [
+            {**sample_dict(item.sample), "path": item.path, "action": item.action} for item in written
+        ],
+    }

@@ -1,221 +1,215 @@
-"""A run's report for people: a table that fits the terminal, then one summary line.
+"""Plain text for people: the writer every text report uses.
 
-Plain text is written directly; colour (ANSI, no rich) only on a terminal or
-when asked for. On a terminal no line is wider than the terminal and nothing
-is cut: a row too wide for it puts its name on a line of its own, and what
-is said about an item (why it failed, what the receiver answered) wraps at
-word boundaries under its row. In a pipe or a CI log lines are not wrapped.
-A streamed report (a replay) prints one line per item that is not as
-expected, as it comes, instead of a table.
+Lines are written directly to the stream; nothing is rendered from markup.
+Colour is ANSI escape codes, added only on a terminal (or with ``--color``)
+and never with ``NO_COLOR``. On a terminal no line is wider than the
+terminal: long lines wrap at word boundaries, and a table too wide wraps the
+cells of its flexible columns (cutting a word only when nothing else fits);
+in a pipe or a CI log lines are never wrapped.
+Text that came from outside (file names, headers, a receiver's answer) is
+shown with its control characters escaped, so it cannot move the cursor or
+clear the screen.
+
+Importing this module costs almost nothing: ``invwh validate`` and
+``invwh verify`` print through it on every run.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import textwrap
-import unicodedata
+from collections.abc import Sequence
 from typing import IO
 
-from ...report import (
-    AS_EXPECTED,
-    FAILED,
-    INFO,
-    MALFORMED,
-    NOT_PROVEN,
-    PASSED,
-    SKIPPED,
-    UNDELIVERED,
-    UNEXPECTED,
-    WARNING,
-    Item,
-    Report,
-)
-from . import NORMAL, QUIET, VERBOSE
-from .exchange import exchange_lines
+# ANSI styles.
+BOLD, DIM, RED, GREEN, YELLOW, BLUE = "1", "2", "31", "32", "33", "34"
+BOLD_RED, BOLD_GREEN, BOLD_YELLOW = "1;31", "1;32", "1;33"
 
-_MARKS = {
-    AS_EXPECTED: ("✓", "32"),
-    PASSED: ("✓", "32"),
-    UNEXPECTED: ("✗", "31"),
-    UNDELIVERED: ("✗", "31"),
-    MALFORMED: ("✗", "31"),
-    FAILED: ("✗", "31"),
-    WARNING: ("!", "33"),
-    NOT_PROVEN: ("?", "33"),
-    SKIPPED: ("–", "2"),
-    INFO: ("i", "34"),
+#: Each mark and its colour.
+OK, FAIL, WARN, UNPROVEN, SKIP, INFO = "ok", "fail", "warn", "unproven", "skip", "info"
+MARKS = {
+    OK: ("✓", GREEN),
+    FAIL: ("✗", RED),
+    WARN: ("!", YELLOW),
+    UNPROVEN: ("?", YELLOW),
+    SKIP: ("–", DIM),
+    INFO: ("i", BLUE),
 }
-_LABELS = {
-    AS_EXPECTED: "as expected",
-    UNDELIVERED: "not delivered",
-    NOT_PROVEN: "not proven",
-    INFO: "informational",
-}
-_PLURALS = {"delivery": "deliveries", "case": "cases", "line": "lines", WARNING: "warnings"}
+
 GAP = "   "
 INDENT = "    "
 
+# C0 and C1 control characters (escape included) in text from outside, shown escaped.
+_CONTROL_CHARACTERS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
 
-class TextSink:
-    def __init__(self, *, color: bool | None, verbosity: int = NORMAL, out: IO[str] | None = None) -> None:
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as ``\\xNN``: safe on any terminal, and one line."""
+    return text if text.isprintable() else text.translate(_CONTROL_CHARACTERS)
+
+
+def color_wanted(color: bool | None, stream: IO[str]) -> bool:
+    """``--color``/``--no-color`` when given; else colour on a terminal, unless ``NO_COLOR`` is set."""
+    if color is not None:
+        return color
+    return _isatty(stream) and not os.environ.get("NO_COLOR")
+
+
+def _isatty(stream: IO[str]) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def terminal_width(stream: IO[str]) -> int | None:
+    """The terminal's columns (``COLUMNS`` wins, as in ``shutil``), or None off a terminal."""
+    if not _isatty(stream):
+        return None
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError):
+            columns = 0
+    return columns or 80
+
+
+class TextWriter:
+    """Lines to a stream, with colour and wrapping decided once for the run."""
+
+    def __init__(self, color: bool | None = None, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
-        terminal = self.out.isatty()
-        self.color = terminal and not os.environ.get("NO_COLOR") if color is None else color
-        self.width = shutil.get_terminal_size().columns if terminal else None
-        self.verbosity = verbosity
-        self.report: Report | None = None
-        self.rows: list[Item] = []
+        self.color = color_wanted(color, self.out)
+        self.width = terminal_width(self.out)
 
-    # --- the stream of items ---------------------------------------------------
+    # --- pieces of a line ---------------------------------------------------------
 
-    def start(self, report: Report) -> None:
-        self.report = report
-        if self.verbosity > QUIET:
-            self._write(self._paint(report.title, "1"))
-            for line in report.preamble:
-                self._wrapped(line, "")
+    def paint(self, text: str, style: str) -> str:
+        return f"\x1b[{style}m{text}\x1b[0m" if self.color and text else text
 
-    def add(self, item: Item) -> None:
-        assert self.report is not None
-        if not self.report.streamed:
-            self.rows.append(item)  # a table needs every row's width first
-            return
-        if self.verbosity == QUIET or (item.outcome == AS_EXPECTED and self.verbosity < VERBOSE):
-            return
-        mark = self._mark(item.outcome)
-        notes = item.notes or (_label(item.outcome),)
-        for note in notes:
-            self._wrapped(f"{item.name}: {mark} {note}", INDENT)
-        if self.verbosity >= VERBOSE:
-            self._exchanges(item)
+    def mark(self, kind: str) -> str:
+        mark, style = MARKS[kind]
+        return self.paint(mark, style)
 
-    def finish(self, report: Report) -> None:
-        if self.rows and self.verbosity > QUIET:
-            self._table(report, self.rows)
-        elif self.rows and self.verbosity == QUIET:
-            for item in self.rows:  # errors only: the items that failed, one line each
-                if item.outcome in (UNEXPECTED, UNDELIVERED, FAILED, MALFORMED):
-                    note = item.notes[0] if item.notes else _label(item.outcome)
-                    self._wrapped(f"{self._mark(item.outcome)} {item.name}: {note}", INDENT)
-        if self.verbosity > QUIET:
-            for line in report.epilogue:
-                self._wrapped(line, INDENT)
-        self._write(self._paint(summary_line(report), "1;32" if report.ok else "1;31"))
-        self.out.flush()
+    # --- writing --------------------------------------------------------------------
 
-    def abandon(self) -> None:
-        self.out.flush()
+    def line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
 
-    # --- the table ---------------------------------------------------------------
-
-    def _table(self, report: Report, items: list[Item]) -> None:
-        headings = report.columns
-        rows = [(item.name, *item.cells) for item in items]
-        widths = [max(cell_width(row[i]) for row in [headings, *rows]) for i in range(len(headings))]
-        full = 2 + sum(widths) + len(GAP) * (len(widths) - 1)
-        # Too wide for the terminal: the name goes on a line of its own above the other cells.
-        name_apart = self.width is not None and full > self.width
-        shown = slice(1, None) if name_apart else slice(None)
-        self._write("")
-        heading = (INDENT if name_apart else "  ") + _joined(headings[shown], widths[shown])
-        self._write(self._paint(heading.rstrip(), "2"))
-        for item, row in zip(items, rows, strict=True):
-            mark = self._mark(item.outcome)
-            if name_apart:
-                self._name_line(mark, item.name)
-                self._write(INDENT + _joined(row[1:], widths[1:]).rstrip())
-            else:
-                self._write(f"{mark} " + _joined(row, widths).rstrip())
-            for note in item.notes:
-                self._wrapped(INDENT + note, INDENT + "  ")
-            if self.verbosity >= VERBOSE:
-                self._exchanges(item)
-        self._write("")
-
-    def _name_line(self, mark: str, name: str) -> None:
-        """A name on a line of its own: whole, even with spaces in it, unless it is wider than the
-        terminal, when it breaks after a ``/`` where it can (a path) and anywhere where it cannot."""
-        assert self.width is not None
-        room = max(20, self.width - 2)
-        lead = f"{mark} "
-        while cell_width(name) > room:
-            cut = room
-            while cell_width(name[:cut]) > room:
-                cut -= 1
-            slash = name.rfind("/", 0, cut)
-            cut = slash + 1 if slash > 0 else cut
-            self._write(lead + name[:cut])
-            name, lead = name[cut:], "  "
-        self._write(lead + name)
-
-    def _exchanges(self, item: Item) -> None:
-        for delivery in item.deliveries:
-            for line in exchange_lines(delivery):
-                self._wrapped(INDENT + line, INDENT + line[:2])
-
-    # --- writing ---------------------------------------------------------------------
-
-    def _mark(self, outcome: str) -> str:
-        mark, style = _MARKS.get(outcome, ("?", "0"))
-        return self._paint(mark, style)
-
-    def _paint(self, text: str, style: str) -> str:
-        return f"\x1b[{style}m{text}\x1b[0m" if self.color else text
-
-    def _wrapped(self, line: str, indent: str) -> None:
+    def wrapped(self, line: str, indent: str) -> None:
         """``line``, wrapped at word boundaries to the terminal's width, continued at ``indent``."""
         if self.width is None or visible_width(line) <= self.width:
-            self._write(line)
+            self.line(line)
             return
-        lead = len(line) - len(line.lstrip(" "))
-        wrapped = textwrap.wrap(
-            line.strip(" "),
-            width=max(20, self.width),
-            initial_indent=" " * lead,
-            subsequent_indent=indent,
-            break_on_hyphens=False,
-            # A word longer than a whole line (a long URL) must be cut somewhere.
-            break_long_words=True,
-        )
-        for part in wrapped or [line]:
-            self._write(part)
+        for part in wrap(line, max(20, self.width), indent):
+            self.line(part)
 
-    def _write(self, line: str) -> None:
-        self.out.write(line + "\n")
+    def flush(self) -> None:
+        self.out.flush()
+
+    # --- tables -----------------------------------------------------------------------
+
+    def table(
+        self,
+        headings: Sequence[str] | None,
+        rows: Sequence[Sequence[str]],
+        *,
+        right: Sequence[int] = (),
+        flexible: Sequence[int] = (),
+        bold_last: bool = False,
+        rule: bool = True,
+        gap: str = GAP,
+    ) -> None:
+        """Columns of text: a heading line (dim, a rule under it unless not ``rule``), then the rows.
+
+        A cell may hold several lines. The columns in ``right`` are right-aligned
+        (counts, sizes). On a terminal too narrow for the table, the cells of the
+        ``flexible`` columns are wrapped at word boundaries until it fits; a word
+        is cut only when it is wider than the column can be. ``bold_last`` makes
+        the last row a total.
+        """
+        table = [[cell.split("\n") for cell in row] for row in ([headings] if headings else []) + list(rows)]
+        if not table:
+            return
+        columns = len(table[0])
+        widths = [max(visible_width(line) for row in table for line in row[i]) for i in range(columns)]
+        if self.width is not None and flexible:
+            widths = _fitted(table, widths, flexible, self.width - len(gap) * (columns - 1))
+            table = [
+                [_wrap_cell(cell, widths[i]) if i in flexible else cell for i, cell in enumerate(row)]
+                for row in table
+            ]
+        for number, row in enumerate(table):
+            style = ""
+            if headings and number == 0:
+                style = DIM
+            elif bold_last and number == len(table) - 1:
+                style = BOLD
+            for depth in range(max(len(cell) for cell in row)):
+                cells = [
+                    _aligned(cell[depth] if depth < len(cell) else "", widths[i], i in right)
+                    for i, cell in enumerate(row)
+                ]
+                text = gap.join(cells).rstrip()
+                self.line(self.paint(text, style) if style else text)
+            if headings and number == 0 and rule:
+                self.line(self.paint("─" * (sum(widths) + len(gap) * (columns - 1)), DIM))
 
 
-def summary_line(report: Report) -> str:
-    """``5 deliveries: 4 as expected, 1 unexpected``; counts that are 0 are left out."""
-    parts = [f"{count} {_label(outcome, count)}" for outcome, count in report.counts.items() if count]
-    line = f"{report.total} {_plural(report.noun, report.total)}"
-    if parts:
-        line += ": " + ", ".join(parts)
-    if report.interrupted:
-        line = f"interrupted after {line}"
-    return line
+def _aligned(text: str, width: int, right: bool) -> str:
+    padding = " " * (width - visible_width(text))
+    return padding + text if right else text + padding
 
 
-def _label(outcome: str, count: int = 1) -> str:
-    label = _LABELS.get(outcome, outcome.replace("_", " "))
-    return _plural(label, count)
+def _fitted(table: list[list[list[str]]], widths: list[int], flexible: Sequence[int], room: int) -> list[int]:
+    """``widths`` with the widest flexible column narrowed, a column at a time, until they fit ``room``:
+    first no narrower than the column's longest word, then, if that is not enough, further."""
+    widths = list(widths)
+    narrowest = 12  # below this a wrapped cell is harder to read than a line too long
+    longest_word = {
+        i: max((visible_width(word) for row in table for line in row[i] for word in line.split()), default=0)
+        for i in flexible
+    }
+    for floor in ({i: max(narrowest, longest_word[i]) for i in flexible}, dict.fromkeys(flexible, narrowest)):
+        while sum(widths) > room:
+            narrower = [i for i in flexible if widths[i] > floor[i]]
+            if not narrower:
+                break
+            widths[max(narrower, key=lambda i: widths[i])] -= 1
+    return widths
 
 
-def _plural(word: str, count: int) -> str:
-    return word if count == 1 else _PLURALS.get(word, word)
+def _wrap_cell(lines: list[str], width: int) -> list[str]:
+    wrapped: list[str] = []
+    for line in lines:
+        wrapped += wrap(line, width, "") if visible_width(line) > width else [line]
+    return wrapped
 
 
-def _joined(cells: tuple[str, ...], widths: list[int]) -> str:
-    return GAP.join(
-        cell + " " * (width - cell_width(cell)) for cell, width in zip(cells, widths, strict=True)
-    )
+def wrap(line: str, width: int, indent: str) -> list[str]:
+    """``line`` broken at word boundaries into lines of at most ``width`` columns, continued at
+    ``indent``; a word longer than a whole line (a long URL) is cut."""
+    import textwrap
+
+    lead = len(line) - len(line.lstrip(" "))
+    return textwrap.wrap(
+        line.strip(" "),
+        width=max(1, width),
+        initial_indent=" " * lead,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        break_long_words=True,
+    ) or [line]
 
 
 def cell_width(text: str) -> int:
     """Columns ``text`` takes on a terminal: wide East Asian characters take two, combining marks none."""
     if text.isascii():
         return len(text)
+    import unicodedata
+
     return sum(
         0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
     )

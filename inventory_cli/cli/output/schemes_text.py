@@ -1,0 +1,38 @@
+"""``invwh schemes`` for people: a table of each scheme, what it sends and what it signs.
+
+Off a terminal each cell's lines are written whole; on a terminal too narrow
+for the table, the "sends" and "signs" cells wrap at word boundaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .text import BOLD, DIM, TextWriter, printable
+
+if TYPE_CHECKING:
+    from ...schemes import Scheme
+
+
+def write_schemes(writer: TextWriter, listed: Sequence[tuple[Scheme, str]], default: str) -> None:
+    rows = []
+    for scheme, source in listed:
+        name = writer.paint(printable(scheme.name), BOLD) + (" (default)" if scheme.name == default else "")
+        sends = "\n".join(_sends_line(header, shape) for header, shape in scheme.sends())
+        signs = (
+            f"HMAC-{scheme.hash.upper()} of {printable(scheme.describe_message())}\n"
+            f"key: {printable(scheme.describe_secret())}"
+        )
+        rows.append((f"{name}\n{writer.paint(printable(source), DIM)}", sends, signs))
+    writer.line()
+    writer.table(("scheme", "sends", "signs"), rows, flexible=(1, 2))
+    writer.line()
+    writer.wrapped(writer.paint("`invwh schemes show NAME` prints one as a block for invwh.toml", DIM), "")
+
+
+def _sends_line(header: str, shape: str) -> str:
+    """``Header: shape``, with a note in parentheses (several signatures allowed) on a line of its own."""
+    shape, parenthesis, note = shape.partition(" (")
+    line = f"{printable(header)}: {printable(shape)}"
+    return line + (f"\n  ({printable(note)}" if parenthesis else "")

@@ -1,0 +1,104 @@
+"""Verdicts for people: ``verify``'s one delivery, ``validate``'s payloads, a recording's audit.
+
+``verify``: a head line (valid, or which check fails), then one line per
+check with its mark, and under a bad signature the likely causes.
+``validate``: a line per payload, its problems under it, and a count when
+there are several. ``verify --recording``: a line per failing delivery as the
+audit streams (constant memory), then a table per event type and a summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING
+
+from .text import BOLD, BOLD_GREEN, BOLD_RED, FAIL, INDENT, OK, SKIP, YELLOW, TextWriter, printable
+
+if TYPE_CHECKING:
+    from ...audit import AuditItem, AuditTally
+    from ...events import EventCheck
+    from ...verdict import Verdict
+
+CHECK_INDENT = " " * len("  signature  ")
+
+
+def write_verdict(writer: TextWriter, verdict: Verdict, body_name: str) -> None:
+    name = printable(body_name)
+    if verdict.valid:
+        writer.line(
+            f"{writer.mark(OK)} {writer.paint('valid', BOLD_GREEN)}: {name} is a "
+            f"{verdict.event_type or 'delivery'} signed with {printable(verdict.scheme)}"
+        )
+    else:
+        writer.line(f"{writer.mark(FAIL)} {writer.paint('invalid', BOLD_RED)}: {name} fails {verdict.reason}")
+    signature = verdict.signature
+    writer.wrapped(
+        f"  signature  {writer.mark(OK if signature.ok else FAIL)}  {printable(signature.message)}",
+        CHECK_INDENT + "   ",
+    )
+    for hint in signature.hints:
+        writer.wrapped(f"{CHECK_INDENT}{_likely_cause(writer)} {printable(hint)}", CHECK_INDENT + "  ")
+    if verdict.event is None:
+        writer.line(f"  payload    {writer.mark(SKIP)}  not validated (--no-validate)")
+    elif verdict.event.ok:
+        writer.line(f"  payload    {writer.mark(OK)}  {verdict.event.event_type}")
+    else:
+        first, *rest = verdict.event.problems
+        writer.wrapped(f"  payload    {writer.mark(FAIL)}  {printable(str(first))}", CHECK_INDENT + "   ")
+        for problem in rest:
+            writer.wrapped(f"{CHECK_INDENT}   {printable(str(problem))}", CHECK_INDENT + "   ")
+
+
+def write_validation(writer: TextWriter, results: Sequence[tuple[str, EventCheck]]) -> None:
+    for name, check in results:
+        if check.ok:
+            writer.line(f"{writer.mark(OK)} {printable(name)}: {check.event_type}")
+            continue
+        writer.line(f"{writer.mark(FAIL)} {printable(name)}: not a valid inventory event")
+        for problem in check.problems:
+            writer.wrapped(f"{INDENT}{printable(str(problem))}", INDENT + "  ")
+    invalid = sum(1 for _, check in results if not check.ok)
+    if len(results) > 1:
+        summary = f"{len(results) - invalid} valid, {invalid} invalid"
+        writer.line(writer.paint(summary, BOLD if invalid == 0 else BOLD_RED))
+
+
+def _likely_cause(writer: TextWriter) -> str:
+    return writer.paint("likely cause:", YELLOW)
+
+
+class AuditText:
+    """``verify --recording``: each failure as the audit reaches it, then the table and a summary."""
+
+    def __init__(self, color: bool | None, out: IO[str] | None = None) -> None:
+        self.writer = TextWriter(color, out)
+
+    def add(self, item: AuditItem) -> None:
+        if not item.failed:
+            return
+        from ...audit import MALFORMED
+
+        writer = self.writer
+        kind = "" if item.category == MALFORMED else f" ({item.event_type or 'not an event'})"
+        writer.wrapped(
+            f"line {item.line}: {writer.mark(FAIL)} {item.category}: {printable(item.reason)}{kind}", INDENT
+        )
+        for hint in item.hints:
+            writer.wrapped(f"  {_likely_cause(writer)} {printable(hint)}", INDENT)
+
+    def finish(self, tally: AuditTally) -> None:
+        from ...audit import COLUMNS
+
+        writer = self.writer
+        rows = [(name, *(str(row[c]) for c in COLUMNS)) for name, row in sorted(tally.by_type.items())]
+        rows.append(("all", *(str(tally.counts[c]) for c in COLUMNS)))
+        writer.line()
+        writer.table(("event type", *COLUMNS), rows, right=range(1, len(COLUMNS) + 1), bold_last=True)
+        writer.line()
+        summary = f"{tally.counts['valid']} of {tally.deliveries} deliveries valid"
+        if tally.malformed:
+            summary += f"; {tally.malformed} malformed line{'s' if tally.malformed != 1 else ''}"
+        if tally.skipped:
+            summary += f"; {tally.skipped} other request{'s' if tally.skipped != 1 else ''} skipped"
+        writer.line(writer.paint(summary, BOLD_GREEN if tally.ok else BOLD_RED))
+        writer.flush()

@@ -1,0 +1,231 @@
+"""The Python API (``inventory_cli.__all__``): the same answers as the commands, on the same bytes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import inspect
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES
+from hygiene import register_secret
+
+import inventory_cli
+from inventory_cli import (
+    BUILTIN_SCHEMES,
+    InputError,
+    Secret,
+    UnknownSchemeError,
+    Verdict,
+    check_event,
+    event_body,
+    get_scheme,
+    new_event,
+    sign_headers,
+    verify,
+)
+
+MINIMAL = (SAMPLES / "minimal-increase.json").read_bytes()
+KNOWN_SIGNATURE = (
+    "v1=B4XUvFJvAFbOv52stVfig7fj7TUdr4AYb1FLKefIOdrwGn6XtiqDTKtFygFM+DY1Kf8oFNN29Iu59Wci2znpYg=="
+)
+STAMP = 1_700_000_000
+#: A secret in the form every built-in scheme takes (standard-webhooks wants whsec_ and base64).
+WHSEC = "whsec_" + base64.b64encode(b"the-api-tests-key-0123").decode()
+register_secret(WHSEC)
+
+
+def secret_for(scheme_name: str) -> str:
+    return WHSEC if scheme_name == "standard-webhooks" else TEST_SECRET
+
+
+def test_sign_headers_gives_the_known_answer_and_what_invwh_sign_prints(invwh):
+    headers = sign_headers(MINIMAL, secret="s3cret", timestamp=STAMP)
+    assert headers == {
+        "Content-Type": "application/json",
+        "X-Timestamp": str(STAMP),
+        "X-Webhook-Signature": KNOWN_SIGNATURE,
+    }
+    printed = invwh("sign", SAMPLES / "minimal-increase.json", "--timestamp", STAMP, "--format", "json",
+                    env={"INVWH_SECRET": "s3cret"}).json  # fmt: skip
+    assert printed["headers"] == headers
+
+
+def test_the_signature_is_the_hmac_of_the_exact_bytes():
+    body = '{"sku": "Café crème"}\n'.encode()
+    headers = sign_headers(body, secret=TEST_SECRET, timestamp=STAMP, method="put")
+    digest = hmac.new(TEST_SECRET.encode(), b"PUT|%d|" % STAMP + body, hashlib.sha512).digest()
+    assert headers["X-Webhook-Signature"] == "v1=" + base64.b64encode(digest).decode()
+
+
+@pytest.mark.parametrize("scheme_name", list(BUILTIN_SCHEMES))
+@pytest.mark.parametrize("sample", VALID_SAMPLES, ids=lambda p: p.name)
+def test_what_sign_headers_signs_verify_accepts(sample, scheme_name):
+    body = sample.read_bytes()
+    secret = secret_for(scheme_name)
+    # A scheme that signs the notification URL (square) needs it on both sides.
+    url = "https://example.com/webhooks" if BUILTIN_SCHEMES[scheme_name].signs_url else None
+    headers = sign_headers(body, secret=secret, scheme=scheme_name, url=url)
+    verdict = verify(body, headers, secret=secret, scheme=scheme_name, url=url)
+    assert isinstance(verdict, Verdict)
+    assert (verdict.valid, verdict.reason, verdict.hints) == (True, "ok", [])
+    assert verdict.event_type == check_event(body).event_type
+    # The names as a client library may deliver them: any case.
+    lowered = {k.lower(): v for k, v in headers.items()}
+    assert verify(body, lowered, secret=secret, scheme=scheme_name, url=url).valid
+
+
+def test_a_scheme_object_and_a_secret_object_are_taken_too():
+    scheme = get_scheme("github")
+    headers = sign_headers(MINIMAL, secret=Secret(TEST_SECRET), scheme=scheme)
+    assert set(headers) == {"Content-Type", "X-Hub-Signature-256"}
+    assert verify(MINIMAL, headers, secret=Secret(TEST_SECRET), scheme=scheme).valid
+
+
+def test_verify_names_the_likely_cause_as_invwh_verify_does(invwh, tmp_path):
+    headers = sign_headers(MINIMAL, secret=TEST_SECRET, timestamp=STAMP)
+    received = MINIMAL + b"\n"  # an editor added a newline after signing
+    verdict = verify(received, headers, secret=TEST_SECRET, now=STAMP + 5)
+    assert (verdict.valid, verdict.reason) == (False, "signature_mismatch")
+    assert verdict.hints == ["the signature was made over the body without its trailing newline"]
+    path = tmp_path / "body.json"
+    path.write_bytes(received)
+    header_args = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
+    reported = invwh("verify", "--body", path, *header_args, "--now", STAMP + 5, "--format", "json",
+                     code=1, env={"INVWH_SECRET": TEST_SECRET}).json  # fmt: skip
+    assert (reported["reason"], reported["hints"], reported["message"]) == (
+        verdict.reason,
+        verdict.hints,
+        verdict.message,
+    )
+
+
+def test_verify_checks_the_timestamps_age_against_the_tolerance():
+    headers = sign_headers(MINIMAL, secret=TEST_SECRET, timestamp=STAMP)
+    assert verify(MINIMAL, headers, secret=TEST_SECRET, now=STAMP + 300).valid
+    stale = verify(MINIMAL, headers, secret=TEST_SECRET, now=STAMP + 301)
+    assert (stale.valid, stale.reason, stale.signature.signature_ok) == (False, "stale_timestamp", True)
+    assert verify(MINIMAL, headers, secret=TEST_SECRET, now=STAMP + 301, tolerance=600).valid
+    assert verify(MINIMAL, headers, secret=TEST_SECRET, tolerance=0).valid  # off: years later
+    future = verify(MINIMAL, headers, secret=TEST_SECRET, now=STAMP - 400)
+    assert future.reason == "future_timestamp"
+    with pytest.raises(InputError, match="tolerance"):
+        verify(MINIMAL, headers, secret=TEST_SECRET, tolerance=-1)
+
+
+def test_verify_takes_several_secrets_for_key_rotation():
+    headers = sign_headers(MINIMAL, secret="old-secret")
+    verdict = verify(MINIMAL, headers, secret=[TEST_SECRET, "old-secret"])
+    assert (verdict.valid, verdict.signature.secret_index) == (True, 1)
+    assert verify(MINIMAL, headers, secret=[TEST_SECRET]).reason == "signature_mismatch"
+    with pytest.raises(InputError, match="at least one secret"):
+        verify(MINIMAL, headers, secret=[])
+
+
+def test_verify_judges_the_payload_unless_told_not_to():
+    body = b'{"not": "an event"}'
+    headers = sign_headers(body, secret=TEST_SECRET)
+    verdict = verify(body, headers, secret=TEST_SECRET)
+    assert (verdict.valid, verdict.reason, verdict.signature.ok) == (False, "invalid_payload", True)
+    assert verdict.event is not None and verdict.event.problems
+    unchecked = verify(body, headers, secret=TEST_SECRET, validate=False)
+    assert (unchecked.valid, unchecked.event) == (True, None)
+
+
+def test_verify_reports_missing_headers_without_raising():
+    verdict = verify(MINIMAL, {}, secret=TEST_SECRET)
+    assert (verdict.valid, verdict.reason) == (False, "missing_signature")
+    only_signature = {"X-Webhook-Signature": KNOWN_SIGNATURE}
+    assert verify(MINIMAL, only_signature, secret=TEST_SECRET).reason == "missing_timestamp"
+
+
+@pytest.mark.parametrize("call", [sign_headers, lambda body, secret: verify(body, {}, secret=secret)])
+def test_bad_arguments_raise_clear_errors(call):
+    with pytest.raises(TypeError, match="bytes you send"):
+        call(MINIMAL.decode(), secret=TEST_SECRET)
+    with pytest.raises(InputError, match="the secret is empty"):
+        call(MINIMAL, secret="  ")
+    with pytest.raises(TypeError, match="a secret is text"):
+        call(MINIMAL, secret=TEST_SECRET.encode())
+
+
+def test_an_unknown_scheme_names_the_known_ones():
+    with pytest.raises(UnknownSchemeError, match="known schemes: inventory-v1, ") as raised:
+        sign_headers(MINIMAL, secret=TEST_SECRET, scheme="inventory-v2")
+    assert TEST_SECRET not in str(raised.value)
+
+
+@pytest.mark.parametrize("event_type", ["stock.increase", "stock.decrease", "stock.depleted"])
+def test_new_event_is_a_fresh_valid_event(event_type):
+    first, second = new_event(event_type), new_event(event_type)
+    assert first["eventId"] != second["eventId"]
+    body = event_body(first)
+    assert check_event(body).event_type == event_type
+    occurred = time.mktime(time.strptime(first["occurredAt"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    assert abs(occurred - time.time()) < 5
+
+
+def test_new_event_overrides_fields_and_dotted_keys_reach_into_objects():
+    event = new_event("stock.decrease", sku="GASKET-RUB-12", quantityChange=-5,
+                      **{"location.warehouseId": "WH-TEST-01", "note.author": "qa"})  # fmt: skip
+    assert (event["sku"], event["quantityChange"]) == ("GASKET-RUB-12", -5)
+    assert event["location"]["warehouseId"] == "WH-TEST-01"
+    assert event["location"]["bin"]  # the rest of the object is kept
+    assert event["note"] == {"author": "qa"}
+    assert json.loads(event_body(event)) == event
+
+
+def test_new_event_refuses_what_it_cannot_make():
+    with pytest.raises(InputError, match=r"unknown event type 'stock\.moved'; the event types: stock\."):
+        new_event("stock.moved")
+    with pytest.raises(InputError, match="sku is not an object"):
+        new_event("stock.increase", **{"sku.code": "X"})
+    with pytest.raises(InputError, match=r"cannot set 'location\.'"):
+        new_event("stock.increase", **{"location.": "X"})
+
+
+def test_the_public_names_resolve_and_are_documented():
+    assert sorted(inventory_cli.__all__) == dir(inventory_cli)
+    for name in inventory_cli.__all__:
+        value = getattr(inventory_cli, name)
+        if callable(value):
+            assert inspect.getdoc(value), f"inventory_cli.{name} has no docstring"
+    for function in (sign_headers, verify, new_event):
+        hints = inspect.signature(function)
+        assert hints.return_annotation is not inspect.Signature.empty
+        assert all(p.annotation is not inspect.Parameter.empty for p in hints.parameters.values())
+
+
+def test_names_exported_before_the_api_still_resolve():
+    from inventory_cli.signing import check_signature, sign
+
+    assert (inventory_cli.sign, inventory_cli.check_signature) == (sign, check_signature)
+    assert "sign" not in inventory_cli.__all__
+    with pytest.raises(AttributeError, match="no attribute 'sign_body'"):
+        inventory_cli.sign_body  # noqa: B018
+
+
+def test_importing_the_package_loads_nothing_else():
+    """``invwh sign``'s start-up is benchmarked: the API must cost nothing until used, and
+    the pytest plugin must never load outside pytest."""
+    code = (
+        "import sys\n"
+        "import inventory_cli\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('inventory_cli') or m == 'pytest')\n"
+        "from inventory_cli.cli import cli\n"
+        f"args = ['sign', {str(SAMPLES / 'stock-increase.json')!r}, '--secret', {TEST_SECRET!r}]\n"
+        "try:\n"
+        "    cli(args, prog_name='invwh')\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0, exit.code\n"
+        "print(loaded, sorted(m for m in ('pytest', 'inventory_cli.pytest_plugin', 'inventory_cli.api') "
+        "if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "['inventory_cli'] []"

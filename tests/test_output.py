@@ -1,0 +1,244 @@
+"""cli/output: plain text written directly, colour only where asked, tables that fit, JSON by the json module.
+
+The tables of ``verify --recording`` and ``schemes`` run under a real
+pseudo-terminal (no line wider than it, no word cut, colour) and in a pipe
+(no colour, no wrapping); the streamed JSON is compared with the document
+built whole; and no command loads rich any more.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import click
+import pytest
+from conftest import SAMPLES, TEST_SECRET
+from test_audit import mixed_recording
+
+from inventory_cli.cli.app import COMMANDS, cli
+from inventory_cli.cli.output.json import JsonStream
+from inventory_cli.cli.output.text import TextWriter, cell_width, printable
+from inventory_cli.schemes import BUILTIN_SCHEMES
+
+SCRIPT = str(Path(sys.executable).parent / "invwh")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def terminal_run(args: list[str], columns: int, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """The installed ``invwh`` with stdout on a pseudo-terminal ``columns`` wide; its output, colours kept."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith("INVWH_") and k not in ("COLUMNS", "NO_COLOR")
+    }
+    process = subprocess.Popen(
+        [SCRIPT, *args],
+        stdout=terminal,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env={**base, "INVWH_SECRET": TEST_SECRET, **(env or {})},
+    )
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal's other end closed: the process is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    return process.wait(timeout=60), output.decode("utf-8").replace("\r\n", "\n")
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``, less colour and a table's rule (as wide as the table)."""
+    return [word for word in ANSI.sub("", text).split() if word.strip("─")]
+
+
+# --- the tables, on a terminal and in a pipe ----------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [60, 90])
+def test_schemes_fits_the_terminal_in_colour(columns):
+    code, shown = terminal_run(["schemes"], columns=columns)
+    assert code == 0
+    assert max(cell_width(ANSI.sub("", line)) for line in shown.splitlines()) <= columns, shown
+    assert "\x1b[" in shown  # a terminal: colour
+
+
+def test_schemes_on_a_terminal_wraps_cells_and_cuts_no_word(invwh):
+    code, shown = terminal_run(["schemes"], columns=90)
+    assert code == 0
+    piped = invwh("schemes").stdout  # the same table in a pipe: no colour, no wrapping
+    assert "\x1b[" not in piped
+    assert "X-Hub-Signature-256: sha256=<hex HMAC-SHA256>" in piped
+    # The terminal's table wraps cells, so its words come in another order; none is cut or lost.
+    assert sorted(words(shown)) == sorted(words(piped))
+    for scheme in BUILTIN_SCHEMES:
+        assert any(line.split()[:1] == [scheme] for line in ANSI.sub("", shown).splitlines()), scheme
+
+
+def test_the_audit_table_on_a_terminal_is_coloured_and_the_same_in_a_pipe(invwh, tmp_path):
+    recording = tmp_path / "r.jsonl"
+    mixed_recording(recording)
+    code, shown = terminal_run(["verify", "--recording", str(recording)], columns=80)
+    assert code == 1
+    assert "\x1b[" in shown
+    piped = invwh("verify", "--recording", recording, code=1, env={"INVWH_SECRET": TEST_SECRET}).stdout
+    assert "\x1b[" not in piped
+    # The failures wrap on the terminal, the table fits as it is: the same words, the same table.
+    assert words(shown) == words(piped)
+    table = piped[piped.index("event type") : piped.index("deliveries valid")]
+    assert table in ANSI.sub("", shown)
+    heading, rule = [line for line in piped.splitlines() if line.startswith(("event type", "─"))]
+    assert len(rule) == len(heading)
+    (total,) = [line for line in piped.splitlines() if line.startswith("all ")]
+    assert len(total) == len(heading)  # counts right-aligned under their headings
+    assert total.split() == ["all", "2", "2", "2", "1"]
+
+
+def test_no_colour_on_a_terminal_with_no_color_set():
+    code, shown = terminal_run(["schemes"], columns=100, env={"NO_COLOR": "1"})
+    assert code == 0 and "\x1b[" not in shown
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["schemes"], 0),
+        (["samples"], 0),
+        (["validate", str(SAMPLES / "stock-increase.json")], 0),
+        (["verify", "--body", str(SAMPLES / "stock-increase.json"), "-H", "X-Timestamp: 1"], 1),
+    ],
+)
+def test_colour_on_request_and_never_in_a_pipe_without_it(invwh, args, code):
+    env = {"INVWH_SECRET": TEST_SECRET}
+    assert "\x1b[" in invwh("--color", *args, code=code, env=env).stdout
+    plain = invwh(*args, code=code, env=env).stdout
+    assert "\x1b[" not in plain
+    assert ANSI.sub("", invwh("--color", *args, code=code, env=env).stdout) == plain
+
+
+def test_no_command_loads_rich_not_even_for_a_table_in_colour(tmp_path):
+    recording = tmp_path / "r.jsonl"
+    mixed_recording(recording)
+    runs = [["schemes"], ["samples"], ["verify", "--recording", str(recording)]]
+    program = (
+        "import sys\n"
+        "from inventory_cli.cli.app import cli\n"
+        f"for args in {runs!r}:\n"
+        "    try:\n"
+        "        cli(['--color', *args], prog_name='invwh')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('rich' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "INVWH_SECRET": TEST_SECRET},
+    )
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+
+
+# --- the writer ---------------------------------------------------------------------------
+
+
+def test_a_table_aligns_multi_line_cells_and_right_aligned_counts():
+    out = io.StringIO()
+    writer = TextWriter(color=False, out=out)
+    writer.table(("name", "count"), [("a\nsecond line", "7"), ("bb", "1234")], right=(1,))
+    assert out.getvalue().splitlines() == [
+        "name          count",
+        "───────────────────",
+        "a                 7",
+        "second line",
+        "bb             1234",
+    ]
+
+
+def test_a_table_too_wide_for_the_terminal_wraps_only_its_flexible_columns():
+    out = io.StringIO()
+    writer = TextWriter(color=False, out=out)
+    writer.width = 40  # as on a terminal 40 columns wide
+    long = "every word of this cell stays whole when the table wraps it"
+    writer.table(("key", "text"), [("a-fixed-key", long)], flexible=(1,))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 40
+    assert lines[2].startswith("a-fixed-key   every")
+    assert " ".join(line[len("a-fixed-key   ") :].strip() for line in lines[2:]) == long
+
+
+def test_text_from_outside_cannot_reach_the_terminal_as_control_characters(invwh, tmp_path):
+    name = tmp_path / "evil\x1b[2Jname\r.json"
+    name.write_bytes((SAMPLES / "stock-increase.json").read_bytes())
+    shown = invwh("validate", name).stdout
+    assert "\x1b" not in shown and "\r" not in shown
+    assert f"✓ {tmp_path}/evil\\x1b[2Jname\\x0d.json: stock.increase" in shown
+    assert printable("plain text, café ✓") == "plain text, café ✓"
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def test_a_streamed_document_is_the_document_built_whole_and_streams():
+    out = io.StringIO()
+    stream = JsonStream(out)
+    head = {"recording": 'a "quoted" path ✓', "n": 1}
+    elements = [{"line": n, "reason": "x\ny"} for n in range(3)]
+    stream.open(head, "failures")
+    for element in elements:
+        stream.element(element)
+        assert out.getvalue().endswith(json.dumps(element, ensure_ascii=False))  # written as it comes
+    stream.close({"summary": {"total": 3}, "ok": False})
+    assert json.loads(out.getvalue()) == {**head, "failures": elements, "summary": {"total": 3}, "ok": False}
+
+
+def test_an_empty_stream_is_a_document_too():
+    out = io.StringIO()
+    stream = JsonStream(out)
+    stream.open({}, "items")
+    stream.close({})
+    assert json.loads(out.getvalue()) == {"items": []}
+
+
+# --- one --format ------------------------------------------------------------------------
+
+
+def _commands() -> list[tuple[str, click.Command]]:
+    found = []
+    for name in COMMANDS:
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        found.append((name, command))
+        if isinstance(command, click.Group):
+            found += [(f"{name} {sub}", command.commands[sub]) for sub in command.commands]
+    return found
+
+
+@pytest.mark.parametrize(
+    "name, command", _commands(), ids=lambda value: value if isinstance(value, str) else ""
+)
+def test_every_format_option_is_the_one_declaration(name, command):
+    (fmt,) = [p for p in command.params if "--format" in getattr(p, "opts", ())] or [None]
+    if fmt is None:
+        return  # schema prints JSON only; `schemes show` prints TOML only
+    assert isinstance(fmt.type, click.Choice)
+    assert fmt.name == "output_format"
+    assert fmt.default == fmt.type.choices[0]
+    assert fmt.show_default
+    assert "json" in fmt.type.choices
