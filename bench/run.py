@@ -294,7 +294,7 @@ def measure_replay(rounds: int, count: int, work: Path) -> list[Row]:
             f"replay: {count:,} deliveries, concurrency 16, to nginx",
             "deliveries/s",
             pairs,
-            ">= 0.5",
+            ">= 1.0",
             "reference: hey -c 16 with the same body to the same nginx",
         )
     ]

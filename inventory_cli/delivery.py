@@ -8,14 +8,10 @@ every payload, then its callers decide the exit status.
 
 from __future__ import annotations
 
-import email.utils
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from http.client import BadStatusLine, HTTPException, RemoteDisconnected
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -23,12 +19,13 @@ from . import __version__
 from .errors import InputError, MissingSecretError
 from .schemes import Scheme
 from .signing import Secret, new_message_id, sign
+from .transport import failures
+from .transport.retry import RetryPolicy, retry_after_seconds
 
 #: The two answers the inventory API documents for this webhook.
 CONTRACT = {200: "processed", 422: "processing failed"}
 RESPONSE_PREVIEW_BYTES = 512
 MAX_REDIRECTS = 5
-MAX_RETRY_WAIT = 60.0
 
 #: Gives the signature headers for a body, at the moment it is sent.
 Signer = Callable[[bytes], Mapping[str, str]]
@@ -127,6 +124,7 @@ class Deliverer:
         self.options = options
         check_url(options.url)
         self._sleep = sleep
+        self.retry = RetryPolicy(options.retries, options.backoff)
         self._local = threading.local()
         self._sessions: list[Any] = []
         self._lock = threading.Lock()
@@ -179,15 +177,13 @@ class Deliverer:
         result = DeliveryResult(payload, event_type, self.options.url, expected)
         signer = signer or self.signer()
         started = time.monotonic()
-        wait = self.options.backoff
         while True:
             result.attempts += 1
             retry_after = self._attempt(body, result, signer)
-            if result.attempts > self.options.retries or not _worth_retrying(result):
+            pause = self.retry.wait_before_retry(result.attempts, result.status, result.error, retry_after)
+            if pause is None:
                 break
-            pause = min(MAX_RETRY_WAIT, retry_after if retry_after is not None else wait)
             self._sleep(pause)
-            wait *= 2
         result.elapsed = time.monotonic() - started
         return result
 
@@ -248,15 +244,9 @@ class Deliverer:
                     url = target
                     continue
                 result.location = target
-            return _retry_after(response.headers.get("Retry-After"))
+            return retry_after_seconds(response.headers.get("Retry-After"))
         result.error = f"more than {MAX_REDIRECTS} redirects"
         return None
-
-
-def _worth_retrying(result: DeliveryResult) -> bool:
-    # Connection failures and server trouble may pass; a 4xx answer will not
-    # change, and re-sending a 422 would only repeat a processing failure.
-    return result.error is not None or result.status == 429 or (result.status or 0) >= 500
 
 
 def _preview(response: Any) -> bytes:
@@ -268,78 +258,19 @@ def _preview(response: Any) -> bytes:
     return chunk
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def describe_failure(error: BaseException, timeout: float) -> str:
-    """One line naming why nothing came back, from the innermost useful cause."""
+    """One line naming why ``requests`` got nothing back, in the words every client uses."""
     import requests
 
     if isinstance(error, requests.exceptions.ConnectTimeout):
-        return f"timed out connecting after {timeout:g} s"
+        return failures.connect_timed_out(timeout)
     if isinstance(error, requests.exceptions.ReadTimeout):
-        return f"no response within {timeout:g} s (timeout)"
+        return failures.no_response(timeout)
     if isinstance(error, requests.exceptions.TooManyRedirects):
         return "too many redirects"
-    for cause in _causes(error):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate not trusted: {cause.verify_message or cause.reason} (see --ca-bundle)"
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS error: {cause.reason or cause}"
-        if isinstance(cause, socket.gaierror):
-            return f"cannot resolve the host name ({cause.strerror or cause})"
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused (is the server running?)"
-        # Before ConnectionResetError and BadStatusLine: RemoteDisconnected is both.
-        if isinstance(cause, RemoteDisconnected):
-            return "the server closed the connection without answering"
-        if isinstance(cause, ConnectionResetError):
-            return "connection reset by the server"
-        if isinstance(cause, (socket.timeout, TimeoutError)):
-            return f"no response within {timeout:g} s (timeout)"
-        if isinstance(cause, BadStatusLine):
-            return f"the answer is not HTTP: it starts {_shown(cause.args[0] if cause.args else '')}"
-        if isinstance(cause, HTTPException):
-            return f"malformed HTTP answer: {_one_line(str(cause)) or type(cause).__name__}"
+    described = failures.describe_cause(error, timeout)
+    if described is not None:
+        return described
     if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return _one_line(f"invalid URL: {error}")
-    return _one_line(f"{type(error).__name__}: {_innermost(error)}")
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-    """The chain of causes, including those urllib3 keeps in ``.reason`` and ``.args``."""
-    seen: list[BaseException] = []
-    stack: list[Any] = [error]
-    while stack:
-        current = stack.pop()
-        if not isinstance(current, BaseException) or any(current is s for s in seen):
-            continue
-        seen.append(current)
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
-    return seen
-
-
-def _innermost(error: BaseException) -> str:
-    return str(_causes(error)[-1]) or type(error).__name__
-
-
-def _one_line(text: str) -> str:
-    """Whatever a server sent, as one line: a cause must not break the one-line error."""
-    return " ".join(text.split())
-
-
-def _shown(data: Any, limit: int = 40) -> str:
-    text = (data.decode("latin-1") if isinstance(data, bytes) else str(data)).rstrip("\r\n")
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return repr(text)
+        return failures.one_line(f"invalid URL: {error}")
+    return failures.one_line(f"{type(error).__name__}: {failures.innermost(error)}")

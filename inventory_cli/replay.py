@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 from . import __version__
 from .delivery import Deliverer, DeliveryOptions, DeliveryResult, Signer
 from .events import check_event
-from .pipeline import Job, Pipeline
 from .recording import BadLine, Recorded
 from .schemes import Scheme
+from .transport.client_pool import ClientPool, Outcome, Post
+from .transport.retry import RetryPolicy
 
 
 @dataclass
@@ -59,9 +60,10 @@ def replay(
 ) -> Iterator[ReplayItem]:
     """Deliver each usable record again and yield one item per line, in order.
 
-    Plain-HTTP URLs go through ``pipeline.Pipeline`` (one thread, keep-alive
-    connections, thousands of deliveries a second); HTTPS through the
-    Deliverer's ``requests`` sessions on a pool of threads.
+    Plain-HTTP URLs go through ``transport.client_pool.ClientPool`` (one
+    thread, keep-alive connections, thousands of deliveries a second); HTTPS
+    through the Deliverer's ``requests`` sessions on a pool of threads. Both
+    retry by the same ``RetryPolicy``.
     """
     kept = {name.lower() for name in scheme.replayed_header_names()}
 
@@ -91,51 +93,69 @@ def replay(
             sent += 1
             yield record, event_type
 
-    pace = _Pace(options.rate, clock, sleep)
     if urlsplit(deliverer.options.url).scheme == "http":
-        yield from _pipelined(planned(), deliverer.options, options, signer_for, pace)
+        yield from _pooled(planned(), deliverer.options, options, signer_for)
     else:
+        pace = _Pace(options.rate, clock, sleep)
         yield from _threaded(planned(), deliverer, options, signer_for, pace)
 
 
 Step = ReplayItem | tuple[Recorded, str | None]
 
 
-def _pipelined(
+def _pooled(
     steps: Iterator[Step],
     delivery: DeliveryOptions,
     options: ReplayOptions,
     signer_for: Callable[[Recorded], Signer],
-    pace: _Pace,
 ) -> Iterator[ReplayItem]:
-    pipeline = Pipeline(
+    pool = ClientPool(
         delivery.url,
         connections=options.concurrency,
         timeout=delivery.timeout,
-        retries=delivery.retries,
-        backoff=delivery.backoff,
+        retry=RetryPolicy(delivery.retries, delivery.backoff),
+        rate=options.rate,  # paced inside the pool, whose loop keeps serving its connections meanwhile
         headers=delivery.headers,
         user_agent=f"invwh/{__version__}",
     )
     skipped: deque[ReplayItem] = deque()  # lines passed over, waiting for their turn
-    lines: deque[int] = deque()  # the line of each job in flight, in order
+    sent: deque[tuple[int, str | None]] = deque()  # the line and event type of each POST in flight
 
-    def jobs() -> Iterator[Job]:
+    def posts() -> Iterator[Post]:
         for step in steps:
             if isinstance(step, ReplayItem):
                 skipped.append(step)
                 continue
             record, event_type = step
-            pace.wait()
-            lines.append(record.line)
-            yield Job(record.body, f"line {record.line}", event_type, options.expected, signer_for(record))
+            sent.append((record.line, event_type))
+            yield Post(record.body, signer_for(record))
 
-    for result in pipeline.run(jobs()):
-        line = lines.popleft()
+    for outcome in pool.run(posts()):
+        line, event_type = sent.popleft()
         while skipped and skipped[0].line < line:
             yield skipped.popleft()
-        yield ReplayItem(line, result)
+        yield ReplayItem(line, _result(outcome, line, event_type, delivery.url, options.expected))
     yield from skipped
+
+
+def _result(
+    outcome: Outcome, line: int, event_type: str | None, url: str, expected: Collection[int]
+) -> DeliveryResult:
+    return DeliveryResult(
+        f"line {line}",
+        event_type,
+        url,
+        expected,
+        status=outcome.status,
+        reason=outcome.reason,
+        elapsed=outcome.elapsed,
+        attempts=outcome.attempts,
+        response_preview=outcome.preview,
+        error=outcome.error,
+        location=outcome.location,
+        request_headers=outcome.request_headers,
+        request_body=outcome.body,
+    )
 
 
 def _threaded(

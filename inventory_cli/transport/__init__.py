@@ -2,6 +2,9 @@
 
 This package reads and writes HTTP and nothing else: it knows no scheme, no
 signature and no recording. ``server.py`` serves requests to a handler
-(``invwh listen``'s receiver). It may import only the standard library,
-httptools and ``inventory_cli.errors``; nothing above it.
+(``invwh listen``'s receiver); ``client_pool.py`` POSTs to one ``http://`` URL
+over keep-alive connections (``invwh replay``); ``retry.py`` is the one retry
+policy of every client, ``failures.py`` names why a delivery got no usable
+answer. It may import only the standard library, httptools and
+``inventory_cli.errors``; nothing above it.
 """

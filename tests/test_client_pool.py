@@ -1,4 +1,4 @@
-"""The pipelined HTTP client behind `invwh replay`, against real local servers."""
+"""The client pool behind `invwh replay` over http://, against real local servers."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pytest
 from conftest import TEST_SECRET
 from servers import Reply, serve
 
-from inventory_cli.pipeline import Job, Pipeline
 from inventory_cli.schemes import INVENTORY_V1
 from inventory_cli.signing import Secret, check_signature, sign
+from inventory_cli.transport.client_pool import ClientPool, Post
+from inventory_cli.transport.retry import RetryPolicy
 
 SECRET = Secret(TEST_SECRET)
 
@@ -22,16 +23,16 @@ def signer(body: bytes) -> dict[str, str]:
     return sign(INVENTORY_V1, SECRET, body)
 
 
-def jobs(count: int) -> list[Job]:
-    return [Job(b'{"n": %d}' % n, f"job {n}", None, (200,), signer) for n in range(count)]
+def posts(count: int) -> list[Post]:
+    return [Post(b'{"n": %d}' % n, signer) for n in range(count)]
 
 
 def test_delivers_every_body_once_in_order_with_valid_signatures():
     with serve() as server:
-        results = list(Pipeline(server.endpoint(), connections=8).run(jobs(300)))
-    assert [r.payload for r in results] == [f"job {n}" for n in range(300)]
-    assert all(r.status == 200 and r.ok for r in results)
-    assert sorted(r.body for r in server.received) == sorted(j.body for j in jobs(300))
+        results = list(ClientPool(server.endpoint(), connections=8).run(posts(300)))
+    assert [r.body for r in results] == [p.body for p in posts(300)]
+    assert all(r.status == 200 and r.error is None and r.attempts == 1 for r in results)
+    assert sorted(r.body for r in server.received) == sorted(p.body for p in posts(300))
     for request in server.received:
         assert request.headers["Content-Type"] == "application/json"
         assert check_signature(INVENTORY_V1, [SECRET], request.body, request.headers).ok
@@ -39,31 +40,30 @@ def test_delivers_every_body_once_in_order_with_valid_signatures():
 
 def test_reports_status_reason_and_the_start_of_the_body():
     with serve(lambda r: Reply(422, b"x" * 5000)) as server:
-        (result,) = Pipeline(server.endpoint()).run(jobs(1))
+        (result,) = ClientPool(server.endpoint()).run(posts(1))
     # The phrase http.server put on the wire: Python 3.13 renamed 422's (RFC 9110).
     sent_phrase = BaseHTTPRequestHandler.responses[422][0]
     assert (result.status, result.reason) == (422, sent_phrase)
-    assert result.response_preview == b"x" * 512
-    assert not result.ok
+    assert result.preview == b"x" * 512
 
 
 def test_retries_server_errors_then_succeeds():
     answers = iter([Reply(500), Reply(503, headers={"Retry-After": "0"}), Reply(200)])
     with serve(lambda r: next(answers)) as server:
-        (result,) = Pipeline(server.endpoint(), retries=3, backoff=0.01).run(jobs(1))
+        (result,) = ClientPool(server.endpoint(), retry=RetryPolicy(retries=3, backoff=0.01)).run(posts(1))
     assert (result.status, result.attempts) == (200, 3)
     assert len(server.received) == 3
 
 
 def test_does_not_retry_4xx():
     with serve(lambda r: Reply(422)) as server:
-        (result,) = Pipeline(server.endpoint(), retries=3, backoff=0.01).run(jobs(1))
+        (result,) = ClientPool(server.endpoint(), retry=RetryPolicy(retries=3, backoff=0.01)).run(posts(1))
     assert (result.status, result.attempts) == (422, 1)
 
 
 def test_a_server_that_closes_each_connection_still_gets_everything():
     with serve(lambda r: Reply(200, b"ok", headers={"Connection": "close"})) as server:
-        results = list(Pipeline(server.endpoint(), connections=4).run(jobs(40)))
+        results = list(ClientPool(server.endpoint(), connections=4).run(posts(40)))
     assert all(r.status == 200 for r in results)
     assert len(server.received) == 40
 
@@ -72,13 +72,13 @@ def test_connection_refused_is_a_result_not_an_exception():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    results = list(Pipeline(f"http://127.0.0.1:{port}/x", connections=2).run(jobs(3)))
+    results = list(ClientPool(f"http://127.0.0.1:{port}/x", connections=2).run(posts(3)))
     assert [r.error for r in results] == ["connection refused (is the server running?)"] * 3
-    assert not any(r.delivered for r in results)
+    assert not any(r.status for r in results)
 
 
 def test_unresolvable_host_is_a_result():
-    (result,) = Pipeline("http://host.invalid/x").run(jobs(1))
+    (result,) = ClientPool("http://host.invalid/x").run(posts(1))
     assert result.error.startswith("cannot resolve the host name")
 
 
@@ -103,7 +103,7 @@ def test_a_server_that_never_answers_times_out():
     listener, accepted = silent_server()
     try:
         started = time.monotonic()
-        (result,) = Pipeline(f"http://127.0.0.1:{listener.getsockname()[1]}/x", timeout=0.3).run(jobs(1))
+        (result,) = ClientPool(f"http://127.0.0.1:{listener.getsockname()[1]}/x", timeout=0.3).run(posts(1))
     finally:
         listener.close()
         for sock in accepted:
@@ -163,11 +163,11 @@ def test_response_framings(response, status, preview):
     listener = raw_server(response)
     try:
         results = list(
-            Pipeline(f"http://127.0.0.1:{listener.getsockname()[1]}/x", connections=2).run(jobs(6))
+            ClientPool(f"http://127.0.0.1:{listener.getsockname()[1]}/x", connections=2).run(posts(6))
         )
     finally:
         listener.close()
-    assert [(r.status, r.response_preview) for r in results] == [(status, preview)] * 6
+    assert [(r.status, r.preview) for r in results] == [(status, preview)] * 6
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ def test_response_framings(response, status, preview):
 def test_the_reason_is_the_phrase_on_the_wire_not_a_table_lookup(status_line, reason):
     listener = raw_server(status_line + b"\r\nContent-Length: 0\r\n\r\n")
     try:
-        (result,) = Pipeline(f"http://127.0.0.1:{listener.getsockname()[1]}/x").run(jobs(1))
+        (result,) = ClientPool(f"http://127.0.0.1:{listener.getsockname()[1]}/x").run(posts(1))
     finally:
         listener.close()
     assert (result.status, result.reason) == (422, reason)
@@ -192,12 +192,12 @@ def test_the_reason_is_the_phrase_on_the_wire_not_a_table_lookup(status_line, re
 def test_not_http_is_reported():
     listener = raw_server(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
     try:
-        (result,) = Pipeline(f"http://127.0.0.1:{listener.getsockname()[1]}/x").run(jobs(1))
+        (result,) = ClientPool(f"http://127.0.0.1:{listener.getsockname()[1]}/x").run(posts(1))
     finally:
         listener.close()
-    assert result.error.startswith("not an HTTP response")
+    assert result.error == "the answer is not HTTP: it starts 'SSH-2.0-OpenSSH_9.2'"
 
 
 def test_takes_only_plain_http():
     with pytest.raises(ValueError):
-        Pipeline("https://example.test/")
+        ClientPool("https://example.test/")

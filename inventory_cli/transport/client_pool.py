@@ -1,0 +1,580 @@
+"""Many POSTs to one ``http://`` URL over a pool of keep-alive connections, from one thread.
+
+``requests`` spends most of a millisecond of Python on each request: nothing
+for ``send``, everything for a replay of a day of traffic. This pool
+multiplexes plain-HTTP connections with ``selectors``, writes each request as
+one buffer signed the moment it is written, and reads the answers with llhttp
+(``httptools``, the parser of Node.js and uvicorn), keeping only what a
+verdict needs. Outcomes come back in the order the POSTs went in.
+
+What it promises at the edges (RFC 9110 §9.2.2, RFC 9112 §9):
+
+- A POST whose request was fully written is never written again by the pool:
+  a close or a reset after that is that delivery's failure. Only the retry
+  policy may send it again, and that counts an attempt.
+- A pooled connection found closed before any byte of a request went out is
+  replaced by a fresh one; that is not an attempt.
+- A delivery is settled only once its request is fully written; an answer
+  that comes earlier ends the connection.
+- An answer delimited by the close, an HTTP/1.0 answer and ``Connection:
+  close`` end the connection.
+- An answer llhttp refuses is its own delivery's failure, and ends the
+  connection: the next delivery starts on clean ground.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import heapq
+import os
+import selectors
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from urllib.parse import urljoin, urlsplit
+
+import httptools
+
+from . import failures
+from .retry import RetryPolicy, retry_after_seconds
+
+#: How much of an answer's body is kept, to show.
+PREVIEW_BYTES = 512
+#: The most of an answer kept before its status line is known, to show what it was instead.
+_START_BYTES = 64
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+
+#: Gives the signature headers for a body, at the moment it is written.
+Signer = Callable[[bytes], Mapping[str, str]]
+
+
+class Post:
+    """A body to POST, and how to sign it."""
+
+    __slots__ = ("body", "signer")
+
+    def __init__(self, body: bytes, signer: Signer) -> None:
+        self.body = body
+        self.signer = signer
+
+
+class Outcome:
+    """What became of one POST: an answer (``status``), or why there was none (``error``)."""
+
+    __slots__ = (
+        "_fixed",
+        "attempts",
+        "body",
+        "elapsed",
+        "error",
+        "location",
+        "preview",
+        "reason",
+        "signed",
+        "status",
+    )
+
+    def __init__(self, flight: _Flight, elapsed: float, fixed: Mapping[str, str]) -> None:
+        self.status = flight.status
+        self.reason = flight.reason
+        self.preview = flight.preview
+        self.error = flight.error
+        self.location = flight.location
+        self.attempts = flight.attempts
+        self.elapsed = elapsed  # seconds, all attempts together
+        self.body = flight.post.body
+        self.signed = flight.signed  # the signature headers of the last attempt
+        self._fixed = fixed
+
+    @property
+    def request_headers(self) -> dict[str, str]:
+        """The headers of the last attempt, as written (built on demand: only -v shows them)."""
+        return {**self._fixed, **self.signed, "Content-Length": str(len(self.body))}
+
+
+class _Flight:
+    """A POST on its way, and its answer once one is settled."""
+
+    __slots__ = (
+        "attempts",
+        "deadline",
+        "error",
+        "index",
+        "location",
+        "post",
+        "preview",
+        "reason",
+        "retry_after",
+        "signed",
+        "started",
+        "status",
+    )
+
+    def __init__(self, index: int, post: Post, started: float) -> None:
+        self.index = index
+        self.post = post
+        self.started = started
+        self.attempts = 0
+        self.deadline = 0.0
+        self.signed: Mapping[str, str] = {}
+        self.status: int | None = None
+        self.reason = ""
+        self.preview = b""
+        self.error: str | None = None
+        self.location: str | None = None
+        self.retry_after: float | None = None
+
+
+class _Unsolicited(Exception):
+    """Bytes after a complete answer, which no request asked for."""
+
+
+class _Connection:
+    """One socket, its llhttp parser (the parser's callbacks are these methods), and its request."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.parser = httptools.HttpResponseParser(self)
+        self.flight: _Flight | None = None
+        self.connecting = True
+        self.events = _WRITE  # as registered with the selector
+        self.reused = False  # it carried an answered request before
+        self.keep = True  # it may carry another request
+        self.out: memoryview | None = None  # the request, while not all of it is written
+        self.written = 0
+        self.new_answer()
+
+    def new_answer(self) -> None:
+        self.status: int | None = None
+        self.reason = b""
+        self.preview = bytearray()
+        self.location: bytes | None = None
+        self.retry_after: bytes | None = None
+        self.start = bytearray()  # the first bytes, until a status line is known
+        self.status_line = False  # a valid status line was read
+        self.length_given = False
+        self.chunked = False
+        self.encoded = False  # a Transfer-Encoding, chunked or not
+        self.head_done = False
+        self.complete = False
+
+    @property
+    def until_close(self) -> bool:
+        """The answer's body ends where the connection does (RFC 9112 §6.3, rules 4 and 8)."""
+        return self.head_done and not self.chunked and (self.encoded or not self.length_given)
+
+    # --- llhttp's callbacks ---------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            raise _Unsolicited
+
+    def on_status(self, reason: bytes) -> None:
+        self.status_line = True
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.status_line = True  # "HTTP/1.1 200" has no reason, so no on_status
+        name = name.lower()
+        if name == b"content-length":
+            self.length_given = True
+        elif name == b"transfer-encoding":
+            self.encoded = True
+            # Only a final "chunked" frames the body (RFC 9112 §6.3): "gzip, chunked" is chunked.
+            self.chunked = value.rpartition(b",")[2].strip().lower() == b"chunked"
+        elif name == b"location":
+            self.location = value
+        elif name == b"retry-after":
+            self.retry_after = value
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        self.status = parser.get_status_code()
+        self.head_done = True
+        # Connection: close (in any list, on any line), a close-delimited body, or HTTP/1.0.
+        if not parser.should_keep_alive() or parser.get_http_version() != "1.1":
+            self.keep = False
+
+    def on_body(self, chunk: bytes) -> None:
+        if len(self.preview) < PREVIEW_BYTES:
+            self.preview += chunk[: PREVIEW_BYTES - len(self.preview)]
+
+    def on_message_complete(self) -> None:
+        if self.status is not None and 100 <= self.status < 200:
+            keep = self.keep
+            self.new_answer()  # an interim answer: the real one follows
+            self.keep = keep
+        else:
+            self.complete = True
+
+
+class ClientPool:
+    """POSTs to one ``http://`` URL over at most ``connections`` keep-alive connections."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connections: int = 16,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        rate: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        user_agent: str = "invwh",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"the client pool takes http:// URLs, not {url!r}")
+        self.url = url
+        self.connections = max(1, connections)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.interval = 1.0 / rate if rate else 0.0  # between the starts of two new POSTs
+        self.clock = clock
+        self.address: tuple[int, tuple[str, int]] | None = None
+        self.unreachable: str | None = None
+        try:
+            family, _, _, _, address = socket.getaddrinfo(
+                parts.hostname, parts.port or 80, type=socket.SOCK_STREAM
+            )[0]
+            self.address = (family, (str(address[0]), int(address[1])))
+        except (OSError, UnicodeError) as error:
+            self.unreachable = failures.unresolvable(error)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.fixed = {
+            "Host": parts.netloc,
+            "User-Agent": user_agent,
+            "Content-Type": "application/json",
+            **(headers or {}),
+        }
+        self.head = f"POST {target} HTTP/1.1\r\n".encode("latin-1") + b"".join(
+            f"{name}: {value}\r\n".encode("latin-1") for name, value in self.fixed.items()
+        )
+
+    def run(self, posts: Iterable[Post]) -> Iterator[Outcome]:
+        """Deliver every POST and yield its outcome, in the POSTs' order."""
+        return _Run(self, iter(posts)).outcomes()
+
+
+class _Run:
+    """One run of a pool: the connections, the POSTs in flight and the outcomes not yet yielded."""
+
+    def __init__(self, pool: ClientPool, posts: Iterator[Post]) -> None:
+        self.pool = pool
+        self.posts = posts
+        self.exhausted = False
+        self.selector = selectors.DefaultSelector()
+        self.ready: dict[int, Outcome] = {}
+        self.next_out = 0  # the index of the next outcome to yield
+        self.taken = 0  # POSTs taken from ``posts`` so far
+        self.window = pool.connections * 4  # taken but not yielded, at most: memory stays flat
+        self.idle: list[_Connection] = []
+        self.busy: set[_Connection] = set()
+        self.later: list[tuple[float, int, _Flight]] = []  # retries, by when they are due
+        self.again: deque[_Flight] = deque()  # to write at once on a fresh connection
+        self.paced_from = 0.0
+        self.next_due = 0.0  # when --rate allows the next new POST
+
+    def outcomes(self) -> Iterator[Outcome]:
+        try:
+            while True:
+                self.start_what_can_start()
+                ready, next_out = self.ready, self.next_out
+                while next_out in ready:
+                    yield ready.pop(next_out)
+                    next_out += 1
+                if self.exhausted and next_out == self.taken:
+                    return
+                if next_out != self.next_out:
+                    self.next_out = next_out
+                    continue  # the window moved: more may start before anything is awaited
+                self.wait_and_serve()
+        finally:
+            for connection in [*self.idle, *self.busy]:
+                self.drop(connection)
+            self.selector.close()
+
+    # --- the loop ---------------------------------------------------------------
+
+    def start_what_can_start(self) -> None:
+        pool = self.pool
+        now = pool.clock()
+        while len(self.busy) < pool.connections:
+            if self.again:
+                flight = self.again.popleft()
+            elif self.later and self.later[0][0] <= now:
+                flight = heapq.heappop(self.later)[2]
+            elif not self.exhausted and self.taken - self.next_out < self.window and now >= self.next_due:
+                post = next(self.posts, None)
+                if post is None:
+                    self.exhausted = True
+                    continue
+                if pool.interval:
+                    if not self.taken:
+                        self.paced_from = now
+                    self.next_due = self.paced_from + (self.taken + 1) * pool.interval
+                flight = _Flight(self.taken, post, now)
+                self.taken += 1
+            else:
+                return
+            self.start(flight, now)
+
+    def wait_and_serve(self) -> None:
+        pool = self.pool
+        now = pool.clock()
+        due = [c.flight.deadline for c in self.busy if c.flight is not None]
+        if self.later:
+            due.append(self.later[0][0])
+        if self.next_due > now and not self.exhausted and len(self.busy) < pool.connections:
+            due.append(self.next_due)
+        wait = max(0.0, min(due) - now) if due else None
+        for key, mask in self.selector.select(wait):
+            connection: _Connection = key.data
+            if connection.flight is None:
+                self.drop_idle(connection)  # a pooled connection has nothing to say but its close
+            else:
+                self.serve(connection, mask)
+        now = pool.clock()
+        for connection in [c for c in self.busy if c.flight is not None and c.flight.deadline <= now]:
+            flight = connection.flight
+            assert flight is not None
+            if connection.complete:
+                self.settle(connection)  # answered early, and the rest of the request would not go
+            elif connection.connecting:
+                self.fail(connection, failures.connect_timed_out(pool.timeout))
+            else:
+                self.fail(connection, failures.no_response(pool.timeout))
+
+    # --- one POST ---------------------------------------------------------------
+
+    def start(self, flight: _Flight, now: float) -> None:
+        connection = self.pooled()
+        if connection is None:
+            connection = self.connect(flight)
+            if connection is None:
+                return
+        pool = self.pool
+        flight.attempts += 1
+        flight.error = None
+        flight.deadline = now + pool.timeout
+        body = flight.post.body
+        # Signed now, as it is written, so every attempt carries a fresh timestamp.
+        flight.signed = signed = flight.post.signer(body)
+        connection.out = memoryview(
+            b"".join(
+                (
+                    pool.head,
+                    *[f"{name}: {value}\r\n".encode("latin-1") for name, value in signed.items()],
+                    b"Content-Length: %d\r\n\r\n" % len(body),
+                    body,
+                )
+            )
+        )
+        connection.written = 0
+        connection.flight = flight
+        connection.new_answer()
+        self.busy.add(connection)
+        if not connection.connecting:
+            self.write(connection)
+            if connection.flight is flight:
+                self.watch(connection)
+
+    def pooled(self) -> _Connection | None:
+        """An idle connection still open, or None; the closed ones found on the way are dropped."""
+        while self.idle:
+            connection = self.idle.pop()
+            try:
+                # Not read by the loop while the POSTs' source was read or --rate waited.
+                if not connection.sock.recv(1, socket.MSG_PEEK):
+                    raise ConnectionResetError
+            except BlockingIOError:
+                return connection
+            except OSError:
+                pass
+            self.drop(connection)  # closed, reset, or it sent bytes nobody asked for
+        return None
+
+    def connect(self, flight: _Flight) -> _Connection | None:
+        """A new connection, its connect under way; None when it failed at once (then so did ``flight``)."""
+        pool = self.pool
+        if pool.address is None:
+            flight.attempts += 1
+            flight.error = pool.unreachable
+            self.decide(flight)
+            return None
+        family, address = pool.address
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        code = sock.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+            sock.close()
+            flight.attempts += 1
+            flight.error = failures.describe_os_error(OSError(code, os.strerror(code)))
+            self.decide(flight)
+            return None
+        connection = _Connection(sock)
+        self.selector.register(sock, _WRITE, connection)
+        return connection
+
+    def serve(self, connection: _Connection, mask: int) -> None:
+        """Progress on a connection that carries a POST."""
+        flight = connection.flight
+        assert flight is not None
+        flight.deadline = self.pool.clock() + self.pool.timeout  # --timeout bounds each silence
+        if connection.connecting:
+            code = connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                self.fail(connection, failures.describe_os_error(OSError(code, os.strerror(code))))
+                return
+            connection.connecting = False
+        if connection.out is not None:
+            self.write(connection)
+            if connection.flight is not flight:
+                return
+        if mask & _READ:
+            self.read(connection)
+            if connection.flight is not flight:
+                return
+        self.watch(connection)
+
+    def write(self, connection: _Connection) -> None:
+        out = connection.out
+        assert out is not None
+        try:
+            connection.written += connection.sock.send(out[connection.written :])
+        except BlockingIOError:
+            return
+        except OSError as error:
+            if connection.complete:
+                self.settle(connection)  # it answered, then stopped reading: the answer stands
+            elif connection.written == 0 and connection.reused:
+                self.resend_on_fresh_connection(connection)
+            else:
+                self.fail(connection, failures.describe_os_error(error))
+            return
+        if connection.written == len(out):
+            connection.out = None
+            if connection.complete:
+                self.settle(connection)
+
+    def read(self, connection: _Connection) -> None:
+        try:
+            data = connection.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError as error:
+            if connection.complete:
+                self.settle(connection)
+            else:
+                self.fail(connection, failures.describe_os_error(error))
+            return
+        if not data:
+            connection.keep = False
+            if connection.complete or connection.until_close:
+                connection.complete = True
+                self.settle(connection)
+            elif connection.head_done or connection.start:
+                self.fail(connection, failures.CLOSED_MID_ANSWER)
+            else:
+                self.fail(connection, failures.CLOSED_WITHOUT_ANSWER)
+            return
+        if not connection.status_line and len(connection.start) < _START_BYTES:
+            connection.start += data[: _START_BYTES - len(connection.start)]
+        try:
+            connection.parser.feed_data(data)
+        except (httptools.HttpParserError, _Unsolicited) as error:
+            connection.keep = False
+            if connection.complete:
+                pass  # bytes after the answer: it stands, the connection ends
+            elif not connection.status_line:
+                self.fail(connection, failures.not_http(bytes(connection.start)))
+                return
+            else:
+                self.fail(connection, failures.malformed(str(error) or type(error).__name__))
+                return
+        if connection.complete:
+            if connection.out is None:
+                self.settle(connection)
+            elif not connection.keep:
+                self.settle(connection)  # an early answer that closes: stop sending (RFC 9112 §9.6)
+            else:
+                connection.keep = False  # an early answer: where the request ends would be a guess
+
+    def watch(self, connection: _Connection) -> None:
+        events = _READ | _WRITE if connection.out is not None or connection.connecting else _READ
+        if events != connection.events:
+            self.selector.modify(connection.sock, events, connection)
+            connection.events = events
+
+    # --- deciding -----------------------------------------------------------------
+
+    def settle(self, connection: _Connection) -> None:
+        """The POST on ``connection`` got a complete answer."""
+        flight = connection.flight
+        assert flight is not None
+        flight.status = connection.status
+        flight.reason = connection.reason.decode("latin-1")
+        flight.preview = bytes(connection.preview)
+        status = flight.status or 0
+        flight.location = (
+            urljoin(self.pool.url, connection.location.decode("latin-1"))
+            if 300 <= status < 400 and connection.location is not None
+            else None
+        )
+        flight.retry_after = retry_after_seconds(connection.retry_after)
+        self.release(connection, reusable=connection.keep and connection.out is None)
+        self.decide(flight)
+
+    def fail(self, connection: _Connection, error: str | None) -> None:
+        """The POST on ``connection`` got no usable answer."""
+        flight = connection.flight
+        assert flight is not None
+        flight.status = None
+        flight.error = error
+        flight.retry_after = None
+        self.release(connection, reusable=False)
+        self.decide(flight)
+
+    def resend_on_fresh_connection(self, connection: _Connection) -> None:
+        """A pooled connection was closed before a byte of this request went out: not an attempt."""
+        flight = connection.flight
+        assert flight is not None
+        flight.attempts -= 1
+        self.release(connection, reusable=False)
+        self.again.append(flight)
+
+    def release(self, connection: _Connection, *, reusable: bool) -> None:
+        self.busy.discard(connection)
+        connection.flight = None
+        connection.out = None
+        if reusable:
+            connection.reused = True
+            self.watch(connection)
+            self.idle.append(connection)
+        else:
+            self.drop(connection)
+
+    def decide(self, flight: _Flight) -> None:
+        """Retry ``flight`` later, as the policy says, or make its outcome ready."""
+        pool = self.pool
+        wait = pool.retry.wait_before_retry(flight.attempts, flight.status, flight.error, flight.retry_after)
+        now = pool.clock()
+        if wait is not None:
+            heapq.heappush(self.later, (now + wait, flight.index, flight))
+        else:
+            self.ready[flight.index] = Outcome(flight, now - flight.started, pool.fixed)
+
+    def drop_idle(self, connection: _Connection) -> None:
+        if connection in self.idle:
+            self.idle.remove(connection)
+        self.drop(connection)
+
+    def drop(self, connection: _Connection) -> None:
+        with contextlib.suppress(KeyError, ValueError):  # never registered, or already gone
+            self.selector.unregister(connection.sock)
+        connection.sock.close()

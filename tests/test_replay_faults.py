@@ -1,0 +1,340 @@
+"""`invwh replay` against raw-socket servers that misbehave at the edges of HTTP/1.1.
+
+Each test is one way a keep-alive client goes wrong: a POST sent twice, a
+traceback on a reset idle connection, the next request written into the middle
+of a body, a close-delimited or HTTP/1.0 answer left in the pool, a malformed
+answer charged to the next delivery. The servers read every request whole
+(head, then Content-Length bytes) and keep every body they read, so a test can
+assert what reached the server and how often.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import TEST_SECRET
+
+SOCKET_TIMEOUT = 5.0  # every socket of these servers, and so every wait of theirs
+SECRET_ENV = {"INVWH_SECRET": TEST_SECRET}
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class Peer:
+    """One accepted connection, read as HTTP requests framed by Content-Length."""
+
+    def __init__(self, sock: socket.socket, server: RawServer) -> None:
+        self.sock = sock
+        self.server = server
+        self.buffer = b""
+
+    def read_head(self) -> bytes | None:
+        while b"\r\n\r\n" not in self.buffer:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buffer += data
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        return head
+
+    def read_body(self, head: bytes) -> bytes | None:
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        while len(self.buffer) < length:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buffer += data
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        with self.server.lock:
+            self.server.bodies.append(body)
+        return body
+
+    def read_request(self) -> bytes | None:
+        """The next request's body, read whole; None when the client closed."""
+        head = self.read_head()
+        return None if head is None else self.read_body(head)
+
+    def idle(self, seconds: float) -> bool:
+        """True when nothing came from the client for ``seconds``."""
+        return not self.buffer and not select.select([self.sock], [], [], seconds)[0]
+
+    def reset(self) -> None:
+        """Close with SO_LINGER 0: the client gets a RST, not a FIN."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+
+@dataclass
+class RawServer:
+    url: str
+    bodies: list[bytes] = field(default_factory=list)  # every body read whole, in arrival order
+    connections: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def requests_so_far(self) -> int:
+        with self.lock:
+            return len(self.bodies)
+
+    def read_whole(self, count: int) -> list[bytes]:
+        """The bodies, once ``count`` were read (a body fully written may still be on its way)."""
+        deadline = time.monotonic() + SOCKET_TIMEOUT
+        while self.requests_so_far() < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.bodies
+
+
+@contextlib.contextmanager
+def raw_server(converse: Callable[[Peer], None], *, receive_buffer: int = 0) -> Iterator[RawServer]:
+    """A TCP server on port 0 that runs ``converse(peer)`` for each connection, one thread each.
+
+    ``receive_buffer`` caps what a client can have on its way to the server before it reads.
+    """
+    listener = socket.socket()
+    if receive_buffer:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.1)
+    server = RawServer(f"http://127.0.0.1:{listener.getsockname()[1]}/webhooks")
+    stop = threading.Event()
+    accepted: list[socket.socket] = []
+
+    def handle(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(SOCKET_TIMEOUT)
+            converse(Peer(sock, server))
+        sock.close()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                sock, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            accepted.append(sock)
+            server.connections += 1
+            threading.Thread(target=handle, args=(sock,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(timeout=SOCKET_TIMEOUT)
+        listener.close()
+        for sock in accepted:
+            sock.close()
+
+
+def recording(path: Path, bodies: list[bytes]) -> Path:
+    """A recording of ``bodies`` as `invwh listen --record` writes it (re-signed on replay)."""
+    with path.open("w", encoding="utf-8") as out:
+        for body in bodies:
+            line = {
+                "method": "POST",
+                "path": "/webhooks",
+                "headers": {"Content-Type": "application/json"},
+                "body": body.decode(),
+                "body_encoding": "utf-8",
+                "status": 200,
+            }
+            out.write(json.dumps(line) + "\n")
+    return path
+
+
+def bodies(count: int, size: int = 0) -> list[bytes]:
+    """Distinct JSON bodies, padded to ``size`` bytes when given."""
+    made = []
+    for n in range(count):
+        body = b'{"inventoryStockIncreaseEventType": "stock.increase", "n": %d, "pad": "' % n
+        made.append(body + b"x" * max(0, size - len(body) - 2) + b'"}')
+    return made
+
+
+@pytest.fixture
+def replay(invwh):
+    def run(path, url, *args, code=0):
+        return invwh("replay", path, "--url", url, "--format", "json", *args, code=code, env=SECRET_ENV)
+
+    return run
+
+
+# --- 10: a POST whose request was fully written is never sent again -----------------
+
+
+def answer_first_then_close_silently(peer: Peer) -> None:
+    """Answers the first request of each connection; reads the second whole and closes unanswered."""
+    if peer.read_request() is None:
+        return
+    peer.sock.sendall(OK)
+    peer.read_request()
+
+
+def test_a_request_read_whole_then_closed_unanswered_is_reported_not_sent_again(replay, tmp_path):
+    sent = bodies(20)
+    with raw_server(answer_first_then_close_silently) as server:
+        result = replay(recording(tmp_path / "r.jsonl", sent), server.url, code=3)
+    assert Counter(server.bodies) == Counter(sent)  # every body reached the server exactly once
+    items = result.json["items"]
+    answered = [item for item in items if item["status"] == 200]
+    unanswered = [item for item in items if item["status"] is None]
+    assert len(answered) == len(unanswered) == 10
+    for item in unanswered:
+        assert item["error"] == "the server closed the connection without answering"
+        assert item["attempts"] == 1
+    assert all(item["attempts"] == 1 for item in answered)
+
+
+def test_retries_may_send_it_again_and_count_the_attempt(replay, tmp_path):
+    def close_silently_on_first_sight(peer: Peer) -> None:
+        while (body := peer.read_request()) is not None:
+            if peer.server.bodies.count(body) == 1:
+                return
+            peer.sock.sendall(OK)
+
+    sent = bodies(4)
+    with raw_server(close_silently_on_first_sight) as server:
+        result = replay(
+            recording(tmp_path / "r.jsonl", sent), server.url, "--retries", "1", "--concurrency", "4"
+        )
+    items = result.json["items"]
+    assert [(item["status"], item["attempts"]) for item in items] == [(200, 2)] * 4
+    assert Counter(server.bodies) == Counter(sent * 2)
+
+
+# --- 11: an idle pooled connection that the server let go ---------------------------
+
+
+@pytest.mark.parametrize("close", ["reset", "close"])
+def test_an_idle_connection_the_server_drops_is_replaced_not_a_traceback(replay, tmp_path, close):
+    """With --rate 5 the connection idles 200 ms between deliveries; the server drops it after 50."""
+
+    def answer_then_drop_when_idle(peer: Peer) -> None:
+        while peer.read_request() is not None:
+            peer.sock.sendall(OK)
+            if peer.idle(0.05):
+                peer.reset() if close == "reset" else peer.sock.close()
+                return
+
+    sent = bodies(4)
+    with raw_server(answer_then_drop_when_idle) as server:
+        result = replay(recording(tmp_path / "r.jsonl", sent), server.url, "--rate", "5")
+    items = result.json["items"]
+    assert [(item["status"], item["attempts"]) for item in items] == [(200, 1)] * 4
+    assert server.bodies == sent  # each once: nothing of a request was written to the dropped connection
+    assert server.connections > 1  # it did drop idle connections (all four, unless the machine lagged)
+
+
+# --- 12: an answer before the body is fully written --------------------------------
+
+
+def test_an_early_answer_does_not_let_the_next_request_into_the_body(replay, tmp_path):
+    """The server answers on the head, then reads the body slowly: each body must arrive whole."""
+
+    def answer_on_the_head(peer: Peer) -> None:
+        while (head := peer.read_head()) is not None:
+            peer.sock.sendall(OK)
+            time.sleep(0.1)  # the answer is back long before the body is read
+            if peer.read_body(head) is None:
+                return
+
+    # Larger than the client's send buffer (4 MiB at most) and the server's receive buffer together.
+    sent = bodies(4, size=6 * 1024 * 1024)
+    with raw_server(answer_on_the_head, receive_buffer=64 * 1024) as server:
+        result = replay(recording(tmp_path / "r.jsonl", sent), server.url, "--concurrency", "2")
+        arrived = server.read_whole(4)
+    assert [item["status"] for item in result.json["items"]] == [200] * 4
+    assert Counter(arrived) == Counter(sent)
+
+
+# --- 13: answers that end their connection -----------------------------------------
+
+
+def test_a_close_delimited_answer_ends_the_connection(replay, tmp_path):
+    def answer_until_close(peer: Peer) -> None:
+        if peer.read_request() is not None:
+            peer.sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nok, until the close")
+            time.sleep(0.05)  # the client must wait for the close to know the body ended
+
+    sent = bodies(20)
+    with raw_server(answer_until_close) as server:
+        result = replay(recording(tmp_path / "r.jsonl", sent), server.url, "--concurrency", "2")
+    items = result.json["items"]
+    assert [(item["status"], item["response_preview"]) for item in items] == [
+        (200, "ok, until the close")
+    ] * 20
+    assert Counter(server.bodies) == Counter(sent)
+    assert server.connections == 20
+
+
+def test_an_http_1_0_answer_ends_the_connection(replay, tmp_path):
+    """An HTTP/1.0 server does not keep the connection: a second request on it is read and lost."""
+
+    def answer_in_http_1_0(peer: Peer) -> None:
+        if peer.read_request() is not None:
+            peer.sock.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            peer.read_request()
+
+    sent = bodies(10)
+    with raw_server(answer_in_http_1_0) as server:
+        result = replay(recording(tmp_path / "r.jsonl", sent), server.url, "--concurrency", "2")
+    assert [item["status"] for item in result.json["items"]] == [200] * 10
+    assert Counter(server.bodies) == Counter(sent)
+
+
+# --- 14: a malformed answer is its own delivery's --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first_answer", "first_status", "first_error"),
+    [
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 2\r\n\r\nhello",
+            None,
+            "malformed HTTP answer: ",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            200,
+            None,
+        ),
+    ],
+    ids=["two-content-lengths", "gzip-then-chunked"],
+)
+def test_an_odd_first_answer_is_charged_to_its_own_delivery(
+    replay, tmp_path, first_answer, first_status, first_error
+):
+    """Two different Content-Lengths are an error of that delivery; `gzip, chunked` is chunked."""
+
+    def odd_first_answer(peer: Peer) -> None:
+        while peer.read_request() is not None:
+            peer.sock.sendall(first_answer if peer.server.requests_so_far() == 1 else OK)
+
+    sent = bodies(3)
+    with raw_server(odd_first_answer) as server:
+        result = replay(recording(tmp_path / "r.jsonl", sent), server.url, code=3 if first_error else 0)
+    first, *rest = result.json["items"]
+    assert first["status"] == first_status
+    if first_error:
+        assert first["error"].startswith(first_error)
+    else:
+        assert (first["error"], first["response_preview"]) == (None, "ok")
+    assert [(item["status"], item["error"], item["response_preview"]) for item in rest] == [
+        (200, None, "ok")
+    ] * 2
+    assert server.bodies == sent
