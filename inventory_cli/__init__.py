@@ -22,17 +22,17 @@ _PUBLIC = {
     "sign_headers": "api",
     "verify": "api",
     "new_event": "api",
-    "event_body": "templates",
-    "check_event": "events",
-    "EventCheck": "events",
-    "Problem": "events",
-    "Verdict": "verdict",
-    "SignatureCheck": "signing",
-    "Secret": "signing",
-    "Scheme": "schemes",
-    "get_scheme": "schemes",
-    "BUILTIN_SCHEMES": "schemes",
-    "DEFAULT_SCHEME": "schemes",
+    "event_body": "events.factory",
+    "check_event": "events.validation",
+    "EventCheck": "events.validation",
+    "Problem": "events.validation",
+    "Verdict": "workflows.verdict",
+    "SignatureCheck": "signing.signatures",
+    "Secret": "signing.signatures",
+    "Scheme": "signing.schemes",
+    "get_scheme": "signing.schemes",
+    "BUILTIN_SCHEMES": "signing.schemes",
+    "DEFAULT_SCHEME": "signing.schemes",
     "InvwhError": "errors",
     "InputError": "errors",
     "UnknownSchemeError": "errors",
@@ -42,18 +42,18 @@ _PUBLIC = {
 #: resolve, so code that used them keeps working, but they are the core's
 #: building blocks, not the API (not in ``__all__``, free to change).
 _COMPATIBLE = {
-    "sign": "signing",
-    "check_signature": "signing",
-    "judge": "verdict",
-    "union_schema": "events",
+    "sign": "signing.signatures",
+    "check_signature": "signing.signatures",
+    "judge": "workflows.verdict",
+    "union_schema": "events.validation",
     "DeliveryError": "errors",
     "MissingSecretError": "errors",
-    "Deliverer": "delivery",
-    "DeliveryOptions": "delivery",
-    "DeliveryResult": "delivery",
-    "Receiver": "receiver",
-    "ReceiverConfig": "receiver",
-    "read_recording": "recording",
+    "Deliverer": "workflows.delivery",
+    "DeliveryOptions": "workflows.delivery",
+    "DeliveryResult": "workflows.delivery",
+    "Receiver": "workflows.receive",
+    "ReceiverConfig": "workflows.receive",
+    "read_recording": "workflows.recording",
 }
 
 __all__ = ["__version__", *sorted(_PUBLIC)]
@@ -61,11 +61,11 @@ __all__ = ["__version__", *sorted(_PUBLIC)]
 if TYPE_CHECKING:  # the type checker sees the names; a run imports each on first use
     from .api import new_event, sign_headers, verify  # noqa: F401
     from .errors import InputError, InvwhError, UnknownSchemeError  # noqa: F401
-    from .events import EventCheck, Problem, check_event  # noqa: F401
-    from .schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme  # noqa: F401
-    from .signing import Secret, SignatureCheck  # noqa: F401
-    from .templates import event_body  # noqa: F401
-    from .verdict import Verdict  # noqa: F401
+    from .events.factory import event_body  # noqa: F401
+    from .events.validation import EventCheck, Problem, check_event  # noqa: F401
+    from .signing.schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme  # noqa: F401
+    from .signing.signatures import Secret, SignatureCheck  # noqa: F401
+    from .workflows.verdict import Verdict  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import InputError
-from .events import event_type_names, get_event_type
-from .schemes import DEFAULT_SCHEME, Scheme, get_scheme
-from .signing import Secret, sign
-from .templates import make_event
-from .verdict import Verdict, judge
+from .events.factory import make_event
+from .events.validation import event_type_names, get_event_type
+from .signing.schemes import DEFAULT_SCHEME, Scheme, get_scheme
+from .signing.signatures import Secret, sign
+from .workflows.verdict import Verdict, judge
 
 #: A secret as the API takes it: its text, or a ``Secret``.
 SecretLike = str | Secret

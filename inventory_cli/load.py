@@ -36,14 +36,14 @@ from typing import Any, ClassVar
 from locust import HttpUser, events, task
 from locust.runners import MasterRunner
 
-from .config import Config, load_config
+from .config.load import Config, load_config
 from .errors import InvwhError, MissingSecretError
-from .events import event_type_names
-from .recording import BadLine, read_recording
-from .replay import event_type_of
-from .schemes import DEFAULT_SCHEME, Scheme, get_scheme
-from .signing import Secret, sign
-from .templates import event_body, make_event
+from .events.factory import event_body, make_event
+from .events.validation import event_type_names
+from .signing.schemes import DEFAULT_SCHEME, Scheme, get_scheme
+from .signing.signatures import Secret, sign
+from .workflows.recording import BadLine, read_recording
+from .workflows.replay import event_type_of
 
 SECRET_ENV = "INVWH_SECRET"
 SCHEME_ENV = "INVWH_SCHEME"

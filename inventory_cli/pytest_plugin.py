@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .receiver import ReceivedDelivery, Receiver
-    from .signing import Secret
+    from .signing.signatures import Secret
+    from .workflows.receive import ReceivedDelivery, Receiver
 
 #: The secret the fixtures use when neither ``INVWH_SECRET`` nor ``invwh_secret`` gives one.
 #: It is public on purpose: a test secret, never one to verify real deliveries with.
@@ -77,8 +77,8 @@ class WebhookSigner:
     """Signs bodies and makes fresh events with the fixtures' secret and scheme."""
 
     def __init__(self, secret: str, scheme: str) -> None:
-        from .schemes import get_scheme
-        from .signing import Secret
+        from .signing.schemes import get_scheme
+        from .signing.signatures import Secret
 
         # Both checked now, so that a bad setting fails at the fixture, not in the test.
         self._secret = Secret(secret)
@@ -120,7 +120,7 @@ class WebhookSigner:
         (``**{"location.warehouseId": "WH-X"}``).
         """
         from .api import new_event
-        from .templates import event_body
+        from .events.factory import event_body
 
         return event_body(new_event(type, **overrides))
 
@@ -132,8 +132,8 @@ class WebhookReceiver:
     """A running verifying receiver and what it has received so far."""
 
     def __init__(self, secret: Secret, scheme: str) -> None:
-        from .receiver import Receiver, ReceiverConfig
-        from .schemes import get_scheme
+        from .signing.schemes import get_scheme
+        from .workflows.receive import Receiver, ReceiverConfig
 
         self._secret = secret
         self._received: list[ReceivedDelivery] = []
@@ -222,7 +222,7 @@ def _secret(config: pytest.Config) -> str:
 
 
 def _scheme(config: pytest.Config) -> str:
-    from .schemes import DEFAULT_SCHEME
+    from .signing.schemes import DEFAULT_SCHEME
 
     return _setting(config, "invwh_scheme", None, DEFAULT_SCHEME)
 
@@ -236,7 +236,7 @@ def webhook_signer(pytestconfig: pytest.Config) -> WebhookSigner:
 @pytest.fixture
 def webhook_receiver(pytestconfig: pytest.Config) -> Iterator[WebhookReceiver]:
     """A verifying receiver on a free port (``.url``), stopped after the test."""
-    from .signing import Secret
+    from .signing.signatures import Secret
 
     receiver = WebhookReceiver(Secret(_secret(pytestconfig)), _scheme(pytestconfig)).start()
     try:

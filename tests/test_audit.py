@@ -11,7 +11,7 @@ import pytest
 from conftest import TEST_SECRET
 from test_replay import DECREASE, DEPLETED, INCREASE, recorded_line
 
-from inventory_cli.signing import Secret
+from inventory_cli.signing.signatures import Secret
 
 SIGNED_AT = 1_000_000_000  # September 2001: every timestamp here is decades old today
 NOT_AN_EVENT = b'{"inventoryStockRestockedEventType": "stock.restocked"}'

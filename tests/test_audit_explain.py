@@ -8,10 +8,10 @@ import pytest
 from conftest import TEST_SECRET
 from test_replay import DECREASE, DEPLETED, INCREASE, recorded_line
 
-from inventory_cli.audit import audit
-from inventory_cli.recording import read_recording
-from inventory_cli.schemes import GITHUB, INVENTORY_V1
-from inventory_cli.signing import Secret, sign
+from inventory_cli.signing.schemes import GITHUB, INVENTORY_V1
+from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.workflows.audit import audit
+from inventory_cli.workflows.recording import read_recording
 
 SIGNED_AT = 1_000_000_000
 PRETTY = b'{\n  "inventoryStockDecreaseEventType": "stock.decrease",\n  "sku": "BOLT-M8-40"\n}\n'

@@ -11,8 +11,8 @@ import pytest
 from conftest import SAMPLES, TEST_SECRET
 
 from inventory_cli import Secret, sign
-from inventory_cli.payloads import MAX_PAYLOAD_BYTES
-from inventory_cli.schemes import INVENTORY_V1
+from inventory_cli.events.payloads import MAX_PAYLOAD_BYTES
+from inventory_cli.signing.schemes import INVENTORY_V1
 
 NOW = 1_700_000_000
 

@@ -11,10 +11,10 @@ import pytest
 from conftest import TEST_SECRET
 from servers import Reply, serve
 
-from inventory_cli.receiver import Receiver, ReceiverConfig
-from inventory_cli.schemes import INVENTORY_V1, get_scheme
-from inventory_cli.signing import Secret, check_signature
-from inventory_cli.verdict import judge
+from inventory_cli.signing.schemes import INVENTORY_V1, get_scheme
+from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.workflows.receive import Receiver, ReceiverConfig
+from inventory_cli.workflows.verdict import judge
 
 SECRET = Secret(TEST_SECRET)
 SECRET_ENV = {"INVWH_SECRET": TEST_SECRET}

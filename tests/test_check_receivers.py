@@ -25,13 +25,13 @@ from conftest import TEST_SECRET
 from servers import Received, Reply, read_message, serve
 from test_schemes import SW_SECRET
 
-from inventory_cli.conformance import CheckRun, run_checks
-from inventory_cli.delivery import Deliverer, DeliveryOptions
-from inventory_cli.events import check_event
-from inventory_cli.payloads import Payload
-from inventory_cli.schemes import INVENTORY_V1, STANDARD_WEBHOOKS, Scheme
-from inventory_cli.signing import Secret, check_signature
-from inventory_cli.verdict import judge
+from inventory_cli.events.payloads import Payload
+from inventory_cli.events.validation import check_event
+from inventory_cli.signing.schemes import INVENTORY_V1, STANDARD_WEBHOOKS, Scheme
+from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.workflows.check import CheckRun, run_checks
+from inventory_cli.workflows.delivery import Deliverer, DeliveryOptions
+from inventory_cli.workflows.verdict import judge
 
 SECRET = Secret(TEST_SECRET)
 SECRET_ENV = {"INVWH_SECRET": TEST_SECRET}

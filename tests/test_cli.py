@@ -14,7 +14,7 @@ from conftest import INVALID_SAMPLES, SAMPLES, VALID_SAMPLES
 
 from inventory_cli import Secret, sign
 from inventory_cli.cli.app import COMMANDS
-from inventory_cli.schemes import HMAC_SHA256_HEX, INVENTORY_V1
+from inventory_cli.signing.schemes import HMAC_SHA256_HEX, INVENTORY_V1
 
 KNOWN = SAMPLES / "minimal-increase.json"
 KNOWN_SIGNATURE = (

@@ -11,8 +11,8 @@ import pytest
 from conftest import TEST_SECRET
 from servers import Reply, serve
 
-from inventory_cli.schemes import INVENTORY_V1
-from inventory_cli.signing import Secret, check_signature, sign
+from inventory_cli.signing.schemes import INVENTORY_V1
+from inventory_cli.signing.signatures import Secret, check_signature, sign
 from inventory_cli.transport.client_pool import ClientPool, Post
 from inventory_cli.transport.retry import RetryPolicy
 

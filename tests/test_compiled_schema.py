@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from inventory_cli.events import compile_schema, event_types
+from inventory_cli.events.validation import compile_schema, event_types
 
 KEYS = [t.discriminator for t in event_types()] + ["sku", "type", "inventoryStockIncreaseEventTyp"]
 CONSTANTS = [t.name for t in event_types()]

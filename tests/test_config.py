@@ -22,11 +22,11 @@ import requests
 from conftest import ROOT, SAMPLES, TEST_SECRET, VALID_SAMPLES
 from hygiene import register_secret
 
-from inventory_cli.config import Config, load_config
+from inventory_cli.config.load import Config, load_config
 from inventory_cli.errors import ConfigError
-from inventory_cli.receiver import Receiver, ReceiverConfig
-from inventory_cli.schemes import INVENTORY_V1, Scheme
-from inventory_cli.signing import Secret, check_signature, sign
+from inventory_cli.signing.schemes import INVENTORY_V1, Scheme
+from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.workflows.receive import Receiver, ReceiverConfig
 
 FILE_SECRET = "plain-secret-from-the-config-file"
 NAMED_ENV_SECRET = "secret-from-the-variable-secret_env-names"
@@ -113,7 +113,7 @@ def test_a_pyproject_without_tool_invwh_is_no_config(here):
 @pytest.mark.parametrize("directory", ["empty", "this repository"])
 def test_without_a_config_file_toml_is_not_even_imported(tmp_path, directory):
     code = (
-        "import sys; from inventory_cli.config import load_config; assert load_config() is None; "
+        "import sys; from inventory_cli.config.load import load_config; assert load_config() is None; "
         "assert not {'tomllib', 'tomli'} & set(sys.modules), 'TOML was parsed'"
     )
     cwd = tmp_path if directory == "empty" else ROOT

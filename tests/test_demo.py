@@ -1,7 +1,7 @@
 """`invwh demo`: the main job on built-in data, end to end over real HTTP."""
 
-from inventory_cli.events import check_event
-from inventory_cli.templates import event_body, make_event
+from inventory_cli.events.factory import event_body, make_event
+from inventory_cli.events.validation import check_event
 
 
 def test_demo_exits_0_with_every_answer_right(invwh):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import SAMPLES, TEST_SECRET
 
-from inventory_cli.schemes import BUILTIN_SCHEMES
-from inventory_cli.signing import Secret, generate_secret, sign
-from inventory_cli.verdict import judge
+from inventory_cli.signing.schemes import BUILTIN_SCHEMES
+from inventory_cli.signing.signatures import Secret, generate_secret, sign
+from inventory_cli.workflows.verdict import judge
 
 LF_BODY = (SAMPLES / "stock-increase.json").read_bytes()  # indented over several lines, LF endings
 CRLF_BODY = LF_BODY.replace(b"\n", b"\r\n")

@@ -43,8 +43,8 @@ from test_schemes import (
     SW_TIMESTAMP,
 )
 
-from inventory_cli.schemes import SLACK, SQUARE, STANDARD_WEBHOOKS, STRIPE
-from inventory_cli.signing import Secret, check_signature, sign
+from inventory_cli.signing.schemes import SLACK, SQUARE, STANDARD_WEBHOOKS, STRIPE
+from inventory_cli.signing.signatures import Secret, check_signature, sign
 
 OTHER_SW_SECRET = "whsec_" + "QmFzZTY0IGVuY29kZWQgcm90YXRpb24ga2V5IQ=="
 OTHER_STRIPE_SECRET = "whsec_rotated_stripe_secret"

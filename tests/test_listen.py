@@ -1,4 +1,4 @@
-"""``invwh listen`` and its core, ``receiver.py``, over real HTTP on port 0."""
+"""``invwh listen`` and its core, ``workflows/receive.py``, over real HTTP on port 0."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from conftest import TEST_SECRET
 from servers import read_message
 
 from inventory_cli.errors import InputError
-from inventory_cli.receiver import ReceivedDelivery, Receiver, ReceiverConfig, is_loopback
-from inventory_cli.recording import Recorded, read_recording
-from inventory_cli.schemes import get_scheme
-from inventory_cli.signing import Secret, sign
+from inventory_cli.signing.schemes import get_scheme
+from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.workflows.receive import ReceivedDelivery, Receiver, ReceiverConfig, is_loopback
+from inventory_cli.workflows.recording import Recorded, read_recording
 
 TIMEOUT = 5  # seconds, for every network call
 SCHEME = get_scheme("inventory-v1")

@@ -26,8 +26,8 @@ import pytest
 from conftest import TEST_SECRET
 from test_listen import SCHEME, SECRET, TIMEOUT, post, raw_exchange, running
 
-from inventory_cli.recording import BadLine, Recorded, read_recording
-from inventory_cli.signing import sign
+from inventory_cli.signing.signatures import sign
+from inventory_cli.workflows.recording import BadLine, Recorded, read_recording
 
 DELIVERIES = 20_000
 CLIENTS = 64

@@ -24,7 +24,7 @@ import pytest
 from conftest import ROOT, TEST_SECRET
 from test_listen_load import listen_process
 
-from inventory_cli.recording import BadLine, Recorded, read_recording
+from inventory_cli.workflows.recording import BadLine, Recorded, read_recording
 
 LOCUST = Path(sys.executable).parent / "locust"
 INVWH = Path(sys.executable).parent / "invwh"

@@ -23,10 +23,10 @@ from conftest import SAMPLES, TEST_SECRET
 from servers import Reply, serve
 
 from inventory_cli.errors import InputError
-from inventory_cli.receiver import ReceivedDelivery, Receiver, ReceiverConfig
-from inventory_cli.schemes import GITHUB, SHOPIFY, SQUARE, Scheme
-from inventory_cli.signing import Secret, check_signature, sign
-from inventory_cli.verdict import judge
+from inventory_cli.signing.schemes import GITHUB, SHOPIFY, SQUARE, Scheme
+from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.workflows.receive import ReceivedDelivery, Receiver, ReceiverConfig
+from inventory_cli.workflows.verdict import judge
 
 TIMEOUT = 5  # seconds, for every network call
 SECRET = Secret(TEST_SECRET)

@@ -28,7 +28,7 @@ from test_audit import mixed_recording
 from inventory_cli.cli.app import COMMANDS, cli
 from inventory_cli.cli.output.json import JsonStream
 from inventory_cli.cli.output.text import TextWriter, cell_width, printable
-from inventory_cli.schemes import BUILTIN_SCHEMES
+from inventory_cli.signing.schemes import BUILTIN_SCHEMES
 
 SCRIPT = str(Path(sys.executable).parent / "invwh")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

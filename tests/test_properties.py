@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from inventory_cli.errors import InputError
-from inventory_cli.events import event_types
-from inventory_cli.receiver import ReceivedDelivery
-from inventory_cli.recording import BadLine, Recorded, encode_line, parse_line, read_recording
-from inventory_cli.schemes import BUILTIN_SCHEMES, HASHES, SCHEME_FIELDS, Scheme
-from inventory_cli.signing import KeyedMac, Secret, check_signature, key_or_none, sign
-from inventory_cli.verdict import judge
+from inventory_cli.events.validation import event_types
+from inventory_cli.signing.schemes import BUILTIN_SCHEMES, HASHES, SCHEME_FIELDS, Scheme
+from inventory_cli.signing.signatures import KeyedMac, Secret, check_signature, key_or_none, sign
+from inventory_cli.workflows.receive import ReceivedDelivery
+from inventory_cli.workflows.recording import BadLine, Recorded, encode_line, parse_line, read_recording
+from inventory_cli.workflows.verdict import judge
 
 SCHEMES = list(BUILTIN_SCHEMES)
 #: The notification URL signed for and checked against: only a scheme that signs it (square) reads it.

@@ -16,8 +16,15 @@ from conftest import TEST_SECRET
 from test_listen import EVENT, SCHEME, SECRET, TIMEOUT, post, running, signed
 
 from inventory_cli.errors import InputError
-from inventory_cli.receiver import ReceivedDelivery
-from inventory_cli.recording import BadLine, Recorded, Recording, iso_utc, parse_line, read_recording
+from inventory_cli.workflows.receive import ReceivedDelivery
+from inventory_cli.workflows.recording import (
+    BadLine,
+    Recorded,
+    Recording,
+    iso_utc,
+    parse_line,
+    read_recording,
+)
 
 BODIES = {
     "not UTF-8": b"\xff\xfe\x00\x01 binary \x80\x81",

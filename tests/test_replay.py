@@ -17,11 +17,11 @@ import requests
 from conftest import TEST_SECRET
 from servers import Reply, serve
 
-from inventory_cli.receiver import ReceivedDelivery, Receiver, ReceiverConfig, status_for
-from inventory_cli.recording import encode_line, read_recording
-from inventory_cli.schemes import INVENTORY_V1
-from inventory_cli.signing import Secret, check_signature, sign
-from inventory_cli.verdict import judge
+from inventory_cli.signing.schemes import INVENTORY_V1
+from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.workflows.receive import ReceivedDelivery, Receiver, ReceiverConfig, status_for
+from inventory_cli.workflows.recording import encode_line, read_recording
+from inventory_cli.workflows.verdict import judge
 
 TIMEOUT = 5  # seconds, for every network call the tests make themselves
 SECRET = Secret(TEST_SECRET)

@@ -22,11 +22,11 @@ from jsonschema import Draft202012Validator
 from servers import Received, Reply, serve
 
 from inventory_cli import Secret, check_event, judge, union_schema
-from inventory_cli.events import compile_schema, event_types
-from inventory_cli.sample_events import shipped_samples, summary
-from inventory_cli.schemes import INVENTORY_V1
+from inventory_cli.events.sample_files import shipped_samples, summary
+from inventory_cli.events.validation import compile_schema, event_types
+from inventory_cli.signing.schemes import INVENTORY_V1
 
-PACKAGE_SAMPLES = ROOT / "inventory_cli" / "samples"
+PACKAGE_SAMPLES = ROOT / "inventory_cli" / "events" / "samples"
 SCRIPT_DIR = Path(sys.executable).parent
 #: The secret the README's CI snippet reads from $WEBHOOK_SECRET.
 CI_SECRET = "ci-webhook-secret-never-printed"
@@ -58,7 +58,7 @@ def shipped_files(root: Path) -> dict[str, bytes]:
 
 
 def test_samples_in_the_repository_are_the_package_data():
-    assert os.readlink(SAMPLES) == "inventory_cli/samples"  # relative: it holds in any checkout
+    assert os.readlink(SAMPLES) == "inventory_cli/events/samples"  # relative: it holds in any checkout
     assert SAMPLES.resolve() == PACKAGE_SAMPLES.resolve()
     read = {sample.name: sample.body for sample in shipped_samples()}
     assert read == shipped_files(PACKAGE_SAMPLES)
@@ -75,8 +75,9 @@ def test_the_package_data_globs_cover_every_sample():
     ]["inventory_cli"]
     for name in shipped_files(PACKAGE_SAMPLES):
         assert any(
-            fnmatch.fnmatch(f"samples/{name}", g) and g.count("/") == name.count("/") + 1 for g in globs
-        ), f"samples/{name} would not be installed: no package-data glob matches it"
+            fnmatch.fnmatch(f"events/samples/{name}", g) and g.count("/") == name.count("/") + 2
+            for g in globs
+        ), f"events/samples/{name} would not be installed: no package-data glob matches it"
 
 
 @pytest.mark.parametrize("sample", shipped_samples(), ids=lambda s: s.name)

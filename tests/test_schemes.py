@@ -16,11 +16,9 @@ from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES
 from hygiene import register_secret
 from servers import Reply, serve
 
-from inventory_cli.config import load_config
+from inventory_cli.config.load import load_config
 from inventory_cli.errors import InputError, UnknownSchemeError
-from inventory_cli.receiver import Receiver, ReceiverConfig
-from inventory_cli.recording import read_recording
-from inventory_cli.schemes import (
+from inventory_cli.signing.schemes import (
     BUILTIN_SCHEMES,
     GITHUB,
     INVENTORY_V1,
@@ -31,7 +29,7 @@ from inventory_cli.schemes import (
     STRIPE,
     Scheme,
 )
-from inventory_cli.signing import (
+from inventory_cli.signing.signatures import (
     Secret,
     check_signature,
     generate_secret,
@@ -39,7 +37,9 @@ from inventory_cli.signing import (
     sign,
     signature_header_value,
 )
-from inventory_cli.verdict import judge
+from inventory_cli.workflows.receive import Receiver, ReceiverConfig
+from inventory_cli.workflows.recording import read_recording
+from inventory_cli.workflows.verdict import judge
 
 # GitHub's documented vector (docs.github.com, "Validating webhook deliveries").
 GITHUB_SECRET = "It's a Secret to Everybody"

@@ -10,9 +10,9 @@ import pytest
 from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES
 from servers import Reply, serve
 
-from inventory_cli.schemes import INVENTORY_V1
-from inventory_cli.signing import Secret, check_signature
-from inventory_cli.verdict import judge
+from inventory_cli.signing.schemes import INVENTORY_V1
+from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.workflows.verdict import judge
 
 SECRET_ENV = {"INVWH_SECRET": TEST_SECRET}
 

@@ -24,10 +24,10 @@ import pytest
 from conftest import SAMPLES, TEST_SECRET
 from servers import Reply, read_message, serve
 
-from inventory_cli.delivery import Deliverer, DeliveryOptions
-from inventory_cli.schemes import INVENTORY_V1
-from inventory_cli.signing import Secret
+from inventory_cli.signing.schemes import INVENTORY_V1
+from inventory_cli.signing.signatures import Secret
 from inventory_cli.transport.retry import MAX_RETRY_WAIT
+from inventory_cli.workflows.delivery import Deliverer, DeliveryOptions
 
 SOCKET_TIMEOUT = 5.0
 PAYLOAD = SAMPLES / "stock-increase.json"

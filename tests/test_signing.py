@@ -26,8 +26,8 @@ from inventory_cli import (
     sign,
 )
 from inventory_cli.errors import UnknownSchemeError
-from inventory_cli.schemes import ENCODINGS, HASHES, HMAC_SHA256_HEX, INVENTORY_V1, Scheme
-from inventory_cli.verdict import judge
+from inventory_cli.signing.schemes import ENCODINGS, HASHES, HMAC_SHA256_HEX, INVENTORY_V1, Scheme
+from inventory_cli.workflows.verdict import judge
 
 KNOWN_SECRET = "s3cret"
 KNOWN_TIMESTAMP = 1700000000
@@ -539,7 +539,7 @@ def test_a_failed_check_returns_the_facts_a_diagnosis_starts_from():
         headers[SIG],
     )
     assert check(KNOWN_BODY, {TS: "1700000000"}).provided is None
-    from inventory_cli.schemes import STANDARD_WEBHOOKS
+    from inventory_cli.signing.schemes import STANDARD_WEBHOOKS
 
     signed = sign(STANDARD_WEBHOOKS, Secret("whsec_" + base64.b64encode(b"k" * 24).decode()), KNOWN_BODY)
     unmatched = check_signature(STANDARD_WEBHOOKS, rotated, KNOWN_BODY, signed)
@@ -556,11 +556,11 @@ def test_checking_a_signature_never_loads_the_diagnosis():
     """The likely cause is the verdict layer's to ask for: a failed check alone imports no diagnosis."""
     code = (
         "import sys\n"
-        "from inventory_cli.schemes import INVENTORY_V1\n"
-        "from inventory_cli.signing import Secret, check_signature\n"
+        "from inventory_cli.signing.schemes import INVENTORY_V1\n"
+        "from inventory_cli.signing.signatures import Secret, check_signature\n"
         "headers = {'X-Webhook-Signature': 'v1=AAAA', 'X-Timestamp': '1700000000'}\n"
         "check = check_signature(INVENTORY_V1, [Secret('s3cret')], b'{}', headers, tolerance=0)\n"
-        "print(check.reason, 'inventory_cli.diagnosis' in sys.modules)\n"
+        "print(check.reason, 'inventory_cli.signing.diagnosis' in sys.modules)\n"
     )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert ran.stdout.split() == ["signature_mismatch", "False"]
@@ -574,5 +574,6 @@ def test_signing_imports_neither_the_diagnosis_nor_the_verdict():
         alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     }
     assert not {"diagnosis", "verdict"} & {name.rpartition(".")[2] for name in imported if name}
-    diagnosis = ast.parse(Path(inspect.getfile(judge)).with_name("diagnosis.py").read_text(encoding="utf-8"))
-    assert "signing" in {node.module for node in ast.walk(diagnosis) if isinstance(node, ast.ImportFrom)}
+    diagnosis_file = Path(inspect.getfile(check_signature)).with_name("diagnosis.py")
+    diagnosis = ast.parse(diagnosis_file.read_text(encoding="utf-8"))
+    assert "signatures" in {node.module for node in ast.walk(diagnosis) if isinstance(node, ast.ImportFrom)}

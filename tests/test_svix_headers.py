@@ -28,11 +28,11 @@ from servers import serve
 from test_listen import _lines
 from test_schemes import SW_SECRET
 
-from inventory_cli.config import load_config
+from inventory_cli.config.load import load_config
 from inventory_cli.errors import ConfigError, SchemeDefinitionError
-from inventory_cli.schemes import STANDARD_WEBHOOKS, Scheme
-from inventory_cli.signing import Secret, check_signature
-from inventory_cli.verdict import judge
+from inventory_cli.signing.schemes import STANDARD_WEBHOOKS, Scheme
+from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.workflows.verdict import judge
 
 TIMEOUT = 5  # seconds, for every network call
 MSG_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"

@@ -11,10 +11,10 @@ import pytest
 from conftest import TEST_SECRET
 from servers import Reply, serve
 
-from inventory_cli.events import check_event, event_type_names, get_event_type
-from inventory_cli.schemes import INVENTORY_V1
-from inventory_cli.signing import Secret, check_signature
-from inventory_cli.templates import event_body
+from inventory_cli.events.factory import event_body
+from inventory_cli.events.validation import check_event, event_type_names, get_event_type
+from inventory_cli.signing.schemes import INVENTORY_V1
+from inventory_cli.signing.signatures import Secret, check_signature
 
 SECRET_ENV = {"INVWH_SECRET": TEST_SECRET}
 

@@ -17,40 +17,30 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import __version__
-from ..config_file import find_config
+from ..config.find import find_config
 from ..errors import DeliveryError, InvwhError
+from .context import AppContext
 from .status import ExitStatus
 
 if TYPE_CHECKING:
-    from ..config import Config
+    pass
 
 # name -> "module:attribute". Importing a command only when it runs keeps
 # `invwh sign` from paying for requests or jsonschema it does not use.
 COMMANDS = {
-    "demo": "inventory_cli.cli.demo:demo",
-    "samples": "inventory_cli.cli.samples:samples",
-    "sign": "inventory_cli.cli.sign:sign",
-    "verify": "inventory_cli.cli.verify:verify",
-    "validate": "inventory_cli.cli.validate:validate",
-    "schema": "inventory_cli.cli.schema:schema",
-    "send": "inventory_cli.cli.send:send",
-    "trigger": "inventory_cli.cli.trigger:trigger",
-    "listen": "inventory_cli.cli.listen:listen",
-    "replay": "inventory_cli.cli.replay:replay_command",
-    "check": "inventory_cli.cli.check:check",
-    "schemes": "inventory_cli.cli.schemes:schemes",
+    "demo": "inventory_cli.cli.commands.demo:demo",
+    "samples": "inventory_cli.cli.commands.samples:samples",
+    "sign": "inventory_cli.cli.commands.sign:sign",
+    "verify": "inventory_cli.cli.commands.verify:verify",
+    "validate": "inventory_cli.cli.commands.validate:validate",
+    "schema": "inventory_cli.cli.commands.schema:schema",
+    "send": "inventory_cli.cli.commands.send:send",
+    "trigger": "inventory_cli.cli.commands.trigger:trigger",
+    "listen": "inventory_cli.cli.commands.listen:listen",
+    "replay": "inventory_cli.cli.commands.replay:replay_command",
+    "check": "inventory_cli.cli.commands.check:check",
+    "schemes": "inventory_cli.cli.commands.schemes:schemes",
 }
-
-
-class AppContext:
-    """Built once per run and handed to every command: colour and the config file.
-
-    Commands print through ``cli/output/``'s modules, giving them ``color``.
-    """
-
-    def __init__(self, color: bool | None = None, config: Config | None = None) -> None:
-        self.color = color  # None: decide by terminal and NO_COLOR (output.text.color_wanted)
-        self.config = config  # None: no config file
 
 
 #: ``report.Outcome`` values and their exit statuses (by value: importing the
@@ -165,7 +155,7 @@ def cli(ctx: click.Context, color: bool | None, config_path: str | None) -> None
     config = None
     # Most runs have no config file: look before importing the module that reads one.
     if config_path is not None or find_config() is not None:
-        from ..config import load_config
+        from ..config.load import load_config
 
         config = load_config(config_path)
     ctx.obj = AppContext(color=color, config=config)

@@ -2,7 +2,7 @@
 
 Settings come from, in this order of precedence: a command-line flag, an
 environment variable (``INVWH_SCHEME``, ``INVWH_URL``, ``INVWH_TOLERANCE``,
-``INVWH_SECRET``), the config file (``config.py``), the built-in default.
+``INVWH_SECRET``), the config file (``config/load.py``), the built-in default.
 Click applies the first three for ``--scheme``, ``--url`` and ``--tolerance``:
 each option names its variable (``envvar=``) and the group puts the config's
 values in ``ctx.default_map`` (``config_default_map``). The secret has more
@@ -23,14 +23,14 @@ from click.core import ParameterSource
 
 from ..errors import InputError, MissingSecretError
 from ..files import file_access
-from .app import AppContext
+from .context import AppContext
 
 # Schemes and signing load when a command uses them: `invwh validate` needs neither.
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..delivery import DeliveryOptions
-    from ..schemes import Scheme
-    from ..signing import Secret
+    from ..config.load import Config
+    from ..signing.schemes import Scheme
+    from ..signing.signatures import Secret
+    from ..workflows.delivery import DeliveryOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,7 +67,7 @@ def secret_options(*, multiple: bool = False) -> Callable[[F], F]:
 
 
 def scheme_option(function: F) -> F:
-    from ..schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME
+    from ..signing.schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME
 
     return click.option(
         "--scheme",
@@ -84,11 +84,11 @@ def scheme_option(function: F) -> F:
 
 
 def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    from ..schemes import BUILTIN_SCHEMES
+    from ..signing.schemes import BUILTIN_SCHEMES
 
     names = list(BUILTIN_SCHEMES)
     try:
-        from ..config import load_config
+        from ..config.load import load_config
 
         config = load_config(ctx.find_root().params.get("config_path"))
     except Exception:  # a broken config file must not break the shell's completion
@@ -115,7 +115,7 @@ def check_notification_url(scheme: Scheme, url: str | None, *, needed: bool = Tr
         return None
     if not scheme.signs_url:
         raise click.UsageError(f"--notification-url: the {scheme.name} scheme does not sign the URL")
-    from ..delivery import check_url
+    from ..workflows.delivery import check_url
 
     return check_url(url)
 
@@ -153,7 +153,7 @@ def config_default_map(config: Config, commands: Iterable[str]) -> dict[str, dic
 
 
 def resolve_scheme(name: str) -> Scheme:
-    from ..schemes import get_scheme
+    from ..signing.schemes import get_scheme
 
     config = current_config()
     return get_scheme(name, config.schemes if config is not None else None)
@@ -192,7 +192,7 @@ def resolve_secrets(values: Any, files: Any) -> list[Secret]:
             f"no secret given: use --secret TEXT, --secret-file PATH or the {SECRET_ENV} "
             f"environment variable{unset}"
         )
-    from ..signing import Secret
+    from ..signing.signatures import Secret
 
     return [Secret(text) for text in texts]
 
@@ -331,7 +331,7 @@ class Endpoint:
         self.tls_verify = tls_verify
 
     def delivery_options(self, scheme: Scheme, secret: Secret | None, **extra: Any) -> DeliveryOptions:
-        from ..delivery import DeliveryOptions
+        from ..workflows.delivery import DeliveryOptions
 
         return DeliveryOptions(
             url=self.url,
@@ -359,7 +359,7 @@ def endpoint_options(*, retries: bool = True, url_required: bool = True) -> Call
                 raise InputError("give --insecure or --ca-bundle, not both")
             endpoint = None
             if url is not None:
-                from ..delivery import check_url
+                from ..workflows.delivery import check_url
 
                 endpoint = Endpoint(check_url(url), timeout, attempts, ca_bundle or not insecure)
             return function(*args, endpoint=endpoint, **kwargs)

@@ -7,7 +7,7 @@ what a reader needs to compare, and they do not reveal the secret.
 
 from __future__ import annotations
 
-from ...delivery import DeliveryResult
+from ...workflows.delivery import DeliveryResult
 
 PREVIEW_BYTES = 200
 

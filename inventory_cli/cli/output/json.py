@@ -17,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ...audit import AuditItem, AuditTally
-    from ...events import EventCheck
-    from ...receiver import ReceivedDelivery
-    from ...report import Item, Report
-    from ...sample_events import Sample, Written
-    from ...schemes import Scheme
-    from ...verdict import Verdict
+    from ...events.sample_files import Sample, Written
+    from ...events.validation import EventCheck
+    from ...signing.schemes import Scheme
+    from ...workflows.audit import AuditItem, AuditTally
+    from ...workflows.receive import ReceivedDelivery
+    from ...workflows.report import Item, Report
+    from ...workflows.verdict import Verdict
 
 
 def write(data: Any, out: IO[str] | None = None) -> None:
@@ -108,7 +108,7 @@ def verdict_document(body_name: str, verdict: Verdict) -> dict[str, Any]:
 
 
 def validation_document(results: Sequence[tuple[str, EventCheck]]) -> dict[str, Any]:
-    from ...verdict import event_check_dict
+    from ...workflows.verdict import event_check_dict
 
     return {
         "ok": all(check.ok for _, check in results),
@@ -151,7 +151,7 @@ def listening_line(url: str) -> str:
 
 def delivery_line(delivery: ReceivedDelivery) -> str:
     """One answered request as one line of JSON."""
-    from ...recording import iso_utc
+    from ...workflows.recording import iso_utc
 
     verdict = delivery.verdict
     return line(
@@ -219,8 +219,8 @@ def schemes_document(listed: Sequence[tuple[Scheme, str]], default: str) -> dict
 
 
 def sample_dict(sample: Sample) -> dict[str, Any]:
-    from ...sample_events import summary
-    from ...verdict import event_check_dict
+    from ...events.sample_files import summary
+    from ...workflows.verdict import event_check_dict
 
     check = sample.check()
     return {

@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
 from ...errors import InputError
-from ...report import (
+from ...workflows.report import (
     FAILED,
     MALFORMED,
     NOT_PROVEN,

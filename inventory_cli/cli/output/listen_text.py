@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .text import BOLD_GREEN, BOLD_RED, BOLD_YELLOW, YELLOW, TextWriter, printable
 
 if TYPE_CHECKING:
-    from ...receiver import ReceivedDelivery
+    from ...workflows.receive import ReceivedDelivery
 
 CAUSE_INDENT = " " * len("14:03:22.123  ")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from ...report import (
+from ...workflows.report import (
     AS_EXPECTED,
     FAILED,
     INFO,

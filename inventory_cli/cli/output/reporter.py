@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
-from ...report import UNDELIVERED, Item, Outcome, Report, undelivered_error
-from ..app import AppContext
+from ...workflows.report import UNDELIVERED, Item, Outcome, Report, undelivered_error
+from ..context import AppContext
 from . import NORMAL
 
 

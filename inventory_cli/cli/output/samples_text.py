@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 from .text import TextWriter, printable
 
 if TYPE_CHECKING:
-    from ...sample_events import Sample, Written
+    from ...events.sample_files import Sample, Written
 
 #: In the order the summary line counts them.
 ACTIONS = ("written", "overwritten", "unchanged")
 
 
 def write_samples_list(writer: TextWriter, shipped: Sequence[Sample]) -> None:
-    from ...sample_events import summary
+    from ...events.sample_files import summary
 
     rows = [(s.name, summary(s.check()), f"{len(s.body)} B") for s in shipped]
     writer.table(("sample", "event", "size"), rows, right=(2,), rule=False, gap="  ")
@@ -31,7 +31,7 @@ def write_samples_list(writer: TextWriter, shipped: Sequence[Sample]) -> None:
 
 
 def write_samples_written(writer: TextWriter, directory: str, written: Sequence[Written]) -> None:
-    from ...sample_events import summary
+    from ...events.sample_files import summary
 
     rows = [
         (item.action, printable(item.path), summary(item.sample.check()), f"{len(item.sample.body)} B")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .text import BOLD, DIM, TextWriter, printable
 
 if TYPE_CHECKING:
-    from ...schemes import Scheme
+    from ...signing.schemes import Scheme
 
 
 def write_schemes(writer: TextWriter, listed: Sequence[tuple[Scheme, str]], default: str) -> None:

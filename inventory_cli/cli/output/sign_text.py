@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ...errors import InputError
 
 if TYPE_CHECKING:
-    from ...payloads import Payload
+    from ...events.payloads import Payload
 
 
 def header_lines(headers: Mapping[str, str]) -> str:

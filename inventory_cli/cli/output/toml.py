@@ -1,6 +1,6 @@
 """A scheme as TOML: the ``[schemes.NAME]`` block ``invwh schemes show`` prints for invwh.toml.
 
-The block reads back (``config.py``) as the same scheme. Values are written
+The block reads back (``config/load.py``) as the same scheme. Values are written
 as JSON strings, which are valid TOML basic strings, and header aliases as
 an inline table.
 """
@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ...schemes import Scheme
+    from ...signing.schemes import Scheme
 
 
 def scheme_block(scheme: Scheme, source: str) -> str:

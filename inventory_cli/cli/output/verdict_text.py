@@ -15,9 +15,9 @@ from typing import IO, TYPE_CHECKING
 from .text import BOLD, BOLD_GREEN, BOLD_RED, FAIL, INDENT, OK, SKIP, YELLOW, TextWriter, printable
 
 if TYPE_CHECKING:
-    from ...audit import AuditItem, AuditTally
-    from ...events import EventCheck
-    from ...verdict import Verdict
+    from ...events.validation import EventCheck
+    from ...workflows.audit import AuditItem, AuditTally
+    from ...workflows.verdict import Verdict
 
 CHECK_INDENT = " " * len("  signature  ")
 
@@ -76,7 +76,7 @@ class AuditText:
     def add(self, item: AuditItem) -> None:
         if not item.failed:
             return
-        from ...audit import MALFORMED
+        from ...workflows.audit import MALFORMED
 
         writer = self.writer
         kind = "" if item.category == MALFORMED else f" ({item.event_type or 'not an event'})"
@@ -87,7 +87,7 @@ class AuditText:
             writer.wrapped(f"  {_likely_cause(writer)} {printable(hint)}", INDENT)
 
     def finish(self, tally: AuditTally) -> None:
-        from ...audit import COLUMNS
+        from ...workflows.audit import COLUMNS
 
         writer = self.writer
         rows = [(name, *(str(row[c]) for c in COLUMNS)) for name, row in sorted(tally.by_type.items())]

@@ -1,0 +1,151 @@
+"""``invwh replay``: deliver a recording's bodies again to a receiver."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from ...events.validation import event_type_names
+from ...workflows.delivery import Deliverer
+from ...workflows.recording import read_recording
+from ...workflows.replay import ReplayItem, ReplayOptions, replay
+from ...workflows.report import MALFORMED, SKIPPED, Item, Report, delivery_item, delivery_report
+from ..context import AppContext
+from ..options import (
+    Endpoint,
+    endpoint_options,
+    expect_option,
+    report_options,
+    resolve_scheme,
+    resolve_secret,
+    scheme_option,
+    secret_options,
+)
+
+
+@click.command(short_help="POST a recording's deliveries again.")
+@click.argument("recording", metavar="RECORDING")
+@endpoint_options()
+@secret_options()
+@scheme_option
+@click.option(
+    "--keep-signature",
+    is_flag=True,
+    help="Send the recorded signature headers untouched instead of re-signing (tests replay protection).",
+)
+@click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option(
+    "--rate", type=click.FloatRange(min=0, min_open=True), help="At most this many deliveries a second."
+)
+@click.option(
+    "--filter", "event_type", type=click.Choice(event_type_names()), help="Replay only this event type."
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Replay at most this many deliveries.")
+@expect_option
+@report_options
+@click.pass_obj
+def replay_command(
+    app: AppContext,
+    recording: str,
+    endpoint: Endpoint,
+    secret_values: str | None,
+    secret_file: str | None,
+    scheme_name: str,
+    keep_signature: bool,
+    concurrency: int,
+    rate: float | None,
+    event_type: str | None,
+    limit: int | None,
+    expected: tuple[int, ...],
+    output_format: str,
+    junit_path: str | None,
+    verbosity: int,
+) -> Report:
+    """Replay RECORDING (an `invwh listen --record` file, or - for stdin) against --url.
+
+    Each recorded body is POSTed again byte for byte, re-signed with a fresh
+    timestamp (or with its recorded signature, --keep-signature), in the
+    recording's order. Malformed lines are reported with their line number
+    and skipped. Exit status 0 when every delivery got an expected status,
+    1 when any got another or a line was malformed, 3 when any could not be
+    delivered.
+
+    \b
+    Examples:
+      invwh replay incident.jsonl --url http://localhost:3000/webhooks
+      invwh replay day.jsonl --url http://localhost:3000/webhooks --concurrency 8 --rate 200
+      invwh replay day.jsonl --url http://localhost:3000/webhooks --filter stock.depleted --limit 10
+      invwh replay day.jsonl --url http://localhost:3000/webhooks --keep-signature --expect 401
+    """
+    scheme = resolve_scheme(scheme_name)
+    if keep_signature and not (secret_values or secret_file):
+        secret = None
+    else:
+        secret = resolve_secret(secret_values, secret_file)
+    # As it is now: the receiver replayed to may be the one appending to this very file.
+    records = read_recording(sys.stdin.buffer if recording == "-" else recording, as_opened=True)
+    options = endpoint.delivery_options(scheme, secret)
+    replay_options = ReplayOptions(
+        keep_signature=keep_signature,
+        concurrency=concurrency,
+        rate=rate,
+        event_type=event_type,
+        limit=limit,
+        expected=expected or (200,),
+    )
+
+    from ..output.reporter import open_reporter
+
+    report = delivery_report("replay", endpoint.url, scheme.name, streamed=True)
+    statuses: dict[str, int] = {}
+    started = time.monotonic()
+
+    def statistics(report: Report) -> None:
+        # At the end, even an interrupted one: how fast, and what the receiver answered.
+        seconds = time.monotonic() - started
+        delivered = sum(count for status, count in statuses.items() if status != "not delivered")
+        report.extra.update(
+            statuses=dict(sorted(statuses.items())),
+            seconds=round(seconds, 3),
+            rate_per_second=round(delivered / seconds, 1) if seconds else None,
+        )
+        rate = f" ({delivered / seconds:.0f}/s)" if seconds and delivered else ""
+        listed = ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items()))
+        report.epilogue.append(
+            f"replayed to {report.url} in {seconds:.1f} s{rate}; statuses: {listed or 'none'}"
+        )
+
+    with (
+        open_reporter(
+            app, report, output_format, junit_path, verbosity, before_finish=statistics
+        ) as reporter,
+        Deliverer(options) as deliverer,
+    ):
+        for replayed in replay(records, deliverer, scheme, replay_options):
+            if replayed.result is not None:
+                status = replayed.result.status
+                key = "not delivered" if status is None else str(status)
+                statuses[key] = statuses.get(key, 0) + 1
+            reporter.add(replay_item(replayed))
+    return report
+
+
+def replay_item(replayed: ReplayItem) -> Item:
+    line = f"line {replayed.line}"
+    if replayed.result is not None:
+        event = replayed.result.event_type or "not an event"
+        return delivery_item(replayed.result, f"{line} ({event})", line=replayed.line)
+    outcome = MALFORMED if replayed.malformed else SKIPPED
+    why = replayed.skipped or ""
+    data = {
+        "name": line,
+        "outcome": outcome,
+        "line": replayed.line,
+        "ok": not replayed.malformed,
+        "reason": why,
+    }
+    return Item(
+        line, outcome, data, notes=(f"{'malformed line' if replayed.malformed else 'skipped'}: {why}",)
+    )

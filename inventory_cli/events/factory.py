@@ -1,0 +1,132 @@
+"""Fresh, realistic events of each type, for the demo, triggering and checking.
+
+Each call makes a new event id and stamps the current time, so receivers
+that deduplicate or check freshness see what a real delivery would look like.
+``SeededEvents`` makes the same events from the same seed on any day, so a
+check that failed can be run again on the very same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from typing import Any
+
+from ..errors import InputError
+from .validation import get_event_type
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, as in ULIDs
+
+_ITEMS = (
+    ("WIDGET-BLU-M", "Blue widget, medium", "WH-AMS-01", "A-14-03"),
+    ("GASKET-RUB-12", "Rubber gasket, 12 mm", "WH-RTM-02", "C-02-11"),
+    ("BOLT-M8-40", "Hex bolt M8 × 40", "WH-AMS-01", "B-07-22"),
+    ("CABLE-USB-C-2M", "USB-C cable, 2 m", "WH-BER-03", "D-11-05"),
+)
+
+
+def event_id(now: float, rng: random.Random) -> str:
+    """A ULID-shaped id: 10 characters of milliseconds, 16 of randomness."""
+    millis = int(now * 1000)
+    stamp = "".join(_ALPHABET[(millis >> shift) & 31] for shift in range(45, -1, -5))
+    return "evt_" + stamp + "".join(rng.choice(_ALPHABET) for _ in range(16))
+
+
+def make_event(
+    event_type: str, *, now: float | None = None, rng: random.Random | None = None
+) -> dict[str, Any]:
+    """A new event of ``event_type`` (``stock.increase`` and so on) with plausible fields."""
+    kind = get_event_type(event_type)
+    now = time.time() if now is None else now
+    rng = rng or random.Random()
+    sku, name, warehouse, bin_ = rng.choice(_ITEMS)
+    previous = rng.randint(1, 400)
+    event: dict[str, Any] = {
+        kind.discriminator: kind.name,
+        "eventId": event_id(now, rng),
+        "occurredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "sku": sku,
+        "productName": name,
+        "location": {"warehouseId": warehouse, "bin": bin_},
+    }
+    if event_type == "stock.increase":
+        change = rng.randint(1, 200)
+        event |= {"quantityChange": change, "previousQuantity": previous, "newQuantity": previous + change}
+        event["reason"] = "purchase_order_received"
+    elif event_type == "stock.decrease":
+        change = rng.randint(1, previous)
+        event |= {"quantityChange": -change, "previousQuantity": previous, "newQuantity": previous - change}
+        event["reason"] = "order_shipped"
+    else:
+        event |= {"previousQuantity": rng.randint(1, 5), "newQuantity": 0, "reorderPoint": 50}
+    return event
+
+
+#: Seeded events are dated in the year from here (2025-01-01T00:00:00Z): the
+#: clock must not enter them, or a seed would give other bytes tomorrow.
+SEEDED_EPOCH = 1_735_689_600
+_YEAR_MILLIS = 365 * 86_400 * 1000
+
+
+class SeededEvents:
+    """Events and event ids drawn from one seed: the same seed, the same sequence, byte for byte."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self._now = SEEDED_EPOCH + self._rng.randrange(_YEAR_MILLIS) / 1000
+
+    def _tick(self) -> float:
+        # Each event a little after the previous one, as real events follow each other.
+        self._now += self._rng.randrange(1, 60_000) / 1000
+        return self._now
+
+    def event(self, event_type: str) -> dict[str, Any]:
+        return make_event(event_type, now=self._tick(), rng=self._rng)
+
+    def event_id(self) -> str:
+        return event_id(self._tick(), self._rng)
+
+
+def event_body(event: dict[str, Any]) -> bytes:
+    """The bytes to send for ``event``: indented JSON, UTF-8, no trailing newline."""
+    return json.dumps(event, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def apply_overrides(event: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """Set ``key=value`` pairs on ``event``; dotted keys reach into nested objects.
+
+    A value is parsed as JSON when it parses (``5``, ``true``, ``{"a": 1}``),
+    else taken as a string, so ``--set sku=ABC`` needs no quoting.
+    """
+    for assignment in assignments:
+        key, equals, raw = assignment.partition("=")
+        if not equals or not key or any(not part for part in key.split(".")):
+            raise InputError(f"--set takes key=value (dotted keys for nesting), got {assignment!r}")
+        try:
+            value: Any = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
+        except ValueError:  # NaN, Infinity and 1e999 too: json.dumps would write them as no JSON
+            value = raw
+        *parents, leaf = key.split(".")
+        target = event
+        for depth, part in enumerate(parents):
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parents[: depth + 1])
+                raise InputError(f"--set {key}: {where} is not an object")
+            target = child
+        target[leaf] = value
+    return event
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value

@@ -1,0 +1,110 @@
+"""The sample events shipped inside the package: which there are, their exact bytes, copying them out.
+
+They are package data (``inventory_cli/samples/``, the invalid ones in its
+``invalid/``), read with ``importlib.resources``, so an installed ``invwh``
+can give any project the files the README's examples send, byte for byte.
+Some are deliberately not written the way ``json.dumps`` would write them
+(pretty-printed non-ASCII, ``\\u00e9`` escapes, ``1e3``): a receiver that
+re-serializes the JSON before checking the HMAC rejects them.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from typing import NamedTuple
+
+from ..errors import InputError
+from ..files import file_access
+from .validation import EventCheck, check_event
+
+INVALID_DIR = "invalid"
+
+
+class Sample(NamedTuple):
+    name: str  # relative, "/"-separated: "stock-increase.json", "invalid/array.json"
+    body: bytes
+
+    @property
+    def meant_invalid(self) -> bool:
+        return self.name.startswith(INVALID_DIR + "/")
+
+    def check(self) -> EventCheck:
+        return check_event(self.body)
+
+
+def shipped_samples() -> list[Sample]:
+    """The valid samples, sorted by name, then the invalid ones."""
+    root = resources.files("inventory_cli.events") / "samples"
+    found = []
+    for prefix, folder in (("", root), (INVALID_DIR + "/", root / INVALID_DIR)):
+        entries = sorted((e for e in folder.iterdir() if e.name.endswith(".json")), key=lambda e: e.name)
+        found += [Sample(prefix + entry.name, entry.read_bytes()) for entry in entries]
+    return found
+
+
+def summary(check: EventCheck) -> str:
+    """One short line: the event type, or "invalid: " and the gist of the first problem."""
+    if check.ok:
+        return str(check.event_type)
+    message = check.problems[0].message if check.problems else "not an event"
+    # The gist is the message's first clause; the whole message is in --format json and `validate`.
+    for separator in ("; ", ": ", " ("):
+        message = message.split(separator, 1)[0]
+    return f"invalid: {message}"
+
+
+class Written(NamedTuple):
+    sample: Sample
+    path: str
+    action: str  # "written" (new), "unchanged" (already identical), "overwritten" (--force)
+
+
+def plan_writes(directory: str, samples: list[Sample]) -> list[Written]:
+    """Where each sample goes under ``directory`` and what writing it would do; writes nothing.
+
+    "overwritten" here means the file exists with other bytes: only ``force`` writes it.
+    """
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise InputError(f"{directory}: exists and is not a directory")
+    plan = []
+    for sample in samples:
+        path = os.path.join(directory, *sample.name.split("/"))
+        plan.append(Written(sample, path, _action(path, sample.body)))
+    return plan
+
+
+def write_samples(directory: str, samples: list[Sample], *, force: bool = False) -> list[Written]:
+    """Writes each sample's exact bytes under ``directory``, creating folders as needed.
+
+    An existing file with other bytes is someone's edit: unless ``force``, the
+    whole run is refused (InputError) before anything is written.
+    """
+    plan = plan_writes(directory, samples)
+    differing = [item.path for item in plan if item.action == "overwritten"]
+    if differing and not force:
+        others = f" and {len(differing) - 1} more" if len(differing) > 1 else ""
+        raise InputError(
+            f"{differing[0]}{others}: already exists with other content; nothing written (--force overwrites)"
+        )
+    for item in plan:
+        if item.action == "unchanged":
+            continue
+        with file_access(item.path, verb="write"):
+            os.makedirs(os.path.dirname(item.path) or ".", exist_ok=True)
+            with open(item.path, "wb") as file:
+                file.write(item.sample.body)
+    return plan
+
+
+def _action(path: str, body: bytes) -> str:
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, where a sample file would go")
+    try:
+        with open(path, "rb") as file:
+            existing = file.read(len(body) + 1)
+    except FileNotFoundError:
+        return "written"
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror or error}") from None
+    return "unchanged" if existing == body else "overwritten"

@@ -1,0 +1,319 @@
+"""Find the likely cause of a signature that does not hold.
+
+``explain`` takes what ``signing.check_signature`` found and names the likely
+causes of the failure; the verdict layer (``verdict.judge``) asks for them.
+This module imports ``signing``, never the reverse.
+
+Only runs on failure, so it can afford to try many near-misses: the body
+with or without a trailing newline, with its line endings converted (LF and
+CRLF), the JSON re-serialized, another method, another notification URL
+(the request's Host, a trailing slash, http for https), another hash or
+encoding, another scheme, a secret with stray whitespace or read in another
+form (its text where the scheme decodes it, or the reverse).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, Scheme
+from .signatures import (
+    Secret,
+    SignatureCheck,
+    build_message,
+    check_signature,
+    decode_digest,
+    digest,
+    key_or_none,
+    received_headers,
+    received_timestamp,
+)
+
+Candidate = tuple[str, bytes]  # (the likely cause, the variant)
+
+#: A timestamp above this is not unix seconds of this era: likely milliseconds.
+_MILLISECONDS_FROM = 10**11
+
+
+def explain(
+    check: SignatureCheck,
+    scheme: Scheme,
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str = "POST",
+    url: str | None = None,
+) -> list[str]:
+    """The likely causes of the failure ``check`` reports, most likely first; empty when none is found.
+
+    The arguments are those ``check_signature`` was given.
+    """
+    received = received_headers(scheme, headers)
+    method = method.upper()
+    if check.reason == "missing_signature":
+        return explain_missing_signature(scheme, received)
+    if check.reason == "malformed_signature" and check.provided is not None:
+        return explain_malformed_signature(
+            scheme, check.provided, check.signatures, secrets, body, received, method, url
+        )
+    if check.reason == "signature_mismatch" and check.digest is not None:
+        needs = f"the {scheme.name} scheme needs: {scheme.describe_secret()}"
+        unusable = [f"secret #{index + 1} is not in the form {needs}" for index in check.unusable_secrets]
+        return unusable + explain_mismatch(scheme, secrets, body, received, method, check.digest, url=url)
+    if check.reason == "future_timestamp" and (check.timestamp or 0) > _MILLISECONDS_FROM:
+        return [f"{scheme.timestamp_header} looks like milliseconds; it must be unix seconds"]
+    return []
+
+
+def explain_missing_signature(scheme: Scheme, headers: Mapping[str, str]) -> list[str]:
+    hints = []
+    for other in BUILTIN_SCHEMES.values():
+        if other.signature_header.lower() == scheme.signature_header.lower():
+            continue
+        names = [other.signature_header, *(a for a, h in other.header_aliases if h == other.signature_header)]
+        present = next((name for name in names if name.lower() in headers), None)
+        if present is not None:
+            hints.append(f"there is a {present} header: try --scheme {other.name}")
+    signature_like = [name for name in headers if "signature" in name and name not in hints]
+    if signature_like and not hints:
+        hints.append(f"headers that look like signatures: {', '.join(sorted(signature_like))}")
+    return hints
+
+
+def explain_malformed_signature(
+    scheme: Scheme,
+    provided: str,
+    entries: Sequence[str],
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    method: str,
+    url: str | None = None,
+) -> list[str]:
+    other = _other_scheme_matching(scheme, provided, secrets, body, headers, method, url)
+    if other:
+        return [f"the signature follows the {other} scheme: try --scheme {other}"]
+    value = entries[0] if entries else provided
+    before, after = scheme.value_template.split("{digest}")
+    text = value
+    if before and text.startswith(before):
+        text = text[len(before) :]
+    if after and text.endswith(after):
+        text = text[: -len(after)]
+    # An empty digest decodes in every encoding, and one that is already in the
+    # scheme's own encoding (hex and unpadded base64url text often is) is not
+    # evidence of another one.
+    if text and decode_digest(scheme.encoding, text) is None:
+        for encoding in ENCODINGS:
+            if encoding != scheme.encoding and decode_digest(encoding, text) is not None:
+                return [f"the digest looks {encoding}-encoded; {scheme.name} expects {scheme.encoding}"]
+    if before and not value.startswith(before):
+        return [f"the value should start with {before!r}"]
+    return []
+
+
+def _other_scheme_matching(
+    scheme: Scheme,
+    provided: str,
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    method: str,
+    url: str | None,
+) -> str | None:
+    """The name of another built-in scheme under which ``provided`` is exactly right."""
+    for other in BUILTIN_SCHEMES.values():
+        if other.name == scheme.name or (other.signs_url and url is None):
+            continue
+        as_other = {**headers, other.signature_header.lower(): provided}
+        check = check_signature(other, secrets, body, as_other, method=method, tolerance=0, url=url)
+        if check.signature_ok:
+            return other.name
+    return None
+
+
+def explain_mismatch(
+    scheme: Scheme,
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    method: str,
+    provided_digest: str,
+    *,
+    url: str | None = None,
+) -> list[str]:
+    provided = {
+        encoding: raw
+        for encoding in ENCODINGS
+        if (raw := decode_digest(encoding, provided_digest)) is not None
+    }
+    stamp = received_timestamp(scheme, headers)
+    keys = list(_key_variants(scheme, secrets))
+
+    def matches(message: bytes) -> str | None:
+        """Which hash and encoding of ``message`` gives the provided digest, described."""
+        for hash_name in (scheme.hash, *(h for h in HASHES if h != scheme.hash)):
+            for key_note, key in keys:
+                expected = digest(hash_name, key, message)
+                for encoding, raw in provided.items():
+                    if raw == expected:
+                        notes = [key_note] if key_note else []
+                        if hash_name != scheme.hash:
+                            used, wanted = hash_name.upper(), scheme.hash.upper()
+                            notes.append(f"it is HMAC-{used}; {scheme.name} uses HMAC-{wanted}")
+                        if encoding != scheme.encoding:
+                            notes.append(f"it is {encoding}-encoded; {scheme.name} expects {scheme.encoding}")
+                        return "; ".join(notes)
+        return None
+
+    def message(
+        body_: bytes = body, method_: str = method, stamp_: str | None = stamp, url_: str | None = url
+    ) -> bytes:
+        return build_message(scheme, body_, method=method_, timestamp=stamp_, headers=headers, url=url_)
+
+    exact = matches(message())
+    if exact == "":
+        return [
+            "the digest is right but spelled differently (upper-case hex?); "
+            "receivers compare the header text exactly"
+        ]
+    if exact:
+        return [f"the signature is over the right bytes, but {exact}"]
+
+    for cause, variant in _body_variants(body):
+        found = matches(message(body_=variant))
+        if found is not None:
+            return [cause + (f"; {found}" if found else "")]
+
+    if any(part == (True, "method") for part in scheme.message_parts):
+        for other in ("GET", "PUT", "PATCH", "DELETE", method.lower()):
+            if other != method and matches(message(method_=other)) is not None:
+                return [f"the signature was made for method {other}, not {method}"]
+
+    if scheme.signs_url and url is not None:
+        for other_url in _url_variants(url, headers):
+            if matches(message(url_=other_url)) is not None:
+                return [
+                    f"the signature was made for the notification URL {other_url}, not {url}: "
+                    "the sender must sign for the URL the receiver checks (--notification-url)"
+                ]
+        if matches(message(url_="")) is not None:
+            return [f"the signature was made without the notification URL in the signed message ({url})"]
+
+    if scheme.timestamp_header and matches(message(stamp_="")) is not None:
+        return [f"the signature was made without {scheme.timestamp_header} in the signed message"]
+
+    for other_scheme in BUILTIN_SCHEMES.values():
+        name = other_scheme.name
+        if name == scheme.name or (other_scheme.signs_url and url is None):
+            continue
+        other_stamp = received_timestamp(other_scheme, headers)
+        candidate = build_message(
+            other_scheme, body, method=method, timestamp=other_stamp, headers=headers, url=url
+        )
+        if matches(candidate) is not None:
+            return [f"the signature is over the bytes the {name} scheme signs: try --scheme {name}"]
+
+    at = f" (the notification URL checked: {url})" if scheme.signs_url else ""
+    return [
+        "the body was changed after signing, or it was signed with another secret; "
+        f"{scheme.name} signs {scheme.describe_message()} with HMAC-{scheme.hash.upper()}{at}"
+    ]
+
+
+def _url_variants(url: str, headers: Mapping[str, str]) -> Iterator[str]:
+    """The URLs a sender may have signed for instead of ``url``: the one the request names
+    (its Host header, under http and https), ``url`` with or without a trailing slash,
+    under the other of http and https, without its query. Lower-case ``headers``."""
+    parts = urlsplit(url)
+    other_scheme = {"http": "https", "https": "http"}.get(parts.scheme, parts.scheme)
+    path = parts.path[:-1] if parts.path.endswith("/") else parts.path + "/"
+    candidates = []
+    host = headers.get("host", "").strip()
+    if host:
+        for scheme in (parts.scheme, other_scheme):
+            candidates.append(urlunsplit((scheme, host, parts.path, parts.query, "")))
+    candidates += [
+        urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment)),
+        urlunsplit((other_scheme, parts.netloc, parts.path, parts.query, parts.fragment)),
+        urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+    ]
+    seen = {url}
+    for candidate in candidates:
+        if candidate not in seen:
+            seen.add(candidate)
+            yield candidate
+
+
+def _key_variants(scheme: Scheme, secrets: Sequence[Secret]) -> Iterator[tuple[str, bytes]]:
+    """The keys to try: the scheme's own, then the near misses, each with what differs."""
+    keys = [key for secret in secrets if (key := key_or_none(scheme, secret)) is not None]
+    for key in keys:
+        yield "", key
+    if scheme.secret_encoding == "utf8":
+        for key in keys:
+            if key != key.strip():
+                yield "it was made with the secret without its surrounding whitespace", key.strip()
+            yield "it was made with the secret plus a trailing newline", key + b"\n"
+    # The secret read as another built-in scheme reads secrets (whsec_ base64, or plain text).
+    forms = {(o.secret_encoding, o.secret_prefix): o for o in reversed(BUILTIN_SCHEMES.values())}
+    for (encoding, prefix), other in forms.items():
+        if (encoding, prefix) == (scheme.secret_encoding, scheme.secret_prefix):
+            continue
+        for secret in secrets:
+            key = key_or_none(other, secret)
+            if key is not None and key not in keys:
+                yield (
+                    (
+                        f"it was made with {other.describe_secret()} as the key, as {other.name} takes "
+                        f"its secret; {scheme.name} uses {scheme.describe_secret()}"
+                    ),
+                    key,
+                )
+
+
+def _body_variants(body: bytes) -> Iterator[Candidate]:
+    """The bodies the signature may have been made over instead, each with the likely cause."""
+    made_over = "the signature was made over "
+    stripped = body.rstrip(b"\r\n")
+    if stripped != body:
+        yield made_over + "the body without its trailing newline", stripped
+    else:
+        yield made_over + "the body plus a trailing newline", body + b"\n"
+        yield made_over + "the body plus a trailing CRLF", body + b"\r\n"
+    # Before the JSON styles: an indented body with converted line endings
+    # would otherwise pass for one re-serialized by an indenting writer.
+    # git's autocrlf, Windows editors and some proxies convert one way or the other.
+    converted = (
+        "the body's line endings were converted: it was signed with {} line endings and arrived with {}"
+    )
+    if b"\r\n" in body:
+        yield converted.format("LF", "CRLF"), body.replace(b"\r\n", b"\n")
+    if b"\n" in body.replace(b"\r\n", b""):
+        yield converted.format("CRLF", "LF"), body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
+        return
+    styles: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("compact JSON", {"separators": (",", ":")}),
+        ("JSON as json.dumps writes it", {}),
+        ("JSON with sorted keys", {"sort_keys": True}),
+        ("compact JSON with sorted keys", {"separators": (",", ":"), "sort_keys": True}),
+        ("JSON indented by 2", {"indent": 2}),
+        ("JSON indented by 4", {"indent": 4}),
+    )
+    for name, options in styles:
+        for ascii_only in (True, False):
+            try:
+                text = json.dumps(document, ensure_ascii=ascii_only, **options).encode("utf-8")
+            except RecursionError:  # parsed, but too deep to write back out
+                return
+            except UnicodeEncodeError:  # a lone surrogate from a "\ud800"-style escape
+                continue
+            if text != body:
+                yield made_over + f"re-serialized JSON ({name}), not the raw body that was sent", text

@@ -1,0 +1,276 @@
+"""Deliver signed events over HTTP and say what the receiver did with them.
+
+One ``requests.Session`` serves a whole run so deliveries share connections.
+A delivery that cannot be made (refused, DNS, TLS, timeout) is not an
+exception: it is a ``DeliveryResult`` with an ``error``, so a run reports
+every payload, then its callers decide the exit status.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from .. import __version__
+from ..errors import InputError, MissingSecretError
+from ..signing.schemes import Scheme
+from ..signing.signatures import Secret, new_message_id, sign
+from ..transport import failures
+from ..transport.retry import RetryPolicy, retry_after_seconds
+
+#: The two answers the inventory API documents for this webhook.
+CONTRACT = {200: "processed", 422: "processing failed"}
+RESPONSE_PREVIEW_BYTES = 512
+MAX_REDIRECTS = 5
+
+#: Gives the signature headers for a body, at the moment it is sent.
+Signer = Callable[[bytes], Mapping[str, str]]
+
+
+@dataclass
+class DeliveryOptions:
+    url: str
+    scheme: Scheme
+    #: None only when every delivery brings its own signer (a replay that keeps signatures).
+    secret: Secret | None
+    timeout: float = 10.0
+    retries: int = 0
+    backoff: float = 0.5  # seconds before the first retry, doubled after each
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: True, False (--insecure) or a CA bundle path (--ca-bundle).
+    tls_verify: bool | str = True
+    follow_redirects: bool = False
+
+
+@dataclass
+class DeliveryResult:
+    payload: str
+    event_type: str | None
+    url: str
+    expected: Collection[int]
+    status: int | None = None
+    reason: str = ""  # the HTTP reason phrase
+    elapsed: float = 0.0  # seconds, all attempts together
+    attempts: int = 0
+    response_preview: bytes = b""
+    #: Why nothing was delivered; None when an answer came back.
+    error: str | None = None
+    #: Where a redirect pointed when it was not followed.
+    location: str | None = None
+    #: The request of the last attempt, as sent: to show what got the answer.
+    method: str = "POST"
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    request_body: bytes = b""
+
+    @property
+    def delivered(self) -> bool:
+        return self.error is None
+
+    @property
+    def ok(self) -> bool:
+        return self.delivered and self.status in self.expected
+
+    @property
+    def meaning(self) -> str:
+        if self.error is not None:
+            return "not delivered"
+        assert self.status is not None
+        if self.status in CONTRACT:
+            return CONTRACT[self.status]
+        if self.location is not None:
+            return "redirect, not followed"
+        if self.status in (401, 403):
+            return "rejected"
+        return "server error" if self.status >= 500 else "unexpected"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "payload": self.payload,
+            "event_type": self.event_type,
+            "url": self.url,
+            "ok": self.ok,
+            "status": self.status,
+            "reason": self.reason or None,
+            "meaning": self.meaning,
+            "expected": sorted(self.expected),
+            "elapsed_ms": round(self.elapsed * 1000, 1),
+            "attempts": self.attempts,
+            "response_preview": self.response_preview.decode("utf-8", "replace"),
+            "error": self.error,
+            "location": self.location,
+        }
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        hint = f"; did you mean http://{url}?" if "://" not in url else ""
+        raise InputError(f"invalid URL {url!r}: it needs http:// or https:// and a host{hint}")
+    return url
+
+
+class Deliverer:
+    """Signs and POSTs bodies to one URL, reusing HTTP connections.
+
+    Safe to share between threads: each thread gets its own session, so
+    concurrent replays keep one connection per worker.
+    """
+
+    def __init__(self, options: DeliveryOptions, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.options = options
+        check_url(options.url)
+        self._sleep = sleep
+        self.retry = RetryPolicy(options.retries, options.backoff)
+        self._local = threading.local()
+        self._sessions: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _session(self) -> Any:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+            session.headers["User-Agent"] = f"invwh/{__version__}"
+            session.verify = self.options.tls_verify
+            if self.options.tls_verify is False:
+                # Asked for with --insecure: urllib3's warning would only repeat it, over two lines.
+                import urllib3
+
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+
+    def __enter__(self) -> Deliverer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def deliver(
+        self,
+        body: bytes,
+        *,
+        payload: str,
+        event_type: str | None,
+        expected: Collection[int] = (200,),
+        signer: Signer | None = None,
+    ) -> DeliveryResult:
+        """POST ``body`` exactly, signed at send time, retrying as the options allow.
+
+        ``signer`` gives the signature headers for each attempt; by default the
+        options' scheme and secret with the current time. Checks and replays
+        pass their own (another secret, a kept signature, none at all).
+        """
+        result = DeliveryResult(payload, event_type, self.options.url, expected)
+        signer = signer or self.signer()
+        started = time.monotonic()
+        while True:
+            result.attempts += 1
+            retry_after = self._attempt(body, result, signer)
+            pause = self.retry.wait_before_retry(result.attempts, result.status, result.error, retry_after)
+            if pause is None:
+                break
+            self._sleep(pause)
+        result.elapsed = time.monotonic() - started
+        return result
+
+    def signer(self) -> Signer:
+        """Signs every attempt of one delivery anew, under one message id (when the scheme has one)."""
+        scheme = self.options.scheme
+        message_id = new_message_id(scheme) if scheme.id_header else None
+        return lambda body: self.sign(body, message_id=message_id)
+
+    def sign(self, body: bytes, *, message_id: str | None = None) -> Mapping[str, str]:
+        if self.options.secret is None:
+            raise MissingSecretError("no secret to sign with")
+        # A scheme that signs the notification URL (square) signs the one delivered to.
+        return sign(
+            self.options.scheme, self.options.secret, body, message_id=message_id, url=self.options.url
+        )
+
+    def _attempt(self, body: bytes, result: DeliveryResult, signer: Signer) -> float | None:
+        """One delivery, following redirects if asked. Returns the Retry-After wait, if any."""
+        import requests
+
+        options = self.options
+        url = options.url
+        result.error = result.location = None
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {
+                "Content-Type": "application/json",
+                **options.headers,
+                # Signed now, for every attempt, so a retry carries a fresh timestamp.
+                **signer(body),
+            }
+            result.method, result.request_headers, result.request_body = "POST", headers, body
+            try:
+                response = self._session().post(
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=options.timeout,
+                    allow_redirects=False,
+                    # Per request: requests lets REQUESTS_CA_BUNDLE override the session's setting.
+                    verify=options.tls_verify,
+                )
+            except requests.RequestException as error:
+                result.status = None
+                result.url = url
+                result.error = describe_failure(error, options.timeout)
+                return None
+            result.url = url
+            # What requests actually sent, with the headers it adds (User-Agent, Content-Length).
+            result.request_headers = dict(response.request.headers)
+            result.status = response.status_code
+            result.reason = response.reason or ""
+            result.response_preview = _preview(response)
+            location = response.headers.get("Location")
+            if response.is_redirect and location:
+                target = urljoin(url, location)
+                if options.follow_redirects:
+                    url = target
+                    continue
+                result.location = target
+            return retry_after_seconds(response.headers.get("Retry-After"))
+        result.error = f"more than {MAX_REDIRECTS} redirects"
+        return None
+
+
+def _preview(response: Any) -> bytes:
+    try:
+        chunk = next(response.iter_content(RESPONSE_PREVIEW_BYTES), b"")
+    except Exception:  # a broken body after the status line: the status still stands
+        chunk = b""
+    response.close()
+    return chunk
+
+
+def describe_failure(error: BaseException, timeout: float) -> str:
+    """One line naming why ``requests`` got nothing back, in the words every client uses."""
+    import requests
+
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return failures.connect_timed_out(timeout)
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return failures.no_response(timeout)
+    if isinstance(error, requests.exceptions.TooManyRedirects):
+        return "too many redirects"
+    described = failures.describe_cause(error, timeout)
+    if described is not None:
+        return described
+    if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return failures.one_line(f"invalid URL: {error}")
+    return failures.one_line(f"{type(error).__name__}: {failures.innermost(error)}")

@@ -1,0 +1,324 @@
+"""Recordings: the requests ``invwh listen`` answered, one JSON object a line.
+
+A line holds what arrived and what was answered::
+
+    {"received_at": "2026-11-27T14:03:22.123Z", "received_at_unix": 1795701802.123,
+     "method": "POST", "path": "/webhooks", "headers": {"Content-Type": "application/json", ...},
+     "body": "{\\"inventoryStockIncreaseEventType\\": \\"stock.increase\\"}", "body_encoding": "utf-8",
+     "verdict": {"valid": true, "reason": "ok", "event_type": "stock.increase"}, "status": 200}
+
+(one line in the file). ``body`` is the exact body: its text when it is UTF-8,
+else its base64 with ``"body_encoding": "base64"``. ``verdict`` is null for a
+request that was not judged (another path or method, a body refused); when the
+body was not read at all (411, 413) the line also says ``"body_read": false``.
+
+``Recording`` appends lines from many threads at once without tearing or
+interleaving them; ``read_recording`` streams them back, in constant memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+from ..files import file_access
+from ..json_text import loads
+
+if TYPE_CHECKING:
+    from .verdict import Verdict
+
+
+class AnsweredRequest(Protocol):
+    """What a recording keeps of a request a receiver answered (``receive.ReceivedDelivery``)."""
+
+    received_at: float
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    verdict: Verdict | None
+    status: int
+    body_read: bool
+
+
+#: Longer lines are reported as bad, not read into memory: a 1 MiB body takes
+#: at most about 6 MiB once escaped as JSON text.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+def iso_utc(unix: float) -> str:
+    """``2026-11-27T14:03:22.123Z``: ISO 8601, UTC, milliseconds."""
+    global _last_second
+    # To microseconds first, as datetime does: 1700000000.123 is 1700000000.12299990... as a float.
+    seconds, millis = divmod(round(unix * 1_000_000) // 1000, 1000)
+    last = _last_second  # a receiver asks for the same second many times over
+    if last[0] != seconds:
+        last = _last_second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{last[1]}.{millis:03d}Z"
+
+
+_last_second: tuple[int, str] = (-1, "")
+
+
+def delivery_record(delivery: AnsweredRequest) -> dict[str, Any]:
+    """The recording's object for one answered request."""
+    body = delivery.body
+    try:
+        text, encoding = body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(body).decode("ascii"), "base64"
+    verdict = delivery.verdict
+    record: dict[str, Any] = {
+        "received_at": iso_utc(delivery.received_at),
+        "received_at_unix": delivery.received_at,
+        "method": delivery.method,
+        "path": delivery.path,
+        "headers": delivery.headers,
+        "body": text,
+        "body_encoding": encoding,
+        "verdict": None
+        if verdict is None
+        else {"valid": verdict.valid, "reason": verdict.reason, "event_type": verdict.event_type},
+        "status": delivery.status,
+    }
+    if not delivery.body_read:
+        record["body_read"] = False
+    return record
+
+
+def encode_line(delivery: AnsweredRequest) -> bytes:
+    """One whole line of the recording, newline included."""
+    return _ENCODER.encode(delivery_record(delivery)).encode("utf-8") + b"\n"
+
+
+#: What ``json.dumps(record, ensure_ascii=False)`` uses, made once rather than per line.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+class Recording:
+    """A JSON Lines file that deliveries are appended to, safely from many threads.
+
+    The file is opened for appending (an existing recording grows) and, when
+    it is created, is readable and writable by its owner only. Each line is
+    one ``write`` under a lock, straight to the file: no buffer to flush, no
+    torn or interleaved lines, and a line written is in the file even if the
+    process is killed right after.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        )
+        with file_access(f"recording {self.path}", missing="no such directory", verb="open"):
+            self._fd: int | None = os.open(self.path, flags, 0o600)
+        self._lock = threading.Lock()
+        #: Lines written so far by this object.
+        self.count = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def write(self, delivery: AnsweredRequest) -> bool:
+        """Append one line. False when the recording is already closed; OSError when the disk refuses."""
+        data = encode_line(delivery)
+        with self._lock:
+            if self._fd is None:
+                return False
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            self.count += 1
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# --- reading ---------------------------------------------------------------
+
+
+@dataclass(slots=True)  # not frozen: a frozen init costs more than an audit's verdict
+class Recorded:
+    """One recorded request, its body decoded back to the exact bytes received."""
+
+    line: int  # 1-based line number in the recording
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    received_at_unix: float | None = None
+    received_at: str | None = None
+    status: int | None = None
+    #: ``{"valid", "reason", "event_type"}``, or None when the request was not judged.
+    verdict: dict[str, Any] | None = None
+    #: False when the receiver refused the body unread (411, 413): ``body`` is then empty.
+    body_read: bool = True
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that is not a usable record, and why."""
+
+    line: int
+    reason: str
+
+
+def read_recording(
+    source: str | os.PathLike[str] | IO[bytes] | IO[str],
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    as_opened: bool = False,
+) -> Iterator[Recorded | BadLine]:
+    """Each line of a recording as a ``Recorded``, or a ``BadLine`` saying what is wrong with it.
+
+    ``source`` is a path or an open stream (binary preferred). Reads one line
+    at a time, so any file size takes constant memory. Blank lines are skipped.
+    Never raises on the content of a line; a path that cannot be opened raises
+    ``InputError`` here, before the first record.
+
+    With ``as_opened``, a file path is read only as far as it reached when it
+    was opened: lines appended meanwhile are left out. A replay needs that when
+    it delivers to the very receiver that records into the file it reads,
+    or it would never reach the end.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        with file_access(f"recording {path}"):
+            stream: IO[Any] = open(path, "rb")  # noqa: SIM115 - closed by the generator
+        status = os.fstat(stream.fileno())
+        # A pipe (``<(zcat day.jsonl.gz)``) has no size: it is read to its end.
+        end = status.st_size if as_opened and stat.S_ISREG(status.st_mode) else None
+        return _read_lines(stream, max_line_bytes, close=True, end=end)
+    return _read_lines(source, max_line_bytes, close=False)
+
+
+def _read_lines(
+    stream: IO[Any], max_line_bytes: int, *, close: bool, end: int | None = None
+) -> Iterator[Recorded | BadLine]:
+    try:
+        readline = stream.readline
+        limit = max_line_bytes + 1
+        number = 0
+        consumed = 0  # bytes read so far, to stop at ``end``
+        while end is None or consumed < end:
+            line = readline(limit)
+            if not line:
+                return
+            number += 1
+            consumed += len(line)
+            if len(line) > max_line_bytes and not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+                newline = b"\n" if isinstance(line, bytes) else "\n"
+                while line and not line.endswith(newline):  # skip the rest of it
+                    line = stream.readline(1024 * 1024)
+                    consumed += len(line)
+                yield BadLine(number, f"longer than {max_line_bytes} bytes")
+                continue
+            parsed = parse_line(line, number)
+            if parsed is not None:
+                yield parsed
+    finally:
+        if close:
+            stream.close()
+
+
+def parse_line(line: bytes | str, number: int = 1) -> Recorded | BadLine | None:
+    """One line of a recording; None for a blank line. Never raises.
+
+    An audit reads every line of a day's traffic, so the checks are ordered
+    for the line ``invwh listen`` writes: one parse, then exact type tests
+    (JSON gives exact types; ``bool`` is told from ``int``).
+    """
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return BadLine(number, f"not UTF-8: byte 0x{line[error.start]:02x} at offset {error.start}")
+    try:
+        data = loads(line)
+    except ValueError as error:
+        if not line.strip():
+            return None
+        return BadLine(number, f"not JSON: {getattr(error, 'msg', error)}")
+    except RecursionError:
+        return BadLine(number, "not JSON this tool can read: nested too deeply")
+    if type(data) is not dict:
+        return BadLine(number, "not a JSON object")
+    get = data.get
+
+    body_text = get("body")
+    if type(body_text) is not str:
+        return BadLine(number, "no body" if body_text is None else "body is not a string")
+    encoding = get("body_encoding", "utf-8")
+    if encoding == "utf-8":
+        try:
+            body = body_text.encode("utf-8")
+        except UnicodeEncodeError:
+            return BadLine(number, "body is not valid text: it holds a lone surrogate")
+    elif encoding == "base64":
+        try:
+            body = base64.b64decode(body_text, validate=True)
+        except (binascii.Error, ValueError):
+            return BadLine(number, "body is not valid base64")
+    else:
+        return BadLine(number, f"unknown body_encoding {_short(encoding)}")
+
+    headers = get("headers", {})
+    if type(headers) is not dict or any(type(value) is not str for value in headers.values()):
+        return BadLine(number, "headers is not an object of strings")
+    method = get("method", "POST")
+    path = get("path", "/")
+    received_at = get("received_at")
+    if type(method) is not str or type(path) is not str:
+        return BadLine(number, "method and path must be strings")
+    if received_at is not None and type(received_at) is not str:
+        return BadLine(number, "received_at is not a string")
+    received_at_unix = get("received_at_unix")
+    if (
+        received_at_unix is not None
+        and type(received_at_unix) is not float
+        and type(received_at_unix) is not int
+    ):
+        return BadLine(number, "received_at_unix is not a number")
+    status = get("status")
+    if status is not None and type(status) is not int:
+        return BadLine(number, "status is not an integer")
+    verdict = get("verdict")
+    if verdict is not None and type(verdict) is not dict:
+        return BadLine(number, "verdict is not an object")
+    body_read = get("body_read", True)
+    if type(body_read) is not bool:
+        return BadLine(number, "body_read is not true or false")
+    if type(received_at_unix) is int:
+        try:
+            received_at_unix = float(received_at_unix)
+        except OverflowError:
+            return BadLine(number, "received_at_unix is out of range")
+    return Recorded(
+        number, method, path, headers, body, received_at_unix, received_at, status, verdict, body_read
+    )
+
+
+def _short(value: Any) -> str:
+    if not isinstance(value, str):
+        return f"(a JSON {type(value).__name__})"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"

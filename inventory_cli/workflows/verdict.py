@@ -1,0 +1,110 @@
+"""The verdict on a received delivery: its signature, its timestamp, its payload.
+
+``judge`` is what ``invwh verify``, ``invwh listen``, recording audits and the
+Python API share, so all reach the same verdict on the same bytes. When a
+signature fails and the caller wants to know why, ``judge`` asks
+``diagnosis.explain`` for the likely cause (the verdict's ``hints``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events.validation import EventCheck, check_event
+from ..signing.schemes import Scheme
+from ..signing.signatures import Secret, SignatureCheck, check_signature
+
+
+@dataclass(slots=True)
+class Verdict:
+    scheme: str
+    signature: SignatureCheck
+    #: None when the payload was not validated (``--no-validate``).
+    event: EventCheck | None
+    #: The likely causes of a bad signature, most likely first; empty when none is
+    #: found, or when the caller did not ask (``judge(diagnose=False)``).
+    hints: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return self.signature.ok and (self.event is None or self.event.ok)
+
+    @property
+    def reason(self) -> str:
+        if not self.signature.ok:
+            return self.signature.reason
+        if self.event is not None and not self.event.ok:
+            return "invalid_payload"
+        return "ok"
+
+    @property
+    def event_type(self) -> str | None:
+        return self.event.event_type if self.event is not None else None
+
+    @property
+    def message(self) -> str:
+        if not self.signature.ok or self.event is None or self.event.ok:
+            return self.signature.message
+        return "the signature holds but the payload is not a valid inventory event"
+
+    def to_dict(self) -> dict[str, Any]:
+        signature = self.signature
+        return {
+            "valid": self.valid,
+            "reason": self.reason,
+            "message": self.message,
+            "hints": list(self.hints),
+            "event_type": self.event_type,
+            "scheme": self.scheme,
+            "timestamp": signature.timestamp,
+            "checks": {
+                "signature": {
+                    "ok": signature.ok,
+                    "reason": signature.reason,
+                    "message": signature.message,
+                    "secret_index": signature.secret_index,
+                },
+                "payload": None if self.event is None else event_check_dict(self.event),
+            },
+        }
+
+
+def event_check_dict(check: EventCheck) -> dict[str, Any]:
+    return {
+        "valid": check.ok,
+        "event_type": check.event_type,
+        "problems": [{"path": p.path, "message": p.message} for p in check.problems],
+    }
+
+
+def judge(
+    scheme: Scheme,
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str = "POST",
+    tolerance: int = 300,
+    now: float | None = None,
+    validate: bool = True,
+    diagnose: bool = True,
+    url: str | None = None,
+) -> Verdict:
+    """The verdict on a received delivery: its signature, its timestamp's age, its payload.
+
+    ``diagnose=False`` skips looking for the likely cause of a bad signature
+    (``diagnosis.explain``). ``url`` is the notification URL, for a scheme
+    that signs it (``check_signature``).
+    """
+    signature = check_signature(
+        scheme, secrets, body, headers, method=method, tolerance=tolerance, now=now, url=url
+    )
+    event = check_event(body) if validate else None
+    if signature.ok or not diagnose:
+        return Verdict(scheme.name, signature, event)
+    from ..signing.diagnosis import explain  # the failures that are explained pay for importing it
+
+    hints = explain(signature, scheme, secrets, body, headers, method=method, url=url)
+    return Verdict(scheme.name, signature, event, hints)

@@ -1,0 +1,154 @@
+"""The package's layers, as its imports show them: no cycle, nothing imports upward.
+
+Every ``import`` in ``inventory_cli`` is read with ``ast`` (at module level,
+inside functions, under ``TYPE_CHECKING``: a typing-only cycle is a cycle to
+a reader too) and resolved to the module it names. The layers, lowest first,
+are below; a module may import its own layer's modules and those of lower
+layers, never a higher one.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import inventory_cli
+
+PACKAGE = Path(inventory_cli.__file__).parent
+
+#: Lowest first. A module's layer is the longest prefix listed here that matches its name.
+LAYERS = [
+    # The base every layer may use: the error types, reading the user's files.
+    ("inventory_cli.errors", "inventory_cli.files", "inventory_cli.record", "inventory_cli.json_text"),
+    # Schemes, signing and verifying signatures, diagnosis of bad ones.
+    ("inventory_cli.signing",),
+    # The event schemas, validation, fresh events, the sample files.
+    ("inventory_cli.events",),
+    # HTTP: the server, the client pool, the retry policy.
+    ("inventory_cli.transport",),
+    # The jobs: deliver, receive, replay, audit, check, demo, and their reports.
+    ("inventory_cli.workflows",),
+    # Finding and reading invwh.toml.
+    ("inventory_cli.config",),
+    # Ways in: the Python API, the pytest plugin, Locust, the GitHub Action.
+    (
+        "inventory_cli.api",
+        "inventory_cli.pytest_plugin",
+        "inventory_cli.load",
+        "inventory_cli.github_action",
+    ),
+    # The command line.
+    ("inventory_cli.cli", "inventory_cli.__main__"),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer_of(module: str) -> int:
+    if module == "inventory_cli":
+        return -1  # the package itself: lazy public names, checked by its own test
+    matches = [
+        (len(prefix), rank)
+        for rank, prefixes in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    assert matches, f"{module} is in no layer: add it to LAYERS in {__file__}"
+    return max(matches)[1]
+
+
+def imports_of(module: str) -> set[str]:
+    """The package's modules that ``module`` imports, wherever in the file."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            # `from . import report` names a module; `from .report import Item` names a thing in one.
+            names = [f"{target}.{alias.name}" for alias in node.names if f"{target}.{alias.name}" in MODULES]
+            names = names or [target]
+        else:
+            continue
+        for name in names:
+            while name and name not in MODULES:
+                name = name.rpartition(".")[0]
+            if name and name != module and name.startswith("inventory_cli"):
+                found.add(name)
+    return found
+
+
+GRAPH = {module: imports_of(module) for module in MODULES}
+
+
+def test_every_module_has_a_layer():
+    for module in MODULES:
+        layer_of(module)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_imports_a_higher_layer(module):
+    if module == "inventory_cli":
+        return  # the package's public names: it imports each on first use, never at import time
+    upward = sorted(
+        name for name in GRAPH[module] if name != "inventory_cli" and layer_of(name) > layer_of(module)
+    )
+    assert not upward, f"{module} (layer {layer_of(module)}) imports a higher layer: {upward}"
+
+
+def test_no_import_cycle():
+    # Depth-first search; a module met again while still on the path closes a cycle.
+    state: dict[str, str] = {}
+    cycles: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for name in sorted(GRAPH[module]):
+            if name == "inventory_cli":
+                continue  # the package's lazy names import on first use, never at import time
+            if state.get(name) == "open":
+                cycles.append([*path[path.index(name) :], name])
+            elif name not in state:
+                visit(name, [*path, name])
+        state[module] = "done"
+
+    for module in sorted(MODULES):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_the_core_knows_nothing_of_click():
+    for module, path in MODULES.items():
+        if layer_of(module) >= layer_of("inventory_cli.cli") or module == "inventory_cli":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                named = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                named = [node.module or ""]
+            else:
+                continue
+            assert not any(name.split(".")[0] == "click" for name in named), f"{module} imports click"
+
+
+def test_the_graph_sees_imports_at_every_depth():
+    # The walk must see function-level and TYPE_CHECKING imports, or the rules above prove little.
+    cli_app = GRAPH["inventory_cli.cli.app"]
+    assert any(name.startswith("inventory_cli.config.load") for name in cli_app), cli_app
