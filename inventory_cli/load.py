@@ -178,7 +178,7 @@ def _webhook_users(environment: Any) -> list[type[WebhookUser]]:
     return [cls for cls in environment.user_classes if issubclass(cls, WebhookUser)]
 
 
-@events.init.add_listener
+@events.init.add_listener  # type: ignore[untyped-decorator]  # locust's decorators are untyped
 def _check_settings(environment: Any, runner: Any = None, **_: Any) -> None:
     """Resolve every WebhookUser's settings as Locust starts: a mistake is one line, before any load."""
     if isinstance(runner, MasterRunner):

@@ -95,21 +95,15 @@ def load_config(
 def _parse(path: str, shown: str) -> dict[str, Any]:
     with file_access(f"config file {shown}", error=ConfigError), open(path, "rb") as file:
         text = file.read().decode("utf-8")
-    toml = _toml_module()
-    try:
-        return toml.loads(text)
-    except toml.TOMLDecodeError as error:
-        raise ConfigError(f"{shown}: not valid TOML: {error}") from None
-
-
-def _toml_module() -> Any:
+    # Imported here: most runs have no config file and never pay for it.
     if sys.version_info >= (3, 11):
         import tomllib
-
-        return tomllib
-    import tomli  # the backport of tomllib, a dependency on Python 3.10 only
-
-    return tomli
+    else:
+        import tomli as tomllib  # the backport of tomllib, a dependency on Python 3.10 only
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{shown}: not valid TOML: {error}") from None
 
 
 def parse_config(data: Mapping[str, Any], path: str, *, shown: str, prefix: str = "") -> Config:
