@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from .text import shorten
+
 COMMANDS = ("send", "check", "trigger", "replay", "verify")
 #: Commands whose report is the run report (items and a summary) and that write JUnit.
 RUN_COMMANDS = ("send", "check", "trigger", "replay")
@@ -141,9 +143,7 @@ def read_report(path: str) -> Reading:
 
 
 def cell(value: Any) -> str:
-    text = " ".join(str(value).split())
-    if len(text) > MAX_CELL:
-        text = text[: MAX_CELL - 1] + "…"
+    text = shorten(" ".join(str(value).split()), MAX_CELL)
     # A receiver's answer goes into the table: it must not close the cell or open HTML.
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -21,7 +21,13 @@ PACKAGE = Path(inventory_cli.__file__).parent
 #: Lowest first. A module's layer is the longest prefix listed here that matches its name.
 LAYERS = [
     # The base every layer may use: the error types, reading the user's files.
-    ("inventory_cli.errors", "inventory_cli.files", "inventory_cli.record", "inventory_cli.json_text"),
+    (
+        "inventory_cli.errors",
+        "inventory_cli.files",
+        "inventory_cli.record",
+        "inventory_cli.json_text",
+        "inventory_cli.text",
+    ),
     # Schemes, signing and verifying signatures, diagnosis of bad ones.
     ("inventory_cli.signing",),
     # The event schemas, validation, fresh events, the sample files.

@@ -26,6 +26,7 @@ from typing import NoReturn
 
 from ..errors import InputError
 from ..record import Record
+from ..text import shorten
 from .schemes import DIGEST_CHARACTERS, CompiledScheme, Scheme, compiled
 
 
@@ -526,7 +527,7 @@ def _read_timestamp(form: CompiledScheme, stamp_text: str | None, provided: str)
         raise _Refused(SignatureCheck(False, "missing_timestamp", message, provided=provided))
     stamp_text = stamp_text.strip()
     if not (len(stamp_text) <= _UNIX_SECONDS_DIGITS and stamp_text.isascii() and stamp_text.isdigit()):
-        message = f"{scheme.timestamp_header} must be unix seconds, got {_shorten(stamp_text)!r}"
+        message = f"{scheme.timestamp_header} must be unix seconds, got {shorten(stamp_text, 40)!r}"
         raise _Refused(SignatureCheck(False, "malformed_timestamp", message, provided=provided))
     return int(stamp_text)
 
@@ -632,7 +633,7 @@ def refuse_unmatched(
                 False,
                 "malformed_signature",
                 f"{scheme.signature_header} should look like {scheme.describe_header()}, "
-                f"got {_shorten(provided)!r}",
+                f"got {shorten(provided, 40)!r}",
                 timestamp=stamp,
                 provided=provided,
                 signatures=signatures,
@@ -682,10 +683,6 @@ def _check_age(
     else:
         return
     raise _Refused(SignatureCheck(False, reason, message, stamp, matched, True, provided, signatures))
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _duration(seconds: float) -> str:

@@ -15,6 +15,8 @@ import ssl
 from http.client import BadStatusLine, HTTPException, RemoteDisconnected
 from typing import Any
 
+from ..text import shorten
+
 REFUSED = "connection refused (is the server running?)"
 RESET = "connection reset by the server"
 CLOSED_WITHOUT_ANSWER = "the server closed the connection without answering"
@@ -109,5 +111,4 @@ def one_line(text: str) -> str:
 def shown(data: Any, limit: int = 40) -> str:
     text = (data.decode("latin-1") if isinstance(data, (bytes, bytearray)) else str(data)).rstrip("\r\n")
     text = text.partition("\n")[0].rstrip("\r") or text  # the first line: a status line's place
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return repr(text)
+    return repr(shorten(text, limit))

@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ..files import file_access
 from ..json_text import loads
+from ..text import shorten
 
 if TYPE_CHECKING:
     from .verdict import Verdict
@@ -320,5 +321,4 @@ def parse_line(line: bytes | str, number: int = 1) -> Recorded | BadLine | None:
 def _short(value: Any) -> str:
     if not isinstance(value, str):
         return f"(a JSON {type(value).__name__})"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return shorten(repr(value), 40)

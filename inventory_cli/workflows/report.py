@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..text import shorten
+
 if TYPE_CHECKING:
     from .delivery import DeliveryResult
 
@@ -179,9 +181,7 @@ def answer_notes(result: DeliveryResult) -> tuple[str, ...]:
 def one_line(data: bytes, limit: int | None = None) -> str:
     """Bytes a server sent, as one line of text (runs of white space become one space)."""
     text = " ".join(data.decode("utf-8", "replace").split())
-    if limit is not None and len(text) > limit:
-        return text[: limit - 1] + "…"
-    return text
+    return text if limit is None else shorten(text, limit)
 
 
 def undelivered_error(url: str, count: int, first_error: str, where: str = "") -> str:
