@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_SECRET
+from servers import tcp_server
 
 SOCKET_TIMEOUT = 5.0  # every socket of these servers, and so every wait of theirs
 SECRET_ENV = {"INVWH_SECRET": TEST_SECRET}
@@ -103,42 +104,19 @@ def raw_server(converse: Callable[[Peer], None], *, receive_buffer: int = 0) -> 
 
     ``receive_buffer`` caps what a client can have on its way to the server before it reads.
     """
-    listener = socket.socket()
-    if receive_buffer:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.1)
-    server = RawServer(f"http://127.0.0.1:{listener.getsockname()[1]}/webhooks")
-    stop = threading.Event()
-    accepted: list[socket.socket] = []
+    server = RawServer("")
 
     def handle(sock: socket.socket) -> None:
+        with server.lock:
+            server.connections += 1
         with contextlib.suppress(OSError):
             sock.settimeout(SOCKET_TIMEOUT)
             converse(Peer(sock, server))
         sock.close()
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                sock, _ = listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            accepted.append(sock)
-            server.connections += 1
-            threading.Thread(target=handle, args=(sock,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
+    with tcp_server(handle, receive_buffer=receive_buffer) as port:
+        server.url = f"http://127.0.0.1:{port}/webhooks"
         yield server
-    finally:
-        stop.set()
-        thread.join(timeout=SOCKET_TIMEOUT)
-        listener.close()
-        for sock in accepted:
-            sock.close()
 
 
 def recording(path: Path, bodies: list[bytes]) -> Path:

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import figures
 import pytest
 from conftest import SAMPLES, TEST_SECRET
-from servers import Reply, read_message, serve
+from servers import Reply, read_message, serve, tcp_server
 
 from inventory_cli.signing.schemes import INVENTORY_V1
 from inventory_cli.signing.signatures import Secret
@@ -62,11 +62,7 @@ class Misbehaving:
 @contextlib.contextmanager
 def misbehaving(behave: Callable[[socket.socket, Misbehaving], None]) -> Iterator[Misbehaving]:
     """A TCP server on port 0 that reads each request and then does ``behave(connection, server)``."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    server = Misbehaving(f"http://127.0.0.1:{listener.getsockname()[1]}/webhooks")
-    stop = threading.Event()
-    connections: list[socket.socket] = []
+    server = Misbehaving("")
 
     def handle(connection: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -74,25 +70,9 @@ def misbehaving(behave: Callable[[socket.socket, Misbehaving], None]) -> Iterato
             server.requests.append(read_message(connection))
             behave(connection, server)
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            connections.append(connection)
-            threading.Thread(target=handle, args=(connection,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
+    with tcp_server(handle) as port:
+        server.url = f"http://127.0.0.1:{port}/webhooks"
         yield server
-    finally:
-        stop.set()
-        thread.join(timeout=SOCKET_TIMEOUT)
-        listener.close()
-        for connection in connections:
-            connection.close()
 
 
 def reset(connection: socket.socket) -> None:
