@@ -8,21 +8,18 @@ built whole; and no command loads rich any more.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
-import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import click
 import pytest
 from conftest import SAMPLES, TEST_SECRET
+from terminal import run_on_a_terminal
 from test_audit import mixed_recording
 
 from inventory_cli.cli.app import COMMANDS, cli
@@ -36,30 +33,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def terminal_run(args: list[str], columns: int, env: dict[str, str] | None = None) -> tuple[int, str]:
     """The installed ``invwh`` with stdout on a pseudo-terminal ``columns`` wide; its output, colours kept."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    base = {
-        k: v for k, v in os.environ.items() if not k.startswith("INVWH_") and k not in ("COLUMNS", "NO_COLOR")
-    }
-    process = subprocess.Popen(
-        [SCRIPT, *args],
-        stdout=terminal,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        env={**base, "INVWH_SECRET": TEST_SECRET, **(env or {})},
-    )
-    os.close(terminal)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the terminal's other end closed: the process is done
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(controller)
-    return process.wait(timeout=60), output.decode("utf-8").replace("\r\n", "\n")
+    return run_on_a_terminal(args, columns, env=env, stderr_too=False)
 
 
 def words(text: str) -> list[str]:

@@ -8,16 +8,12 @@ installed script, stopped by a real signal.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import threading
 import time
 from pathlib import Path
@@ -26,6 +22,7 @@ from xml.etree import ElementTree
 import pytest
 from conftest import SAMPLES, TEST_SECRET, Invwh
 from servers import Reply, free_port, serve
+from terminal import run_on_a_terminal
 
 from inventory_cli.cli.output.text import cell_width
 
@@ -54,30 +51,8 @@ def environment(**extra: str) -> dict[str, str]:
 
 def on_a_terminal(args: list[str], columns: int = 80, cwd: Path | None = None) -> tuple[int, list[str]]:
     """Runs the installed ``invwh`` with its stdout on a pseudo-terminal ``columns`` wide."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    process = subprocess.Popen(
-        [SCRIPT, *args],
-        stdout=terminal,
-        stderr=terminal,
-        stdin=subprocess.DEVNULL,
-        env=environment(),
-        cwd=cwd,
-    )
-    os.close(terminal)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the terminal's other end closed: the process is done
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(controller)
-    code = process.wait(timeout=60)
-    text = ANSI.sub("", output.decode("utf-8").replace("\r\n", "\n"))
-    return code, text.splitlines()
+    code, shown = run_on_a_terminal(args, columns, cwd=cwd)
+    return code, ANSI.sub("", shown).splitlines()
 
 
 def long_named_payloads(directory: Path) -> list[Path]:
