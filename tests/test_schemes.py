@@ -28,6 +28,7 @@ from inventory_cli.signing.schemes import (
     STANDARD_WEBHOOKS,
     STRIPE,
     Scheme,
+    compiled,
 )
 from inventory_cli.signing.signatures import (
     Secret,
@@ -691,3 +692,10 @@ def test_send_keeps_the_message_id_across_retries(invwh):
     for request in server.received:
         check = check_signature(STANDARD_WEBHOOKS, [Secret(SW_SECRET)], request.body, request.headers)
         assert check.ok
+
+
+@pytest.mark.parametrize("scheme", list(BUILTIN_SCHEMES.values()), ids=lambda s: s.name)
+def test_a_built_in_scheme_passes_the_checks_every_scheme_gets(scheme):
+    # Built-in schemes skip the check at import (start-up time); made the checking way, each is the same.
+    assert Scheme(*scheme) == scheme
+    assert compiled(scheme).signature_header == scheme.signature_header.lower()

@@ -385,7 +385,14 @@ def _split_template(template: str) -> tuple[tuple[bool, str], ...]:
     return tuple(parts)
 
 
-INVENTORY_V1 = Scheme(
+def _built_in(**fields: Any) -> Scheme:
+    """A built-in scheme, checked when first used rather than on every start of ``invwh``
+    (``invwh sign`` uses one of eight). tests/test_schemes.py checks each one."""
+    fields["header_aliases"] = _sorted_aliases(fields.get("header_aliases"))
+    return Scheme._make(SchemeFields(**fields))
+
+
+INVENTORY_V1 = _built_in(
     name="inventory-v1",
     summary="The inventory API's own scheme (its SDK's HmacSignatureVerifier).",
     signature_header="X-Webhook-Signature",
@@ -396,7 +403,7 @@ INVENTORY_V1 = Scheme(
     timestamp_header="X-Timestamp",
 )
 
-HMAC_SHA256_HEX = Scheme(
+HMAC_SHA256_HEX = _built_in(
     name="hmac-sha256-hex",
     summary="Hex HMAC-SHA256 of the raw body alone; no timestamp.",
     signature_header="X-Webhook-Signature",
@@ -404,7 +411,7 @@ HMAC_SHA256_HEX = Scheme(
     encoding="hex",
 )
 
-STANDARD_WEBHOOKS = Scheme(
+STANDARD_WEBHOOKS = _built_in(
     name="standard-webhooks",
     summary="Standard Webhooks (standardwebhooks.com, Svix): id, timestamp and body; whsec_ secrets.",
     signature_header="webhook-signature",
@@ -426,7 +433,7 @@ STANDARD_WEBHOOKS = Scheme(
     ),
 )
 
-STRIPE = Scheme(
+STRIPE = _built_in(
     name="stripe",
     summary="Stripe webhooks: the timestamp and the signatures in one Stripe-Signature header.",
     signature_header="Stripe-Signature",
@@ -439,7 +446,7 @@ STRIPE = Scheme(
     signature_separator=",",
 )
 
-GITHUB = Scheme(
+GITHUB = _built_in(
     name="github",
     summary="GitHub webhooks: hex HMAC-SHA256 of the raw body in X-Hub-Signature-256; no timestamp.",
     signature_header="X-Hub-Signature-256",
@@ -448,7 +455,7 @@ GITHUB = Scheme(
     value_template="sha256={digest}",
 )
 
-SLACK = Scheme(
+SLACK = _built_in(
     name="slack",
     summary="Slack request signing: v0= and hex HMAC-SHA256 of v0:<timestamp>:<body>.",
     signature_header="X-Slack-Signature",
@@ -459,7 +466,7 @@ SLACK = Scheme(
     timestamp_header="X-Slack-Request-Timestamp",
 )
 
-SHOPIFY = Scheme(
+SHOPIFY = _built_in(
     name="shopify",
     summary="Shopify webhooks: base64 HMAC-SHA256 of the raw body in X-Shopify-Hmac-Sha256; no timestamp.",
     signature_header="X-Shopify-Hmac-Sha256",
@@ -467,7 +474,7 @@ SHOPIFY = Scheme(
     encoding="base64",
 )
 
-SQUARE = Scheme(
+SQUARE = _built_in(
     name="square",
     summary="Square webhooks: base64 HMAC-SHA256 of the notification URL followed by the body; no timestamp.",
     signature_header="x-square-hmacsha256-signature",
