@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,3 +127,22 @@ def secret_hygiene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[hygiene
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for line in figures.summary_lines():
         terminalreporter.write_line(line)
+
+
+def sign_in_a_fresh_process(before: str, report: str) -> str:
+    """Runs ``invwh sign`` on a sample in a new interpreter, after the code ``before``, and gives
+    back what the expression ``report`` printed then: what a start-up loads is only seen fresh."""
+    code = (
+        "import sys\n"
+        f"{before}\n"
+        "from inventory_cli.cli import cli\n"
+        f"args = ['sign', {str(SAMPLES / 'stock-increase.json')!r}, '--secret', {TEST_SECRET!r}]\n"
+        "try:\n"
+        "    cli(args, prog_name='invwh')\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0, exit.code\n"
+        f"print({report})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()[-1]

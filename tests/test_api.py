@@ -7,12 +7,10 @@ import hashlib
 import hmac
 import inspect
 import json
-import subprocess
-import sys
 import time
 
 import pytest
-from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES
+from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES, sign_in_a_fresh_process
 from hygiene import register_secret
 
 import inventory_cli
@@ -213,19 +211,10 @@ def test_names_exported_before_the_api_still_resolve():
 def test_importing_the_package_loads_nothing_else():
     """``invwh sign``'s start-up is benchmarked: the API must cost nothing until used, and
     the pytest plugin must never load outside pytest."""
-    code = (
-        "import sys\n"
+    shown = sign_in_a_fresh_process(
         "import inventory_cli\n"
-        "loaded = sorted(m for m in sys.modules if m.startswith('inventory_cli') or m == 'pytest')\n"
-        "from inventory_cli.cli import cli\n"
-        f"args = ['sign', {str(SAMPLES / 'stock-increase.json')!r}, '--secret', {TEST_SECRET!r}]\n"
-        "try:\n"
-        "    cli(args, prog_name='invwh')\n"
-        "except SystemExit as exit:\n"
-        "    assert exit.code == 0, exit.code\n"
-        "print(loaded, sorted(m for m in ('pytest', 'inventory_cli.pytest_plugin', 'inventory_cli.api') "
-        "if m in sys.modules))\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('inventory_cli') or m == 'pytest')",
+        "loaded, sorted(m for m in ('pytest', 'inventory_cli.pytest_plugin', 'inventory_cli.api') "
+        "if m in sys.modules)",
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "['inventory_cli'] []"
+    assert shown == "['inventory_cli'] []"

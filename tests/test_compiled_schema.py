@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from conftest import SAMPLES, TEST_SECRET
+from conftest import sign_in_a_fresh_process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -56,16 +53,7 @@ def test_other_shapes_are_left_to_jsonschema(schema):
 
 
 def test_signing_a_valid_event_imports_neither_jsonschema_nor_rich_nor_requests():
-    code = (
-        "import sys\n"
-        "from inventory_cli.cli import cli\n"
-        f"args = ['sign', {str(SAMPLES / 'stock-increase.json')!r}, '--secret', {TEST_SECRET!r}]\n"
-        "try:\n"
-        "    cli(args, prog_name='invwh')\n"
-        "except SystemExit as exit:\n"
-        "    assert exit.code == 0, exit.code\n"
-        "print(sorted(m for m in ('jsonschema', 'rich', 'requests') if m in sys.modules))\n"
+    loaded = sign_in_a_fresh_process(
+        "", "sorted(m for m in ('jsonschema', 'rich', 'requests') if m in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "[]"
+    assert loaded == "[]"

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 import requests
 from conftest import SAMPLES, TEST_SECRET
 from servers import Reply, serve
+from test_listen import _lines
 
 from inventory_cli.errors import InputError
 from inventory_cli.signing.schemes import GITHUB, SHOPIFY, SQUARE, Scheme
@@ -187,17 +186,6 @@ def test_check_fails_a_receiver_that_accepts_a_signature_for_another_url(invwh):
                  ["headers"][SIGNATURE]]  # fmt: skip
     elsewhere = server.endpoint() + "-elsewhere"
     assert check_signature(SQUARE, [SECRET], forged.body, forged.headers, url=elsewhere).ok
-
-
-def _lines(stream) -> queue.Queue[str]:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in stream:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
 
 
 def test_listen_checks_against_the_notification_url_it_is_given():
