@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -21,9 +21,6 @@ from ..config.find import find_config
 from ..errors import DeliveryError, InvwhError
 from .context import AppContext
 from .status import ExitStatus
-
-if TYPE_CHECKING:
-    pass
 
 # name -> "module:attribute". Importing a command only when it runs keeps
 # `invwh sign` from paying for requests or jsonschema it does not use.

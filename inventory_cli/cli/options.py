@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
@@ -23,6 +22,7 @@ from click.core import ParameterSource
 
 from ..errors import InputError, MissingSecretError
 from ..files import file_access
+from ..text import is_token
 from .context import AppContext
 
 # Schemes and signing load when a command uses them: `invwh validate` needs neither.
@@ -241,13 +241,9 @@ def _read_secret_file(path: str) -> str:
     return text
 
 
-#: An HTTP method is a token (RFC 9110 section 5.6.2).
-_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
 def check_method(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """A ``--method`` callback: refuse what cannot be an HTTP method before it is signed."""
-    if not _METHOD.fullmatch(value):
+    if not is_token(value):  # RFC 9110 section 9.1
         raise click.BadParameter(f"not an HTTP method: {value!r}")
     return value
 

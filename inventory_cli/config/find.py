@@ -7,14 +7,13 @@ which a run imports only when there is a file to read.
 from __future__ import annotations
 
 import os
-import re
 
 CONFIG_NAME = "invwh.toml"
 PYPROJECT_NAME = "pyproject.toml"
 # A cheap look at pyproject.toml before parsing it: could it hold [tool.invwh]?
-_MAY_HOLD_TOOL_INVWH = re.compile(
-    rb"""^[ \t]*(\[[ \t]*tool[ \t]*\]|\[?[ \t]*tool[ \t]*\.[ \t]*["']?invwh\b)""", re.MULTILINE
-)
+# Compiled only for a pyproject.toml that names invwh at all: most do not, and
+# compiling costs every start a tenth of a millisecond.
+_MAY_HOLD_TOOL_INVWH = rb"""^[ \t]*(\[[ \t]*tool[ \t]*\]|\[?[ \t]*tool[ \t]*\.[ \t]*["']?invwh\b)"""
 
 
 def find_config(directory: str | os.PathLike[str] | None = None) -> tuple[str, bool] | None:
@@ -32,6 +31,9 @@ def find_config(directory: str | os.PathLike[str] | None = None) -> tuple[str, b
                 text = file.read()
         except OSError:
             return None  # not ours to complain about: it is only looked at in passing
-        if _MAY_HOLD_TOOL_INVWH.search(text):
-            return pyproject, True
+        if b"invwh" in text:
+            import re
+
+            if re.search(_MAY_HOLD_TOOL_INVWH, text, re.MULTILINE):
+                return pyproject, True
     return None

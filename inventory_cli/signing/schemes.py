@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ..errors import SchemeDefinitionError, UnknownSchemeError
+from ..text import is_token
 
 # No ``from __future__ import annotations`` here: NamedTuple compiles each
 # annotation given as a string, which would cost ``invwh sign`` a millisecond.
@@ -30,8 +31,6 @@ SECRET_ENCODINGS = ("utf8", "base64", "hex")
 # value of any other request header.
 _PLACEHOLDER = re.compile(r"\{(method|timestamp|id|url|body|header:[^{}]+)\}")
 _ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-#: The characters of a token (RFC 9110 section 5.6.2), which an HTTP header name is.
-_TOKEN_CHARACTERS = "!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"
 #: The characters a digest may be made of, in any of the encodings.
 DIGEST_CHARACTERS = "A-Za-z0-9+/=_-"
 
@@ -272,12 +271,6 @@ def _around(template: str, placeholder: str) -> tuple[str, str]:
     return before, after
 
 
-def _is_header_name(name: object) -> bool:
-    # Stripping a token's characters leaves nothing of a token, and a regex would
-    # cost every start of invwh its compilation.
-    return isinstance(name, str) and bool(name) and not name.strip(_TOKEN_CHARACTERS)
-
-
 def _bad(scheme: SchemeFields, field_name: str, problem: str) -> SchemeDefinitionError:
     return SchemeDefinitionError(scheme.name, field_name, problem)
 
@@ -286,7 +279,7 @@ def _check(scheme: SchemeFields) -> None:
     """Refuse a definition that makes no usable scheme."""
     for name in ("signature_header", "timestamp_header", "id_header"):
         value = getattr(scheme, name)
-        if value is not None and not _is_header_name(value):
+        if value is not None and not is_token(value):
             raise _bad(scheme, name, f"is not an HTTP header name: {value!r}")
     if scheme.hash not in HASHES:
         raise _bad(scheme, "hash", f"must be one of {', '.join(HASHES)}")
@@ -338,7 +331,7 @@ def _check_aliases(scheme: SchemeFields, signed_names: list[str]) -> tuple[tuple
     aliases: dict[str, str] = {}
     for alias, header in scheme.header_aliases:
         for name in (alias, header):
-            if not _is_header_name(name):
+            if not is_token(name):
                 raise _bad(scheme, "header_aliases", f"is not an HTTP header name: {name!r}")
         if header.lower() not in own:
             raise _bad(
