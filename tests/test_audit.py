@@ -194,7 +194,8 @@ def test_body_or_recording_is_a_usage_error(invwh, tmp_path, args):
     args = [str(tmp_path / a) if a.endswith((".json", ".jsonl")) else a for a in args]
     result = invwh("verify", *args, code=2, env={"INVWH_SECRET": TEST_SECRET})
     assert result.stdout == ""
-    assert "Usage:" in result.stderr
+    assert result.stderr.startswith("invwh: error: ")
+    assert result.stderr.count("\n") == 1 and "(see 'invwh verify --help')" in result.stderr
 
 
 def test_a_missing_recording_exits_2_with_one_line(audit, tmp_path):

@@ -288,7 +288,7 @@ def test_unusable_secret_is_an_input_error(invwh, tmp_path, command, how, compla
 def test_secret_file_that_is_a_directory(invwh, tmp_path, command):
     args = [KNOWN] if command == "sign" else ["--body", KNOWN]
     result = invwh(command, *args, "--secret-file", tmp_path, code=2)
-    assert "Invalid value for '--secret-file'" in result.stderr
+    assert "invalid value for '--secret-file'" in result.stderr
     assert "is a directory" in result.stderr
 
 
@@ -535,6 +535,48 @@ def test_no_command_shows_usage(invwh):
     assert "Usage:" in invwh(code=2).stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["sign"], "missing argument 'PAYLOAD' (see 'invwh sign --help')"),
+        (
+            ["sign", "body.json", "--format", "yaml"],
+            "invalid value for '--format': 'yaml' is not one of 'headers', 'json', 'curl', 'value' "
+            "(see 'invwh sign --help')",
+        ),
+        (
+            ["sign", "body.json", "--secret"],
+            "option '--secret' requires an argument (see 'invwh sign --help')",
+        ),
+        (["sign", "a.json", "b.json"], "got unexpected extra argument (b.json) (see 'invwh sign --help')"),
+        (["--bogus"], "no such option '--bogus' (see 'invwh --help')"),
+        (["--config"], "option '--config' requires an argument (see 'invwh --help')"),
+        (
+            ["sign", "body.json", "--secret", "s", "--id", "m"],  # raised by the command itself
+            "--id: the inventory-v1 scheme has no message id (see 'invwh sign --help')",
+        ),
+        (
+            ["verify", "--body", "body.json", "--method", "G ET"],  # raised by an option's callback
+            "invalid value for '--method': not an HTTP method: 'G ET' (see 'invwh verify --help')",
+        ),
+    ],
+    ids=[
+        "missing-argument",
+        "bad-choice",
+        "no-value",
+        "extra-argument",
+        "group-option",
+        "group-no-value",
+        "command",
+        "callback",
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(invwh, args, line):
+    result = invwh(*args, code=2)
+    assert result.stderr == f"invwh: error: {line}\n"
+    assert result.stdout == ""
+
+
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_command_help_shows_an_example(invwh, name):
     text = invwh(name, "--help").stdout
@@ -553,7 +595,7 @@ def test_every_command_has_examples_in_its_docstring(name):
 
 
 def test_unknown_command_is_a_usage_error(invwh):
-    assert "No such command" in invwh("frobnicate", code=2).stderr
+    assert "no such command" in invwh("frobnicate", code=2).stderr
 
 
 # --- colour -------------------------------------------------------------

@@ -17,18 +17,20 @@ from inventory_cli.cli.app import COMMANDS
 )
 def test_a_typo_gets_a_suggestion_and_exit_2(invwh, typed, meant):
     result = invwh(typed, "--body", "x", code=2)
-    assert result.stderr.splitlines()[-1] == f"Error: No such command {typed!r}. Did you mean {meant!r}?"
+    assert result.stderr == (
+        f"invwh: error: no such command {typed!r}. Did you mean {meant!r}? (see 'invwh --help')\n"
+    )
     assert result.stdout == ""
 
 
 def test_nothing_close_gets_no_suggestion(invwh):
     result = invwh("xyzzy", code=2)
-    assert result.stderr.splitlines()[-1] == "Error: No such command 'xyzzy'."
+    assert result.stderr == "invwh: error: no such command 'xyzzy' (see 'invwh --help')\n"
 
 
 def test_a_right_command_and_an_unknown_option_are_untouched(invwh):
     assert invwh("verify", "--help").stdout.startswith("Usage:")
-    assert "No such option" in invwh("--verfy", code=2).stderr
+    assert "no such option" in invwh("--verfy", code=2).stderr
 
 
 def test_a_typo_imports_no_command():

@@ -42,7 +42,8 @@ def run_main(before: str = "") -> list[str]:
         "    main()\n"
         "except SystemExit as exit:\n"
         "    print('exit', exit.code, file=sys.stderr)\n"
-        "print('collector on after:', gc.isenabled(), 'frozen:', gc.get_freeze_count() > 0, file=sys.stderr)\n"
+        "print('collector on after:', gc.isenabled(), 'frozen:', gc.get_freeze_count() > 0,\n"
+        "      file=sys.stderr)\n"
     )
     done = run_python(code)
     assert "X-Webhook-Signature: v1=" in done.stdout

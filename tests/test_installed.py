@@ -69,7 +69,7 @@ KNOWN_ARGS = ["--body", "samples/minimal-increase.json", "-H", f"X-Webhook-Signa
          "fails signature_mismatch"),
         (["verify", *KNOWN_ARGS, "-H", "X-Timestamp: 1700000000", "--tolerance", "0"], 0, "stdout", "valid"),
         (["sign", "samples/minimal-increase.json", "--format", "yaml"], 2, "stderr",
-         "Invalid value for '--format'"),
+         "invwh: error: invalid value for '--format'"),
         (["sign", "samples/no-such-file.json"], 2, "stderr", "invwh: error: samples/no-such-file"),
         (["validate", "samples/invalid/array.json"], 1, "stdout", "expected a JSON object, got an array"),
     ],

@@ -63,7 +63,39 @@ def fail(message: str, details: Iterable[str] = ()) -> None:
         click.echo(f"  {detail}", err=True)
 
 
+def usage_error(error: click.UsageError, command: str = "invwh") -> click.exceptions.Exit:
+    """A usage error said as every other error is: one line, then exit status 2.
+
+    Click's own form is four lines (usage, a hint, a blank, the error); a
+    script's log or a CI step wants the error, and ``--help`` has the usage.
+    A bare ``invwh`` still shows the help, as click does. ``command`` is
+    the command whose help to point to when the error does not say.
+    """
+    if isinstance(error, click.exceptions.NoArgsIsHelpError):
+        raise error
+    message = error.format_message()
+    message = message[:1].lower() + message[1:]
+    if message.endswith(".") and not message.endswith(".."):
+        message = message[:-1]
+    if error.ctx is not None:
+        command = error.ctx.command_path
+    fail(f"{message} (see '{command} --help')")
+    return click.exceptions.Exit(ExitStatus.USAGE)
+
+
 class InvwhGroup(click.Group):
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            raise usage_error(error) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -90,6 +122,9 @@ class InvwhGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
+        except click.UsageError as error:  # the command's own, or its options' parsing
+            command = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+            raise usage_error(error, command) from None
         except InvwhError as error:
             fail(str(error))
             ctx.exit(status_for(error))
@@ -108,7 +143,7 @@ class InvwhGroup(click.Group):
         return result
 
 
-@click.group(cls=InvwhGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("invwh", cls=InvwhGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="invwh")
 @click.option(
     "--color/--no-color",
