@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from ..events.validation import check_event
 from ..signing.schemes import Scheme
-from ..signing.signatures import Secret
+from ..signing.signatures import Secret, check_signature
 from .recording import BadLine, Recorded
-from .verdict import judge
+from .verdict import conclude
 
 #: Failure reasons grouped into the columns of the summary.
 CATEGORIES = {
@@ -119,7 +120,9 @@ def audit(
         if not record.body_read:
             yield AuditItem(record.line, SKIPPED, f"the body was not recorded (answered {record.status})")
             continue
-        verdict = judge(
+        # judge's two checks, made here so that the valid majority (a Verdict and a
+        # call each) costs ~5% less: this loop is what the audit benchmark times.
+        signature = check_signature(
             scheme,
             secrets,
             record.body,
@@ -127,14 +130,16 @@ def audit(
             method=record.method,
             tolerance=tolerance if record.received_at_unix is not None else 0,
             now=record.received_at_unix,
-            validate=validate,
-            diagnose=explain,  # diagnosis runs on failures only, never on the valid majority
             url=url,
         )
-        event = verdict.event
-        if verdict.signature.ok and (event is None or event.ok):  # the valid majority, directly
+        event = check_event(record.body) if validate else None
+        if signature.ok and (event is None or event.ok):
             yield AuditItem(record.line, "valid", "ok", None if event is None else event.event_type)
             continue
+        verdict = conclude(  # diagnosis runs on failures only, and only when asked
+            scheme, signature, event, secrets, record.body, record.headers,
+            method=record.method, diagnose=explain, url=url,
+        )  # fmt: skip
         reason = verdict.reason
         category = CATEGORIES.get(reason, BAD_SIGNATURE)
         yield AuditItem(record.line, category, reason, verdict.event_type, tuple(verdict.hints))

@@ -1,9 +1,11 @@
 """The verdict on a received delivery: its signature, its timestamp, its payload.
 
-``judge`` is what ``invwh verify``, ``invwh listen``, recording audits and the
-Python API share, so all reach the same verdict on the same bytes. When a
-signature fails and the caller wants to know why, ``judge`` asks
-``diagnosis.explain`` for the likely cause (the verdict's ``hints``).
+``judge`` is what ``invwh verify``, ``invwh listen`` and the Python API
+share, so all reach the same verdict on the same bytes; a recording's audit
+makes the same two checks itself and asks ``conclude`` for the verdict only
+on a failure. When a signature fails and the caller wants to know why,
+``conclude`` asks ``diagnosis.explain`` for the likely cause (the verdict's
+``hints``).
 """
 
 from __future__ import annotations
@@ -102,6 +104,25 @@ def judge(
         scheme, secrets, body, headers, method=method, tolerance=tolerance, now=now, url=url
     )
     event = check_event(body) if validate else None
+    return conclude(
+        scheme, signature, event, secrets, body, headers, method=method, diagnose=diagnose, url=url
+    )
+
+
+def conclude(
+    scheme: Scheme,
+    signature: SignatureCheck,
+    event: EventCheck | None,
+    secrets: Sequence[Secret],
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str = "POST",
+    diagnose: bool = True,
+    url: str | None = None,
+) -> Verdict:
+    """The verdict from the two checks ``judge`` makes (``audit`` makes them itself), with the
+    likely cause of a bad signature when ``diagnose``."""
     if signature.ok or not diagnose:
         return Verdict(scheme.name, signature, event)
     from ..signing.diagnosis import explain  # the failures that are explained pay for importing it
