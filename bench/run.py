@@ -538,7 +538,8 @@ def machine() -> dict[str, str]:
 
 MEASUREMENTS: dict[str, Callable[[argparse.Namespace, Path], list[Row]]] = {
     "startup": lambda a, w: measure_startup(8 if a.quick else 20),
-    "audit": lambda a, w: measure_audit(2 if a.quick else 3, 50_000 if a.quick else 200_000, w),
+    # Five rounds: one round of either side can be 10-20% off on a shared 2-core machine.
+    "audit": lambda a, w: measure_audit(2 if a.quick else 5, 50_000 if a.quick else 200_000, w),
     "replay": lambda a, w: measure_replay(2 if a.quick else 3, 5_000 if a.quick else 20_000, w),
     "listen": lambda a, w: measure_listen(2 if a.quick else 3, 5_000 if a.quick else 20_000, w),
     "listen-memory": lambda a, w: measure_listen_memory(2 if a.quick else 5, w),
