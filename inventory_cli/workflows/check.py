@@ -30,6 +30,7 @@ from ..events.payloads import Payload
 from ..events.validation import check_event, event_type_names
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, replace_signatures, sign
+from ..transport.failures import NOT_HTTP_PREFIXES
 from . import report
 from .delivery import Deliverer, DeliveryResult, Signer
 from .report import Item
@@ -191,10 +192,8 @@ def unreachable(result: DeliveryResult) -> bool:
 
 
 def _not_http(result: DeliveryResult) -> bool:
-    # describe_failure's wording for a server that answered, but not in HTTP.
-    return result.error is not None and result.error.startswith(
-        ("the answer is not HTTP", "malformed HTTP answer")
-    )
+    # How transport.failures describes a server that answered, but not in HTTP.
+    return result.error is not None and result.error.startswith(NOT_HTTP_PREFIXES)
 
 
 def check_payloads(payloads: Sequence[Payload]) -> list[tuple[Payload, str, dict[str, Any]]]:
