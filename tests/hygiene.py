@@ -148,6 +148,12 @@ class _Tee:
     def __next__(self) -> Any:
         return self._keep(next(self._stream))
 
+    def __enter__(self) -> _Tee:  # `with` looks these up on the type, past __getattr__
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stream.close()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 

@@ -468,7 +468,8 @@ def test_the_listen_command_with_a_custom_scheme_from_the_config(invwh, here):
         if process.poll() is None:
             process.kill()
             process.wait()
-    stderr = process.stderr.read()
+    with process.stdout, process.stderr:
+        stderr = process.stderr.read()
     assert "acme, 1 secret" in stderr
     assert TEST_SECRET not in stderr
 

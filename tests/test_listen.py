@@ -397,8 +397,9 @@ def _lines(stream) -> queue.Queue[str]:
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
-        for line in stream:
-            lines.put(line)
+        with stream:  # closed at its end: the process has exited
+            for line in stream:
+                lines.put(line)
 
     threading.Thread(target=pump, daemon=True).start()
     return lines
@@ -431,7 +432,8 @@ def test_the_command_serves_until_sigterm(tmp_path, output_format):
         if process.poll() is None:
             process.kill()
             process.wait()
-    stderr = process.stderr.read()
+    with process.stderr:
+        stderr = process.stderr.read()
     if output_format == "json":
         assert json.loads(delivery) | {"received_at": None} == {
             "received_at": None,

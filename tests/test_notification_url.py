@@ -208,6 +208,7 @@ def test_listen_checks_against_the_notification_url_it_is_given():
         if process.poll() is None:
             process.kill()
             process.wait()
-    stderr = process.stderr.read()
+    with process.stderr:  # stdout is closed by the thread that reads it
+        stderr = process.stderr.read()
     assert f"signatures checked for the notification URL {TUNNEL}" in stderr
     assert "Traceback" not in stderr

@@ -135,6 +135,7 @@ def test_listen_accepts_svix_headers_and_its_recording_audits_valid(invwh, tmp_p
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
+        process.stderr.close()
     assert (accepted.status_code, forged.status_code) == (200, 401), accepted.text
     audit = invwh("verify", "--recording", record, "--scheme", "standard-webhooks", "--format", "json",
                   env={"INVWH_SECRET": SW_SECRET}, code=1).json  # fmt: skip
