@@ -21,8 +21,8 @@ from xml.etree import ElementTree
 
 import pytest
 import standardwebhooks
-from conftest import TEST_SECRET
 from servers import Received, Reply, read_message, serve
+from test_check import ACCEPTS, RAW_BYTES, REJECTS, SECRET, SECRET_ENV, SURVIVES, TIMESTAMPS
 from test_schemes import SW_SECRET
 
 from inventory_cli.events.payloads import Payload
@@ -33,21 +33,7 @@ from inventory_cli.workflows.check import CheckRun, run_checks
 from inventory_cli.workflows.delivery import Deliverer, DeliveryOptions
 from inventory_cli.workflows.verdict import judge
 
-SECRET = Secret(TEST_SECRET)
-SECRET_ENV = {"INVWH_SECRET": TEST_SECRET}
 RECEIVERS_OWN_SECRET = "the-receivers-own-secret"  # registered in conftest
-
-ACCEPTS = ["accepts stock.increase", "accepts stock.decrease", "accepts stock.depleted"]
-RAW_BYTES = "verifies the raw body bytes"
-REJECTS = [
-    "rejects a tampered body",
-    "rejects another secret",
-    "rejects a missing signature",
-    "rejects a malformed signature",
-    "rejects a signature for another method",
-]
-SURVIVES = ["survives malformed JSON", "survives an unknown event type"]
-TIMESTAMPS = ["rejects a stale timestamp", "rejects a far-future timestamp"]
 BAD_SKU = "GASKET-RUB-12"
 
 

@@ -8,9 +8,8 @@ import contextlib
 import hashlib
 import hmac
 import json
-import os
+import queue
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -21,6 +20,7 @@ import pytest
 import requests
 from conftest import ROOT, SAMPLES, TEST_SECRET, VALID_SAMPLES
 from hygiene import register_secret
+from test_listen import listen_subprocess
 
 from inventory_cli.config.load import Config, load_config
 from inventory_cli.errors import ConfigError
@@ -439,37 +439,26 @@ def test_schemes_lists_and_shows_a_custom_scheme(invwh, here):
     )
 
 
-def _lines_until(stream, predicate, limit: int = 50) -> str:
+def _line_with(lines: queue.Queue[str], text: str, limit: int = 50) -> str:
     for _ in range(limit):
-        line = stream.readline()
-        if predicate(line):
+        line = lines.get(timeout=15)
+        if text in line:
             return line
     raise AssertionError("the expected line never came")
 
 
 def test_the_listen_command_with_a_custom_scheme_from_the_config(invwh, here):
     write(here, 'scheme = "acme"\nsecret_env = "ACME_SECRET"\n' + ACME)
-    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0", "--format", "json"]
-    env = {**os.environ, "ACME_SECRET": TEST_SECRET, "NO_COLOR": "1"}
-    process = subprocess.Popen(
-        command, cwd=here, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
-    )
-    try:
-        url = json.loads(_lines_until(process.stdout, lambda line: "listening" in line))["listening"]
+    with listen_subprocess("--format", "json", env={"ACME_SECRET": TEST_SECRET}, cwd=here) as listen:
+        url = json.loads(_line_with(listen.lines, "listening"))["listening"]
         body = KNOWN.read_bytes()
         headers = sign(acme_scheme(here), Secret(TEST_SECRET), body, headers={"X-Acme-Account": "a-1"})
         sent = {**headers, "X-Acme-Account": "a-1", "Connection": "close"}
         response = requests.post(url, data=body, headers=sent, timeout=10)
         assert response.status_code == 200, response.text
-        assert json.loads(process.stdout.readline())["reason"] == "ok"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    with process.stdout, process.stderr:
-        stderr = process.stderr.read()
+        assert json.loads(listen.lines.get(timeout=10))["reason"] == "ok"
+        status, stderr = listen.stop(timeout=30)
+    assert status == 0
     assert "acme, 1 secret" in stderr
     assert TEST_SECRET not in stderr
 

@@ -405,35 +405,54 @@ def _lines(stream) -> queue.Queue[str]:
     return lines
 
 
+class ListenProcess:
+    """A running ``invwh listen``, and its stdout's lines as they come (``lines.get(timeout=...)``)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines = _lines(process.stdout)
+
+    def stop(self, timeout: float = 15) -> tuple[int, str]:
+        """SIGTERM, as a service manager stops it: its exit status, and all it wrote on stderr."""
+        self.process.send_signal(signal.SIGTERM)
+        status = self.process.wait(timeout=timeout)
+        with self.process.stderr:
+            return status, self.process.stderr.read()
+
+
+@contextlib.contextmanager
+def listen_subprocess(*args: str, env: dict[str, str], cwd: Path | None = None) -> Iterator[ListenProcess]:
+    """``invwh listen --port 0 ARGS`` in a subprocess; killed at the end if the test did not stop it."""
+    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0", *args]
+    env = {**os.environ, "NO_COLOR": "1", **env}
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               text=True, encoding="utf-8")  # fmt: skip
+    try:
+        yield ListenProcess(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+
 @pytest.mark.parametrize("output_format", ["text", "json"])
 def test_the_command_serves_until_sigterm(tmp_path, output_format):
     record = tmp_path / "deliveries.jsonl"
-    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0", "--record", str(record)]
-    command += ["--format", output_format]
+    args = ["--record", str(record), "--format", output_format]
     if output_format == "json":
-        command += ["--host", "0.0.0.0"]
-    env = {**os.environ, "INVWH_SECRET": TEST_SECRET, "NO_COLOR": "1"}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, encoding="utf-8"
-    )
-    try:
-        stdout = _lines(process.stdout)
-        first = stdout.get(timeout=15)
+        args += ["--host", "0.0.0.0"]
+    with listen_subprocess(*args, env={"INVWH_SECRET": TEST_SECRET}) as listen:
+        first = listen.lines.get(timeout=15)
         if output_format == "json":
             url = json.loads(first)["listening"].replace("0.0.0.0", "127.0.0.1")
         else:
             assert first.startswith("invwh listen: listening on http://127.0.0.1:")
             url = first.split()[-1]
         assert post(url).status_code == 200
-        delivery = stdout.get(timeout=TIMEOUT)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    with process.stderr:
-        stderr = process.stderr.read()
+        delivery = listen.lines.get(timeout=TIMEOUT)
+        status, stderr = listen.stop()
+    assert status == 0
     if output_format == "json":
         assert json.loads(delivery) | {"received_at": None} == {
             "received_at": None,

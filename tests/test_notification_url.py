@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from conftest import SAMPLES, TEST_SECRET
 from servers import Reply, serve
-from test_listen import _lines
+from test_listen import listen_subprocess
 
 from inventory_cli.errors import InputError
 from inventory_cli.signing.schemes import GITHUB, SHOPIFY, SQUARE, Scheme
@@ -189,26 +185,14 @@ def test_check_fails_a_receiver_that_accepts_a_signature_for_another_url(invwh):
 
 
 def test_listen_checks_against_the_notification_url_it_is_given():
-    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0", "--scheme", "square",
-               "--notification-url", TUNNEL, "--format", "json"]  # fmt: skip
-    env = {**os.environ, **ENV, "NO_COLOR": "1"}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, encoding="utf-8"
-    )
-    try:
-        stdout = _lines(process.stdout)
-        url = stdout.get(timeout=15).split('"')[3]
+    args = ["--scheme", "square", "--notification-url", TUNNEL, "--format", "json"]
+    with listen_subprocess(*args, env=ENV) as listen:
+        url = listen.lines.get(timeout=15).split('"')[3]
         assert post(url, signed_for=TUNNEL).status_code == 200
         assert post(url, signed_for=url).status_code == 401
         for _ in range(2):
-            stdout.get(timeout=TIMEOUT)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    with process.stderr:  # stdout is closed by the thread that reads it
-        stderr = process.stderr.read()
+            listen.lines.get(timeout=TIMEOUT)
+        status, stderr = listen.stop()
+    assert status == 0
     assert f"signatures checked for the notification URL {TUNNEL}" in stderr
     assert "Traceback" not in stderr

@@ -12,20 +12,15 @@ round-trips them.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import requests
 import standardwebhooks
 from conftest import VALID_SAMPLES
 from servers import serve
-from test_listen import _lines
+from test_listen import listen_subprocess
 from test_schemes import SW_SECRET
 
 from inventory_cli.config.load import load_config
@@ -123,19 +118,13 @@ def test_sign_keeps_the_standard_names(invwh):
 
 def test_listen_accepts_svix_headers_and_its_recording_audits_valid(invwh, tmp_path):
     record = tmp_path / "svix.jsonl"
-    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0", "--scheme",
-               "standard-webhooks", "--record", str(record)]  # fmt: skip
-    env = {**os.environ, "INVWH_SECRET": SW_SECRET, "NO_COLOR": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    try:
-        url = _lines(process.stdout).get(timeout=15).split()[-1]  # flushed at once: the URL
+    args = ["--scheme", "standard-webhooks", "--record", str(record)]
+    with listen_subprocess(*args, env={"INVWH_SECRET": SW_SECRET}) as listen:
+        url = listen.lines.get(timeout=15).split()[-1]  # flushed at once: the URL
         body = VALID_SAMPLES[0].read_bytes()
         accepted = requests.post(url, data=body, headers=svix_headers(body), timeout=TIMEOUT)
         forged = requests.post(url, data=body + b" ", headers=svix_headers(body), timeout=TIMEOUT)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
-        process.stderr.close()
+        listen.stop()
     assert (accepted.status_code, forged.status_code) == (200, 401), accepted.text
     audit = invwh("verify", "--recording", record, "--scheme", "standard-webhooks", "--format", "json",
                   env={"INVWH_SECRET": SW_SECRET}, code=1).json  # fmt: skip
