@@ -37,6 +37,10 @@ class ConfigError(InputError):
     """A config file (``invwh.toml``, ``[tool.invwh]``) that cannot be used; the message names the file."""
 
 
+class InvalidPayloadError(InvwhError):
+    """A payload to be sent is not a valid inventory event: a failed check (exit 1), not a usage error."""
+
+
 class DeliveryError(InvwhError):
     """A request could not be delivered: refused, DNS, TLS, timeout."""
 

@@ -18,7 +18,7 @@ import click
 
 from .. import __version__
 from ..config.find import find_config
-from ..errors import DeliveryError, InvwhError
+from ..errors import DeliveryError, InvalidPayloadError, InvwhError
 from .context import AppContext
 from .status import ExitStatus
 
@@ -53,6 +53,8 @@ OUTCOME_STATUS = {
 def status_for(error: InvwhError) -> ExitStatus:
     if isinstance(error, DeliveryError):
         return ExitStatus.DELIVERY_FAILED
+    if isinstance(error, InvalidPayloadError):
+        return ExitStatus.CHECK_FAILED
     return ExitStatus.USAGE
 
 
