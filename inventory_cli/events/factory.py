@@ -2,8 +2,9 @@
 
 Each call makes a new event id and stamps the current time, so receivers
 that deduplicate or check freshness see what a real delivery would look like.
-``SeededEvents`` makes the same events from the same seed on any day, so a
-check that failed can be run again on the very same bytes.
+``SeededEvents`` makes the same events from the same seed on any day, but
+dated at the time they are made, so a check that failed can be run again on
+the same events and a receiver that refuses old events still takes them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import InputError
@@ -64,30 +66,28 @@ def make_event(
     return event
 
 
-#: Seeded events are dated in the year from here (2025-01-01T00:00:00Z): the
-#: clock must not enter them, or a seed would give other bytes tomorrow.
-SEEDED_EPOCH = 1_735_689_600
-_YEAR_MILLIS = 365 * 86_400 * 1000
-
-
 class SeededEvents:
-    """Events and event ids drawn from one seed: the same seed, the same sequence, byte for byte."""
+    """Events and event ids drawn from one seed: the same seed, the same sequence of fields.
 
-    def __init__(self, seed: int) -> None:
+    Only the dates (``occurredAt`` and the time part of an id) come from
+    ``clock``, the time each is made: a seed must give events a receiver takes
+    on any day, and one that refuses old events refused those of a fixed year.
+    """
+
+    def __init__(self, seed: int | str, clock: Callable[[], float] = time.time) -> None:
         self.seed = seed
+        self.clock = clock
         self._rng = random.Random(seed)
-        self._now = SEEDED_EPOCH + self._rng.randrange(_YEAR_MILLIS) / 1000
 
-    def _tick(self) -> float:
-        # Each event a little after the previous one, as real events follow each other.
-        self._now += self._rng.randrange(1, 60_000) / 1000
-        return self._now
+    def for_case(self, case_id: str) -> SeededEvents:
+        """The events of one case: its own sequence, the same whichever other cases run."""
+        return SeededEvents(f"{self.seed}/{case_id}", self.clock)
 
     def event(self, event_type: str) -> dict[str, Any]:
-        return make_event(event_type, now=self._tick(), rng=self._rng)
+        return make_event(event_type, now=self.clock(), rng=self._rng)
 
     def event_id(self) -> str:
-        return event_id(self._tick(), self._rng)
+        return event_id(self.clock(), self._rng)
 
 
 def event_body(event: dict[str, Any]) -> bytes:

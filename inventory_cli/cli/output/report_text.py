@@ -86,8 +86,8 @@ class TextSink:
         if self.rows and self.verbosity > QUIET:
             self._table(report, self.rows)
         elif self.rows and self.verbosity == QUIET:
-            for item in self.rows:  # errors only: the items that failed, one line each
-                if item.outcome in (UNEXPECTED, UNDELIVERED, FAILED, MALFORMED):
+            for item in self.rows:  # what is not a pass, one line each: failures, warnings, unproven
+                if item.outcome in (UNEXPECTED, UNDELIVERED, FAILED, MALFORMED, WARNING, NOT_PROVEN):
                     note = item.notes[0] if item.notes else _label(item.outcome)
                     self.writer.wrapped(f"{self._mark(item.outcome)} {item.name}: {note}", INDENT)
         if self.verbosity > QUIET:
