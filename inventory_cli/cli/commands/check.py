@@ -10,7 +10,8 @@ import tempfile
 import click
 
 from ...errors import InputError
-from ...workflows.check import CaseResult, case_item, check_payloads, new_seed, run_checks, select_cases
+from ...workflows.check import CaseResult, case_item, check_payloads, new_seed, run_checks
+from ...workflows.check_cases import select_cases
 from ...workflows.delivery import Deliverer
 from ...workflows.report import CHECK_OUTCOMES, FAILED, NOT_PROVEN, WARNING, Report
 from ..context import AppContext

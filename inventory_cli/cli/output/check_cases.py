@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ...workflows.check import CASES, PAYLOAD_CASE
+from ...workflows.check_cases import CASES, PAYLOAD_CASE
 
 
 def print_cases(output_format: str) -> None:
