@@ -271,3 +271,9 @@ def test_a_payloads_case_reruns_with_the_payload(check, samples):
     rerun = shlex.split(cases_by_name(report)["rejects a tampered body"]["rerun"])
     assert rerun[rerun.index("--payload") + 1] == str(payload)
     assert RAW_BYTES in cases_by_name(report)
+
+
+def test_without_a_url_only_the_list_of_cases_runs(invwh):
+    # --url became optional for --list-cases: a run without it is still a usage error, in one line.
+    result = invwh("check", code=2, env=SECRET_ENV)
+    assert result.stderr.splitlines() == ["invwh: error: missing option '--url' (see 'invwh check --help')"]

@@ -340,9 +340,12 @@ class Endpoint:
         )
 
 
-def endpoint_options(*, retries: bool = True, url_required: bool = True) -> Callable[[F], F]:
+def endpoint_options(
+    *, retries: bool = True, url_required: bool = True, url_not_needed_with: str = "--print"
+) -> Callable[[F], F]:
     """``--url``, ``--timeout``, ``--retries``, ``--insecure`` and ``--ca-bundle``, given to the
-    command as one ``endpoint`` (None when ``--url`` is optional and absent)."""
+    command as one ``endpoint`` (None when ``--url`` is optional and absent: with the option
+    ``url_not_needed_with`` names)."""
 
     def decorate(function: F) -> F:
         @functools.wraps(function)
@@ -366,7 +369,8 @@ def endpoint_options(*, retries: bool = True, url_required: bool = True) -> Call
                 required=url_required,
                 envvar="INVWH_URL",
                 show_envvar=True,
-                help="The receiver's URL." + ("" if url_required else " Not needed with --print."),
+                help="The receiver's URL."
+                + ("" if url_required else f" Not needed with {url_not_needed_with}."),
             ),
             click.option(
                 "--timeout",

@@ -32,7 +32,7 @@ DEFAULT_TOLERANCE = 300
 
 
 @click.command(short_help="Prove a receiver accepts valid events and rejects forged ones.")
-@endpoint_options(retries=False, url_required=False)
+@endpoint_options(retries=False, url_required=False, url_not_needed_with="--list-cases")
 @expect_option
 @secret_options()
 @scheme_option
@@ -44,7 +44,7 @@ DEFAULT_TOLERANCE = 300
 @click.option(
     "--seed",
     type=click.IntRange(min=0),
-    help="Generate the same events, byte for byte, as the run that reported this seed.",
+    help="Generate the same events, byte for byte but dated now, as the run that reported this seed.",
 )
 @click.option(
     "--payload",
