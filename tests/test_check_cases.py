@@ -26,7 +26,7 @@ from test_check import (
     TIMESTAMPS,
     strict_receiver,
 )
-from test_check_receivers import cases_by_name, named, undated, verifying
+from test_check_receivers import cases_by_name, named, reserializing, undated, verifying
 
 from inventory_cli.signing.schemes import INVENTORY_V1
 from inventory_cli.workflows.verdict import judge
@@ -277,3 +277,17 @@ def test_without_a_url_only_the_list_of_cases_runs(invwh):
     # --url became optional for --list-cases: a run without it is still a usage error, in one line.
     result = invwh("check", code=2, env=SECRET_ENV)
     assert result.stderr.splitlines() == ["invwh: error: missing option '--url' (see 'invwh check --help')"]
+
+
+def test_a_case_run_alone_builds_on_the_same_base_as_in_the_whole_run(check):
+    # A receiver that verifies re-serialized JSON accepts only json.dumps bytes: the forged
+    # cases and the duplicate are built on those, alone as in the whole run.
+    with serve(reserializing) as server:
+        url = server.endpoint()
+        check(url, "--seed", "3", code=1)
+        whole = server.received[-1].body
+        server.received.clear()
+        alone = check(url, "--seed", "3", "--case", "duplicate-delivery", "--format", "json", code=1).json
+    assert [case["id"] for case in alone["items"]] == [*IDS[:3], "raw-body-bytes", "duplicate-delivery"]
+    assert undated(server.received[-1].body) == undated(whole)
+    assert whole.startswith(b'{"inventoryStock')  # json.dumps bytes, not the indented event

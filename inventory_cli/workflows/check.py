@@ -351,7 +351,9 @@ class _Suite:
         ]
         sent: list[_Preflight] = []
         try:
-            found = self.preflight(payloads, sent, need_base=bool(forged))
+            # The duplicate is built on the same base as the forged cases.
+            need_base = bool(forged) or self.wanted("duplicate-delivery")
+            found = self.preflight(payloads, sent, need_base=need_base)
         except KeyboardInterrupt:
             # Stopped before the preflight was judged: what it sent is reported, on its own answer.
             for p in sent:
