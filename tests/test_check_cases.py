@@ -291,3 +291,14 @@ def test_a_case_run_alone_builds_on_the_same_base_as_in_the_whole_run(check):
     assert [case["id"] for case in alone["items"]] == [*IDS[:3], "raw-body-bytes", "duplicate-delivery"]
     assert undated(server.received[-1].body) == undated(whole)
     assert whole.startswith(b'{"inventoryStock')  # json.dumps bytes, not the indented event
+
+
+def test_reproduce_replaces_a_symlink_never_writes_through_it(check, tmp_path):
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not ours\n")
+    target = tmp_path / "rerun.txt"
+    target.symlink_to(elsewhere)
+    with serve(strict_receiver()) as server:
+        check(server.endpoint(), "--reproduce", target)
+    assert elsewhere.read_text() == "not ours\n"
+    assert not target.is_symlink() and len(target.read_text().splitlines()) == 2
