@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import json
 import os
+import re
 import shlex
 import time
 from xml.etree import ElementTree
@@ -16,6 +17,7 @@ from xml.etree import ElementTree
 import pytest
 from conftest import TEST_SECRET
 from servers import Received, Reply, serve
+from terminal import run_on_a_terminal
 from test_check import (
     ACCEPTS,
     ALL_CASES,
@@ -28,6 +30,7 @@ from test_check import (
 )
 from test_check_receivers import cases_by_name, named, reserializing, undated, verifying
 
+from inventory_cli.cli.output.text import cell_width
 from inventory_cli.signing.schemes import INVENTORY_V1
 from inventory_cli.workflows.verdict import judge
 
@@ -302,3 +305,24 @@ def test_reproduce_replaces_a_symlink_never_writes_through_it(check, tmp_path):
         check(server.endpoint(), "--reproduce", target)
     assert elsewhere.read_text() == "not ours\n"
     assert not target.is_symlink() and len(target.read_text().splitlines()) == 2
+
+
+def test_on_a_narrow_terminal_a_rerun_command_is_split_so_it_still_pastes(check):
+    with serve(strict_receiver()) as server:
+        url = server.endpoint()
+        args = ["check", "--url", url, "--seed", "9", "--expect", "200", "--expect", "202"]
+        code, shown = run_on_a_terminal(args, columns=60)
+        expected = [case["rerun"] for case in check(url, *args[3:], "--format", "json").json["items"]]
+    assert code == 0
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown).splitlines()
+    assert max(cell_width(line) for line in lines) <= 60, "\n".join(lines)
+    starts = [n for n, line in enumerate(lines) if line.strip().startswith("rerun: ")]
+    pasted = []
+    for start in starts:  # what a shell reads: each line but the last ends in a backslash
+        end = start
+        while lines[end].endswith(" \\"):
+            end += 1
+        joined = " ".join(line.strip().removesuffix(" \\") for line in lines[start : end + 1])
+        pasted.append(shlex.split(joined.removeprefix("rerun: ")))
+    assert pasted == [shlex.split(command) for command in expected if command]
+    assert len(pasted) == 2 and end > start  # split over lines: it did not fit in 60 columns

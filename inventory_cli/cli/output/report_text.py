@@ -10,6 +10,7 @@ comes, instead of a table.
 
 from __future__ import annotations
 
+import shlex
 from typing import IO
 
 from ...workflows.report import (
@@ -121,10 +122,20 @@ class TextSink:
             else:
                 self.writer.line(f"{mark} " + _joined(row, widths).rstrip())
             for note in item.notes:
-                self.writer.wrapped(INDENT + note, INDENT + "  ")
+                self._note(item, note)
             if self.verbosity >= VERBOSE:
                 self._exchanges(item)
         self.writer.line()
+
+    def _note(self, item: Item, note: str) -> None:
+        rerun = item.data.get("rerun")
+        if rerun and note == f"rerun: {rerun}" and self.writer.width is not None:
+            # A command to copy: broken only between its words, each line but the last ending
+            # in a backslash, so that it pastes into a shell whole.
+            for line in command_lines(INDENT + "rerun: ", rerun, self.writer.width, INDENT + "    "):
+                self.writer.line(line)
+            return
+        self.writer.wrapped(INDENT + note, INDENT + "  ")
 
     def _name_line(self, mark: str, name: str) -> None:
         """A name on a line of its own: whole, even with spaces in it, unless it is wider than the
@@ -150,6 +161,23 @@ class TextSink:
     def _mark(self, outcome: str) -> str:
         kind = _MARKS.get(outcome)
         return self.writer.mark(kind) if kind is not None else "?"
+
+
+def command_lines(lead: str, command: str, width: int, indent: str) -> list[str]:
+    """A shell command in lines of at most ``width`` columns, joined by backslash-newlines.
+
+    A word wider than a line (a long URL) stays whole on a line of its own: cut, it would
+    no longer paste.
+    """
+    words = shlex.split(command)
+    lines, current = [], lead + shlex.quote(words[0])
+    for word in map(shlex.quote, words[1:]):
+        if cell_width(f"{current} {word} \\") > width:
+            lines.append(current + " \\")
+            current = indent + word
+        else:
+            current += " " + word
+    return [*lines, current]
 
 
 def summary_line(report: Report) -> str:
