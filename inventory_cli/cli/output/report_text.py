@@ -3,7 +3,8 @@
 On a terminal no line is wider than the terminal and nothing is cut: a row
 too wide for it puts its name on a line of its own, and what is said about
 an item (why it failed, what the receiver answered) wraps at word boundaries
-under its row. In a pipe or a CI log lines are not wrapped. A streamed
+under its row, and a command to re-run it breaks between its words with a
+backslash at each line's end, so that it pastes whole. In a pipe or a CI log lines are not wrapped. A streamed
 report (a replay) prints one line per item that is not as expected, as it
 comes, instead of a table.
 """
