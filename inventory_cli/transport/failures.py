@@ -21,12 +21,26 @@ REFUSED = "connection refused (is the server running?)"
 RESET = "connection reset by the server"
 CLOSED_WITHOUT_ANSWER = "the server closed the connection without answering"
 CLOSED_MID_ANSWER = "the server closed the connection before its answer was complete"
+SWITCHED_PROTOCOLS = "malformed HTTP answer: 101 Switching Protocols, and a delivery needs a final answer"
+#: A reset proves nothing about what the server read: a server may read a request, then reset.
+RESET_AFTER_PREVIOUS_ANSWER = (
+    "connection reset by the server right after its previous answer on this kept-alive connection, "
+    "as this request went out: it may have been read, so it was not sent again"
+)
 #: How every description of an answer that came but is not usable HTTP starts.
 NOT_HTTP_PREFIXES = ("the answer is not HTTP", "malformed HTTP answer")
 
 
 def no_response(timeout: float) -> str:
     return f"no response within {timeout:g} s (timeout)"
+
+
+def incomplete_answer(timeout: float, timeouts: int) -> str:
+    return f"no complete answer within {timeout * timeouts:g} s ({timeouts} × --timeout {timeout:g})"
+
+
+def head_too_long(limit: int) -> str:
+    return f"malformed HTTP answer: its head passed {limit // 1024} KiB without ending"
 
 
 def connect_timed_out(timeout: float) -> str:
