@@ -422,3 +422,13 @@ def test_a_connection_closed_right_after_answering_is_not_charged_as_a_reset_of_
                 "connection, as this request went out: it may have been read, so it was not sent again"
             )
     assert sum(item["status"] is None for item in result.json["items"]) <= 1
+
+
+def test_https_to_a_plain_http_server_suggests_http(replay, tmp_path):
+    with raw_server(lambda peer: peer.sock.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")) as server:
+        https = server.url.replace("http://", "https://")
+        result = replay(recording(tmp_path / "r.jsonl", bodies(1)), https, code=3)
+    (item,) = result.json["items"]
+    assert item["error"].startswith("TLS error: ")
+    suggestion = f"the server did not answer in TLS; if it serves plain HTTP, use {server.url}"
+    assert item["error"].endswith(suggestion)

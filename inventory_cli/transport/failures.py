@@ -74,12 +74,28 @@ def describe_os_error(error: OSError) -> str:
     return f"connection failed: {os.strerror(code) if code else one_line(str(error)) or 'unknown error'}"
 
 
-def describe_cause(error: BaseException, timeout: float) -> str | None:
-    """The innermost cause we can name, searching the whole chain; None if none is known."""
+#: What OpenSSL says when the first bytes back are not a TLS record: a plain-HTTP answer, most often.
+NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"}
+)
+
+
+def not_tls(reason: str, url: str | None) -> str:
+    plain = "http://" + url.partition("://")[2] if url else "an http:// URL"
+    return f"TLS error: {reason}: the server did not answer in TLS; if it serves plain HTTP, use {plain}"
+
+
+def describe_cause(error: BaseException, timeout: float, url: str | None = None) -> str | None:
+    """The innermost cause we can name, searching the whole chain; None if none is known.
+
+    ``url`` is the one requested: a TLS handshake with a plain-HTTP server suggests its http:// form.
+    """
     for cause in causes(error):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate not trusted: {cause.verify_message or cause.reason} (see --ca-bundle)"
         if isinstance(cause, ssl.SSLError):
+            if cause.reason in NOT_TLS_REASONS:
+                return not_tls(cause.reason, url)
             return f"TLS error: {cause.reason or cause}"
         if isinstance(cause, socket.gaierror):
             return unresolvable(cause)
