@@ -64,6 +64,8 @@ MAX_HEAD_BYTES = 64 * 1024
 #: each silence is bounded by one, so a slow but steady answer still counts.
 ATTEMPT_TIMEOUTS = 3
 _READ = selectors.EVENT_READ
+#: A write refused because the server reset the connection (or had closed it, then reset).
+_CUT_OFF = (errno.ECONNRESET, errno.EPIPE)
 _WRITE = selectors.EVENT_WRITE
 
 #: Gives the signature headers for a body, at the moment it is written.
@@ -499,6 +501,9 @@ class _Run:
                 self.settle(connection)  # it answered, then stopped reading: the answer stands
             elif connection.written == 0 and connection.reused:
                 self.resend_on_fresh_connection(connection)
+            elif error.errno in _CUT_OFF and self.nothing_answered_on_reuse(connection):
+                self.reuse = False  # part of it went out: it may have been read
+                self.fail(connection, failures.RESET_AFTER_PREVIOUS_ANSWER)
             else:
                 self.fail(connection, failures.describe_os_error(error))
             return
