@@ -232,3 +232,28 @@ def test_a_big_recording_is_audited_in_constant_memory(audit, tmp_path):
     assert [(f["line"], f["category"]) for f in report["failures"]] == [(deliveries + 1, "malformed line")]
     assert size > 25_000_000
     assert peak < 5_000_000, f"peak {peak / 1e6:.1f} MB auditing a {size / 1e6:.0f} MB recording"
+
+
+def test_a_post_to_another_path_is_skipped_not_judged(audit, tmp_path):
+    from test_replay import record_with_listen
+
+    recording = tmp_path / "r.jsonl"
+    record_with_listen(recording)
+    text = audit(recording)
+    result = audit(recording, "--format", "json")
+    assert not [line for line in text.stdout.splitlines() if line.startswith("line ")]  # no failure
+    assert "1 of 1 deliveries valid; 2 other requests skipped" in text.stdout
+    assert result.json["failures"] == []
+    assert (result.json["summary"]["deliveries"], result.json["summary"]["skipped_requests"]) == (1, 2)
+
+
+@pytest.mark.parametrize("lines", [b"", recorded_line(b"", method="GET")], ids=["empty", "only-a-get"])
+def test_a_recording_with_no_delivery_is_an_input_error(audit, tmp_path, lines):
+    recording = tmp_path / "r.jsonl"
+    recording.write_bytes(lines)
+    text = audit(recording, code=2)
+    result = audit(recording, "--format", "json", code=2)
+    error = f"{recording} holds no deliveries"
+    assert text.stderr.splitlines() == [f"invwh: error: {error}"]
+    assert result.stderr.splitlines() == [f"invwh: error: {error}"]
+    assert (result.json["ok"], result.json["error"]) == (False, error)

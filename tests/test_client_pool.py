@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import tracemalloc
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 from conftest import TEST_SECRET
-from servers import Reply, serve
+from servers import Reply, read_message, serve, tcp_server
 
 from inventory_cli.signing.schemes import INVENTORY_V1
 from inventory_cli.signing.signatures import Secret, check_signature, sign
@@ -201,3 +202,28 @@ def test_not_http_is_reported():
 def test_takes_only_plain_http():
     with pytest.raises(ValueError):
         ClientPool("https://example.test/")
+
+
+def test_an_endless_answer_head_fails_in_bounded_memory():
+    """A header that never ends: llhttp would hold all of it; the pool stops at 64 KiB of head."""
+
+    def endless_header(sock: socket.socket) -> None:
+        sock.settimeout(5)
+        try:
+            read_message(sock)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # 5 s of it, unless the client gives up first
+                sock.sendall(b"x" * 65536)
+        except OSError:
+            pass
+
+    with tcp_server(endless_header) as port:
+        tracemalloc.start()
+        try:
+            (result,) = ClientPool(f"http://127.0.0.1:{port}/x", timeout=5).run(posts(1))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024  # main's pool held all it was sent (39 MB in one run)
+    assert result.error == "malformed HTTP answer: its head passed 64 KiB without ending"

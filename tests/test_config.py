@@ -491,7 +491,7 @@ def test_the_readme_example_config_works(invwh, here):
 def test_every_command_with_a_url_reads_it_from_the_environment(invwh, here):
     """send, check, replay and trigger: INVWH_URL stands in for --url (here, an unreachable one)."""
     env = {"INVWH_SECRET": TEST_SECRET, "INVWH_URL": "http://127.0.0.1:9/webhooks"}
-    record = write(here, "", name="empty.jsonl")
+    record = write(here, '{"body": "{}"}\n', name="one.jsonl")  # one delivery: an empty one is exit 2
     for args in (["send", KNOWN], ["check"], ["replay", record], ["trigger", "stock.increase"]):
         result = invwh(*args, "--timeout", "2", "--format", "json", env=env, code=(0, 1, 3))
         assert "127.0.0.1:9" in result.stdout + result.stderr, args

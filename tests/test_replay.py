@@ -432,3 +432,88 @@ def test_re_signing_needs_a_secret(replay, tmp_path):
         result = replay(recording, "--url", server.endpoint(), env={}, code=2)
     assert server.received == []
     assert "no secret given" in result.stderr
+
+
+# --- what a replay says, and what it leaves out ----------------------------------------
+
+
+def test_an_unexpected_200_names_its_status_and_the_start_of_its_body(replay, tmp_path):
+    """The README's --keep-signature --expect 401 example against a receiver that accepts replays."""
+    recording = tmp_path / "r.jsonl"
+    recording.write_bytes(recorded_line(INCREASE))
+    with serve(lambda request: Reply(200, b'{"processed": true}')) as server:
+        result = replay(recording, "--url", server.endpoint(), "--keep-signature", "--expect", "401", code=1)
+    assert 'line 1 (stock.increase): ✗ 200 OK: {"processed": true}' in result.stdout.splitlines()
+
+
+def record_with_listen(path: Path) -> None:
+    """What `invwh listen --record` writes for a GET, a POST to another path, then a delivery."""
+    config = ReceiverConfig(scheme=INVENTORY_V1, secrets=[SECRET], port=0, record=str(path))
+    with Receiver(config) as receiver:
+        requests.get(receiver.url, timeout=TIMEOUT)
+        other = receiver.url.replace("/webhooks", "/other")
+        headers = {"Content-Type": "application/json", **sign(INVENTORY_V1, SECRET, INCREASE)}
+        assert requests.post(other, data=INCREASE, headers=headers, timeout=TIMEOUT).status_code == 404
+        headers = {"Content-Type": "application/json", **sign(INVENTORY_V1, SECRET, DEPLETED)}
+        assert requests.post(receiver.url, data=DEPLETED, headers=headers, timeout=TIMEOUT).ok
+    assert [json.loads(line)["status"] for line in path.read_text().splitlines()] == [405, 404, 200]
+
+
+def test_a_post_to_another_path_is_skipped_never_sent(replay, tmp_path):
+    recording = tmp_path / "r.jsonl"
+    record_with_listen(recording)
+    with serve() as server:
+        result = replay(recording, "--url", server.endpoint())
+    assert [r.body for r in server.received] == [DEPLETED]
+    assert "line 2: – skipped: a POST to '/other', not a delivery (answered 404)" in result.stdout
+    assert "3 lines: 1 as expected, 2 skipped" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "options", [["--filter", "stock.depleted"], ["--limit", "1"]], ids=["filter", "limit"]
+)
+def test_filter_and_limit_list_deliveries_only_and_count_the_rest(replay, tmp_path, options):
+    recording = tmp_path / "r.jsonl"
+    record_with_listen(recording)
+    with serve() as server:
+        text = replay(recording, "--url", server.endpoint(), *options, "-v")
+        result = replay(recording, "--url", server.endpoint(), *options, "--format", "json")
+    assert [r.body for r in server.received] == [DEPLETED] * 2
+    assert "skipped" not in text.stdout.replace("2 recorded requests that were no delivery skipped", "")
+    assert "2 recorded requests that were no delivery skipped" in text.stdout
+    assert [item["line"] for item in result.json["items"]] == [3]
+    assert result.json["summary"] == {"total": 1, "as_expected": 1, "unexpected": 0, "undelivered": 0,
+                                      "malformed": 0, "skipped": 0}  # fmt: skip
+    assert result.json["skipped_requests"] == 2
+
+
+@pytest.mark.parametrize(
+    ("lines", "options", "says"),
+    [
+        (b"", [], "holds no deliveries"),
+        (b"\n\n", [], "holds no deliveries"),
+        (recorded_line(b"", method="GET"), [], "holds no deliveries"),
+        (recorded_line(INCREASE), ["--filter", "stock.depleted"], "holds no stock.depleted deliveries"),
+    ],
+    ids=["empty", "blank-lines", "only-a-get", "none-of-the-type"],
+)
+def test_a_recording_with_no_delivery_is_an_input_error_in_every_format(
+    replay, tmp_path, lines, options, says
+):
+    recording = tmp_path / "r.jsonl"
+    recording.write_bytes(lines)
+    error = f"{recording} {says}"
+    with serve() as server:
+        text = replay(recording, "--url", server.endpoint(), *options, code=2)
+        result = replay(
+            recording, "--url", server.endpoint(), *options, "--format", "json",
+            "--junit", tmp_path / "r.xml", code=2,
+        )  # fmt: skip
+    assert not server.received
+    assert text.stderr.splitlines() == [f"invwh: error: {error}"]
+    assert result.stderr.splitlines() == [f"invwh: error: {error}"]
+    assert (result.json["ok"], result.json["error"]) == (False, error)
+    suite = ElementTree.parse(tmp_path / "r.xml").getroot()
+    assert suite.get("errors") == "1"
+    (case,) = [case for case in suite.iter("testcase") if case.find("error") is not None]
+    assert (case.get("name"), case.find("error").get("message")) == ("the recording", error)

@@ -363,4 +363,8 @@ def test_https_to_a_plain_http_server(send):
     with serve() as server:
         url = server.endpoint().replace("http://", "https://")
         result = send("--url", url, code=3)
-    assert ": TLS error: " in the_error_line(result.stderr, url)
+    line = the_error_line(result.stderr, url)
+    assert ": TLS error: " in line
+    assert line.endswith(
+        "the server did not answer in TLS; if it serves plain HTTP, use " + server.endpoint()
+    )

@@ -47,6 +47,7 @@ OUTCOME_STATUS = {
     "failed": ExitStatus.CHECK_FAILED,
     "undelivered": ExitStatus.DELIVERY_FAILED,
     "interrupted": ExitStatus.INTERRUPTED,
+    "nothing_to_deliver": ExitStatus.USAGE,
 }
 
 
@@ -139,6 +140,8 @@ class InvwhGroup(click.Group):
         if outcome is not None:  # a run's report: say why nothing was delivered, whatever the format
             if result.error is not None:
                 fail(result.error)
+            if getattr(result, "nothing_to_deliver", None) is not None:
+                fail(result.nothing_to_deliver)
             if outcome.value == "interrupted":
                 click.echo("invwh: interrupted", err=True)
             ctx.exit(OUTCOME_STATUS[outcome.value])

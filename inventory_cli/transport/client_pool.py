@@ -18,8 +18,20 @@ What it promises at the edges (RFC 9110 §9.2.2, RFC 9112 §9):
   that comes earlier ends the connection.
 - An answer delimited by the close, an HTTP/1.0 answer and ``Connection:
   close`` end the connection.
-- An answer llhttp refuses is its own delivery's failure, and ends the
+- An answer llhttp refuses (``101 Switching Protocols`` included: a delivery
+  needs a final answer) is its own delivery's failure, and ends the
   connection: the next delivery starts on clean ground.
+- An answer's head, its 1xx interim answers included, is bounded like the
+  receiver's (64 KiB), and each attempt has an overall deadline
+  (``ATTEMPT_TIMEOUTS`` times ``--timeout``): an endless header, body or stream
+  of ``102 Processing`` fails that delivery in bounded time and memory.
+- A kept-alive connection the server closes right after answering, while the
+  next request is being written, is replaced and that request written again,
+  not an attempt, only when it is proven that none of it reached the server:
+  the server's FIN acknowledges none of its bytes (``TCP_INFO``). A reset
+  proves no such thing (a server may read a request, then reset): that
+  delivery fails, and its error says so. Either way, from then on each
+  request of the run gets a connection of its own, so the race is run once.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ import heapq
 import os
 import selectors
 import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -44,7 +57,15 @@ from .retry import RetryPolicy, retry_after_seconds
 PREVIEW_BYTES = 512
 #: The most of an answer kept before its status line is known, to show what it was instead.
 _START_BYTES = 64
+#: The most of an answer read before its head ends (interim answers included), as ``listen``
+#: bounds a request's.
+MAX_HEAD_BYTES = 64 * 1024
+#: An attempt, from its connect to its answer's last byte, ends within this many ``--timeout``:
+#: each silence is bounded by one, so a slow but steady answer still counts.
+ATTEMPT_TIMEOUTS = 3
 _READ = selectors.EVENT_READ
+#: A write refused because the server reset the connection (or had closed it, then reset).
+_CUT_OFF = (errno.ECONNRESET, errno.EPIPE)
 _WRITE = selectors.EVENT_WRITE
 
 #: Gives the signature headers for a body, at the moment it is written.
@@ -101,6 +122,7 @@ class _Flight:
     __slots__ = (
         "attempts",
         "deadline",
+        "ends",
         "error",
         "index",
         "location",
@@ -118,7 +140,8 @@ class _Flight:
         self.post = post
         self.started = started
         self.attempts = 0
-        self.deadline = 0.0
+        self.deadline = 0.0  # the next silence's end, never past ``ends``
+        self.ends = 0.0  # the attempt's overall deadline
         self.signed: Mapping[str, str] = {}
         self.status: int | None = None
         self.reason = ""
@@ -145,6 +168,10 @@ class _Connection:
         self.keep = True  # it may carry another request
         self.out: memoryview | None = None  # the request, while not all of it is written
         self.written = 0
+        self.head_read = 0  # bytes read of this request's answer before its final head ended
+        self.sent = 0  # bytes of every request written on it, this one included
+        self.sent_before = 0  # ... and before this one: what the server acknowledged, if it answered them
+        self.acked_at_connect: int | None = None  # what TCP_INFO counts as acknowledged then (the SYN)
         self.new_answer()
 
     def new_answer(self) -> None:
@@ -160,6 +187,15 @@ class _Connection:
         self.encoded = False  # a Transfer-Encoding, chunked or not
         self.head_done = False
         self.complete = False
+
+    def acknowledged_none(self) -> bool:
+        """The server acknowledged none of this request's bytes: provably, or False."""
+        acked = _acknowledged(self.sock)
+        return (
+            acked is not None
+            and self.acked_at_connect is not None
+            and (acked == self.acked_at_connect + self.sent_before)
+        )
 
     @property
     def until_close(self) -> bool:
@@ -278,6 +314,9 @@ class _Run:
         self.again: deque[_Flight] = deque()  # to write at once on a fresh connection
         self.paced_from = 0.0
         self.next_due = 0.0  # when --rate allows the next new POST
+        #: Until a server closes a kept-alive connection as a request goes out on it: from then
+        #: on each request gets a new connection, so no other races that close.
+        self.reuse = True
 
     def outcomes(self) -> Iterator[Outcome]:
         try:
@@ -346,6 +385,8 @@ class _Run:
                 self.settle(connection)  # answered early, and the rest of the request would not go
             elif connection.connecting:
                 self.fail(connection, failures.connect_timed_out(pool.timeout))
+            elif flight.ends <= now:
+                self.fail(connection, failures.incomplete_answer(pool.timeout, ATTEMPT_TIMEOUTS))
             else:
                 self.fail(connection, failures.no_response(pool.timeout))
 
@@ -360,6 +401,7 @@ class _Run:
         pool = self.pool
         flight.attempts += 1
         flight.error = None
+        flight.ends = now + pool.timeout * ATTEMPT_TIMEOUTS
         flight.deadline = now + pool.timeout
         body = flight.post.body
         # Signed now, as it is written, so every attempt carries a fresh timestamp.
@@ -375,6 +417,9 @@ class _Run:
             )
         )
         connection.written = 0
+        connection.head_read = 0
+        connection.sent_before = connection.sent
+        connection.sent += len(connection.out)
         connection.flight = flight
         connection.new_answer()
         self.busy.add(connection)
@@ -425,13 +470,15 @@ class _Run:
         """Progress on a connection that carries a POST."""
         flight = connection.flight
         assert flight is not None
-        flight.deadline = self.pool.clock() + self.pool.timeout  # --timeout bounds each silence
+        deadline = self.pool.clock() + self.pool.timeout  # --timeout bounds each silence
+        flight.deadline = deadline if deadline < flight.ends else flight.ends
         if connection.connecting:
             code = connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 self.fail(connection, failures.describe_os_error(OSError(code, os.strerror(code))))
                 return
             connection.connecting = False
+            connection.acked_at_connect = _acknowledged(connection.sock)
         if connection.out is not None:
             self.write(connection)
             if connection.flight is not flight:
@@ -454,6 +501,9 @@ class _Run:
                 self.settle(connection)  # it answered, then stopped reading: the answer stands
             elif connection.written == 0 and connection.reused:
                 self.resend_on_fresh_connection(connection)
+            elif error.errno in _CUT_OFF and self.nothing_answered_on_reuse(connection):
+                self.reuse = False  # part of it went out: it may have been read
+                self.fail(connection, failures.RESET_AFTER_PREVIOUS_ANSWER)
             else:
                 self.fail(connection, failures.describe_os_error(error))
             return
@@ -470,6 +520,9 @@ class _Run:
         except OSError as error:
             if connection.complete:
                 self.settle(connection)
+            elif error.errno == errno.ECONNRESET and self.nothing_answered_on_reuse(connection):
+                self.reuse = False  # this server closes after answering: each request gets its own
+                self.fail(connection, failures.RESET_AFTER_PREVIOUS_ANSWER)
             else:
                 self.fail(connection, failures.describe_os_error(error))
             return
@@ -478,6 +531,10 @@ class _Run:
             if connection.complete or connection.until_close:
                 connection.complete = True
                 self.settle(connection)
+            elif self.nothing_answered_on_reuse(connection) and connection.acknowledged_none():
+                # The server's FIN acknowledges none of this request: it closed before any of it arrived.
+                self.reuse = False
+                self.resend_on_fresh_connection(connection)
             elif connection.head_done or connection.start:
                 self.fail(connection, failures.CLOSED_MID_ANSWER)
             else:
@@ -485,8 +542,14 @@ class _Run:
             return
         if not connection.status_line and len(connection.start) < _START_BYTES:
             connection.start += data[: _START_BYTES - len(connection.start)]
+        if not connection.head_done:
+            connection.head_read += len(data)
         try:
             connection.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # llhttp stops at a 101: what follows is another protocol, never this delivery's answer.
+            self.fail(connection, failures.SWITCHED_PROTOCOLS)
+            return
         except (httptools.HttpParserError, _Unsolicited) as error:
             connection.keep = False
             if connection.complete:
@@ -497,6 +560,9 @@ class _Run:
             else:
                 self.fail(connection, failures.malformed(str(error) or type(error).__name__))
                 return
+        if not connection.head_done and connection.head_read > MAX_HEAD_BYTES:
+            self.fail(connection, failures.head_too_long(MAX_HEAD_BYTES))
+            return
         if connection.complete:
             if connection.out is None:
                 self.settle(connection)
@@ -504,6 +570,11 @@ class _Run:
                 self.settle(connection)  # an early answer that closes: stop sending (RFC 9112 §9.6)
             else:
                 connection.keep = False  # an early answer: where the request ends would be a guess
+
+    @staticmethod
+    def nothing_answered_on_reuse(connection: _Connection) -> bool:
+        """On a connection that carried answered requests, not a byte of this request's answer came."""
+        return connection.reused and not connection.start and not connection.head_done
 
     def watch(self, connection: _Connection) -> None:
         events = _READ | _WRITE if connection.out is not None or connection.connecting else _READ
@@ -527,7 +598,7 @@ class _Run:
             else None
         )
         flight.retry_after = retry_after_seconds(connection.retry_after)
-        self.release(connection, reusable=connection.keep and connection.out is None)
+        self.release(connection, reusable=connection.keep and connection.out is None and self.reuse)
         self.decide(flight)
 
     def fail(self, connection: _Connection, error: str | None) -> None:
@@ -578,3 +649,19 @@ class _Run:
         with contextlib.suppress(KeyError, ValueError):  # never registered, or already gone
             self.selector.unregister(connection.sock)
         connection.sock.close()
+
+
+#: Where ``tcpi_bytes_acked`` (Linux 4.1+) lies in ``struct tcp_info``.
+_BYTES_ACKED = struct.Struct("=Q")
+_BYTES_ACKED_OFFSET = 120
+
+
+def _acknowledged(sock: socket.socket) -> int | None:
+    """How many bytes written on ``sock`` its peer acknowledged; None where the system does not say."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    except (AttributeError, OSError):  # no TCP_INFO here (macOS, Windows)
+        return None
+    if len(info) < _BYTES_ACKED_OFFSET + _BYTES_ACKED.size:
+        return None
+    return int(_BYTES_ACKED.unpack_from(info, _BYTES_ACKED_OFFSET)[0])

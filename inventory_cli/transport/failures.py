@@ -21,12 +21,26 @@ REFUSED = "connection refused (is the server running?)"
 RESET = "connection reset by the server"
 CLOSED_WITHOUT_ANSWER = "the server closed the connection without answering"
 CLOSED_MID_ANSWER = "the server closed the connection before its answer was complete"
+SWITCHED_PROTOCOLS = "malformed HTTP answer: 101 Switching Protocols, and a delivery needs a final answer"
+#: A reset proves nothing about what the server read: a server may read a request, then reset.
+RESET_AFTER_PREVIOUS_ANSWER = (
+    "connection reset by the server right after its previous answer on this kept-alive connection, "
+    "as this request went out: it may have been read, so it was not sent again"
+)
 #: How every description of an answer that came but is not usable HTTP starts.
 NOT_HTTP_PREFIXES = ("the answer is not HTTP", "malformed HTTP answer")
 
 
 def no_response(timeout: float) -> str:
     return f"no response within {timeout:g} s (timeout)"
+
+
+def incomplete_answer(timeout: float, timeouts: int) -> str:
+    return f"no complete answer within {timeout * timeouts:g} s ({timeouts} × --timeout {timeout:g})"
+
+
+def head_too_long(limit: int) -> str:
+    return f"malformed HTTP answer: its head passed {limit // 1024} KiB without ending"
 
 
 def connect_timed_out(timeout: float) -> str:
@@ -60,12 +74,28 @@ def describe_os_error(error: OSError) -> str:
     return f"connection failed: {os.strerror(code) if code else one_line(str(error)) or 'unknown error'}"
 
 
-def describe_cause(error: BaseException, timeout: float) -> str | None:
-    """The innermost cause we can name, searching the whole chain; None if none is known."""
+#: What OpenSSL says when the first bytes back are not a TLS record: a plain-HTTP answer, most often.
+NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"}
+)
+
+
+def not_tls(reason: str, url: str | None) -> str:
+    plain = "http://" + url.partition("://")[2] if url else "an http:// URL"
+    return f"TLS error: {reason}: the server did not answer in TLS; if it serves plain HTTP, use {plain}"
+
+
+def describe_cause(error: BaseException, timeout: float, url: str | None = None) -> str | None:
+    """The innermost cause we can name, searching the whole chain; None if none is known.
+
+    ``url`` is the one requested: a TLS handshake with a plain-HTTP server suggests its http:// form.
+    """
     for cause in causes(error):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate not trusted: {cause.verify_message or cause.reason} (see --ca-bundle)"
         if isinstance(cause, ssl.SSLError):
+            if cause.reason in NOT_TLS_REASONS:
+                return not_tls(cause.reason, url)
             return f"TLS error: {cause.reason or cause}"
         if isinstance(cause, socket.gaierror):
             return unresolvable(cause)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..events.validation import check_event
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, check_signature
-from .recording import BadLine, Recorded
+from .recording import NOT_DELIVERED_STATUSES, BadLine, Recorded, why_not_a_delivery
 from .verdict import conclude
 
 #: Failure reasons grouped into the columns of the summary.
@@ -27,7 +27,7 @@ CATEGORIES = {
 BAD_SIGNATURE = "bad signature"
 COLUMNS = ("valid", BAD_SIGNATURE, "stale", "invalid payload")
 MALFORMED = "malformed line"
-#: A recorded request that was no delivery to judge (a GET, a body refused unread).
+#: A recorded request that was no delivery to judge (a GET, another path, a body refused unread).
 SKIPPED = "skipped"
 NO_TYPE = "(not an event)"
 
@@ -113,12 +113,9 @@ def audit(
         if isinstance(record, BadLine):
             yield AuditItem(record.line, MALFORMED, record.reason)
             continue
-        # As replay does: only a POST whose body was read is a delivery to judge.
-        if record.method != "POST":
-            yield AuditItem(record.line, SKIPPED, f"a {record.method} request, not a delivery")
-            continue
-        if not record.body_read:
-            yield AuditItem(record.line, SKIPPED, f"the body was not recorded (answered {record.status})")
+        # As replay does: only a POST to the webhook path whose body was read is a delivery to judge.
+        if record.method != "POST" or not record.body_read or record.status in NOT_DELIVERED_STATUSES:
+            yield AuditItem(record.line, SKIPPED, why_not_a_delivery(record) or "not a delivery")
             continue
         # judge's two checks, made here so that the valid majority (a Verdict and a
         # call each) costs ~5% less: this loop is what the audit benchmark times.

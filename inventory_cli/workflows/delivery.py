@@ -229,7 +229,7 @@ class Deliverer:
             except requests.RequestException as error:
                 result.status = None
                 result.url = url
-                result.error = describe_failure(error, options.timeout)
+                result.error = describe_failure(error, options.timeout, url)
                 return None
             result.url = url
             # What requests actually sent, with the headers it adds (User-Agent, Content-Length).
@@ -258,8 +258,8 @@ def _preview(response: Any) -> bytes:
     return chunk
 
 
-def describe_failure(error: BaseException, timeout: float) -> str:
-    """One line naming why ``requests`` got nothing back, in the words every client uses."""
+def describe_failure(error: BaseException, timeout: float, url: str | None = None) -> str:
+    """One line naming why ``requests`` got nothing back from ``url``, in the words every client uses."""
     import requests
 
     if isinstance(error, requests.exceptions.ConnectTimeout):
@@ -268,7 +268,7 @@ def describe_failure(error: BaseException, timeout: float) -> str:
         return failures.no_response(timeout)
     if isinstance(error, requests.exceptions.TooManyRedirects):
         return "too many redirects"
-    described = failures.describe_cause(error, timeout)
+    described = failures.describe_cause(error, timeout, url)
     if described is not None:
         return described
     if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):

@@ -175,6 +175,22 @@ class Recorded:
     body_read: bool = True
 
 
+#: What ``invwh listen`` answers a request that was no delivery: another path (404), another
+#: method (405), a body it refused unread (411, 413). Replay never sends one; the audit never judges one.
+NOT_DELIVERED_STATUSES = frozenset({404, 405, 411, 413})
+
+
+def why_not_a_delivery(record: Recorded) -> str | None:
+    """Why a recorded request was no delivery to the webhook, or None when it was one."""
+    if record.method != "POST":
+        return f"a {record.method} request, not a delivery"
+    if not record.body_read or record.status in (411, 413):
+        return f"the body was not recorded (answered {record.status})"
+    if record.status in NOT_DELIVERED_STATUSES:
+        return f"a POST to {_short(record.path)}, not a delivery (answered {record.status})"
+    return None
+
+
 @dataclass(frozen=True)
 class BadLine:
     """A line that is not a usable record, and why."""

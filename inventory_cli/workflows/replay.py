@@ -20,7 +20,7 @@ from ..signing.schemes import Scheme
 from ..transport.client_pool import ClientPool, Outcome, Post
 from ..transport.retry import RetryPolicy
 from .delivery import Deliverer, DeliveryOptions, DeliveryResult, Signer
-from .recording import BadLine, Recorded
+from .recording import BadLine, Recorded, why_not_a_delivery
 
 
 @dataclass
@@ -31,6 +31,9 @@ class ReplayItem:
     result: DeliveryResult | None = None
     skipped: str | None = None  # why nothing was sent for this line
     malformed: bool = False  # the line itself is broken (not a record)
+    #: False for a request that was no delivery when --filter or --limit chose the deliveries:
+    #: it is counted, not listed.
+    listed: bool = True
 
 
 @dataclass
@@ -73,6 +76,9 @@ def replay(
         recorded = {k: v for k, v in record.headers.items() if k.lower() in kept}
         return lambda body: recorded  # the recorded headers, untouched
 
+    # --filter and --limit choose among the deliveries: the other requests are counted, not listed.
+    listed = options.event_type is None and options.limit is None
+
     def planned() -> Iterator[ReplayItem | tuple[Recorded, str | None]]:
         sent = 0
         for record in records:
@@ -81,11 +87,9 @@ def replay(
             if isinstance(record, BadLine):
                 yield ReplayItem(record.line, skipped=record.reason, malformed=True)
                 continue
-            if not record.body_read:
-                yield ReplayItem(record.line, skipped=f"the body was not recorded (answered {record.status})")
-                continue
-            if record.method != "POST":
-                yield ReplayItem(record.line, skipped=f"a {record.method} request, not a delivery")
+            why = why_not_a_delivery(record)
+            if why is not None:
+                yield ReplayItem(record.line, skipped=why, listed=listed)
                 continue
             event_type = event_type_of(record)
             if options.event_type and event_type != options.event_type:

@@ -31,6 +31,8 @@ class Outcome(enum.Enum):
     UNDELIVERED = "undelivered"
     #: Stopped by Ctrl-C or SIGTERM; the report covers what was done until then.
     INTERRUPTED = "interrupted"
+    #: There was nothing to do (a recording with no delivery): an input error, not a pass.
+    NOTHING_TO_DELIVER = "nothing_to_deliver"
 
 
 # What one delivery or recording line came to.
@@ -98,6 +100,8 @@ class Report:
     interrupted: bool = False
     #: Why the receiver could not be reached at all, in one line; None when it was.
     error: str | None = None
+    #: Why there was nothing to deliver (``rec.jsonl holds no deliveries``); None when there was.
+    nothing_to_deliver: str | None = None
 
     def __post_init__(self) -> None:
         self.counts = dict.fromkeys(self.outcomes, 0)
@@ -118,6 +122,8 @@ class Report:
     def outcome(self) -> Outcome:
         if self.interrupted:
             return Outcome.INTERRUPTED
+        if self.nothing_to_deliver is not None:
+            return Outcome.NOTHING_TO_DELIVER
         if self.error is not None or self.counts.get(UNDELIVERED):
             return Outcome.UNDELIVERED
         if any(self.counts.get(kind) for kind in FAILING):
@@ -168,10 +174,10 @@ def delivery_item(result: DeliveryResult, name: str | None = None, **data: Any) 
 
 
 def answer_notes(result: DeliveryResult) -> tuple[str, ...]:
-    """What a delivery's answer said, when that is worth reading: anything but a plain 200."""
+    """What a delivery's answer said, when that is worth reading: anything but an expected 200."""
     if not result.delivered:
         return (f"not delivered: {result.error}",)
-    if result.status == 200:
+    if result.status == 200 and result.ok:
         return ()
     where = f" → {result.location}" if result.location else ""
     said = one_line(result.response_preview) or "(empty body)"

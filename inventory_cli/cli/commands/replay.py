@@ -68,9 +68,11 @@ def replay_command(
     Each recorded body is POSTed again byte for byte, re-signed with a fresh
     timestamp (or with its recorded signature, --keep-signature), in the
     recording's order. Malformed lines are reported with their line number
-    and skipped. Exit status 0 when every delivery got an expected status,
-    1 when any got another or a line was malformed, 3 when any could not be
-    delivered.
+    and skipped; so are recorded requests that were no delivery (another
+    method or path, a body refused unread), never sent. Exit status 0 when
+    every delivery got an expected status, 1 when any got another or a line
+    was malformed, 2 when the recording holds no delivery (to replay), 3 when
+    any could not be delivered.
 
     \b
     Examples:
@@ -100,6 +102,7 @@ def replay_command(
 
     report = delivery_report("replay", endpoint.url, scheme.name, streamed=True)
     statuses: dict[str, int] = {}
+    skipped = unlisted = 0  # recorded requests that were no delivery; not listed under --filter/--limit
     started = time.monotonic()
 
     def statistics(report: Report) -> None:
@@ -110,7 +113,17 @@ def replay_command(
             statuses=dict(sorted(statuses.items())),
             seconds=round(seconds, 3),
             rate_per_second=round(delivered / seconds, 1) if seconds else None,
+            skipped_requests=skipped,
         )
+        if not statuses and not report.interrupted:
+            # A wrong file in CI must not go green: no delivery is an input error.
+            name = "standard input" if recording == "-" else recording
+            chosen = f" {event_type}" if event_type else ""
+            report.nothing_to_deliver = f"{name} holds no{chosen} deliveries"
+        if unlisted:
+            report.epilogue.append(
+                f"{unlisted} recorded request{'s' if unlisted != 1 else ''} that were no delivery skipped"
+            )
         rate = f" ({delivered / seconds:.0f}/s)" if seconds and delivered else ""
         listed = ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items()))
         report.epilogue.append(
@@ -128,6 +141,11 @@ def replay_command(
                 status = replayed.result.status
                 key = "not delivered" if status is None else str(status)
                 statuses[key] = statuses.get(key, 0) + 1
+            elif not replayed.malformed:
+                skipped += 1
+                if not replayed.listed:
+                    unlisted += 1
+                    continue
             reporter.add(replay_item(replayed))
     return report
 

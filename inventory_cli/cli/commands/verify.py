@@ -86,7 +86,8 @@ def verify(
     With --recording, audit a whole recording instead: every delivery is
     judged as it would have been on arrival (the timestamp's age is measured
     against its received time), and a summary per event type follows the
-    line numbers of the failures. Exit status 1 if any fails. --explain adds
+    line numbers of the failures. Exit status 1 if any fails, 2 if it holds
+    no delivery (requests that were no delivery are skipped). --explain adds
     the likely cause of each failure (JSON: each failure's "hints").
 
     \b
@@ -191,5 +192,9 @@ def _audit(
     for item in items:
         tally.add(item)
         report.add(item)
-    report.finish(tally)
+    # A wrong file in CI must not go green: a recording with no delivery is an input error.
+    empty = None if tally.deliveries else f"{'standard input' if path == '-' else path} holds no deliveries"
+    report.finish(tally, empty)
+    if empty is not None:
+        raise InputError(empty)
     return ExitStatus.OK if tally.ok else ExitStatus.CHECK_FAILED

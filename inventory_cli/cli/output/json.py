@@ -91,7 +91,7 @@ class JsonSink:
                 "summary": report.summary,
                 "ok": report.ok,
                 "interrupted": report.interrupted,
-                "error": report.error,
+                "error": report.error or report.nothing_to_deliver,
                 **report.extra,
             }
         )
@@ -137,8 +137,9 @@ class AuditJson:
             failure["hints"] = list(item.hints)
         self.stream.element(failure)
 
-    def finish(self, tally: AuditTally) -> None:
-        self.stream.close({"summary": tally.to_dict(), "ok": tally.ok})
+    def finish(self, tally: AuditTally, error: str | None = None) -> None:
+        """``error``: why the audit is not a pass although nothing failed (no delivery in it)."""
+        self.stream.close({"summary": tally.to_dict(), "ok": tally.ok and error is None, "error": error})
 
 
 # --- listen ------------------------------------------------------------------------------

@@ -83,6 +83,13 @@ class JUnitSink:
             ET.SubElement(case, "error", message=report.error).text = report.error
             self.errors += 1
             self._write(case)
+        if report.nothing_to_deliver is not None:
+            # A recording with no delivery: an empty green suite would pass a wrong file in CI.
+            case = ET.Element("testcase", classname=self.classname, name="the recording", time="0")
+            message = report.nothing_to_deliver
+            ET.SubElement(case, "error", message=message).text = message
+            self.errors += 1
+            self._write(case)
         if report.interrupted:
             case = ET.Element("testcase", classname=self.classname, name="the whole run", time="0")
             message = "interrupted: the run stopped before every case was done"

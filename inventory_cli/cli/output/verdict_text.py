@@ -86,7 +86,8 @@ class AuditText:
         for hint in item.hints:
             writer.wrapped(f"  {_likely_cause(writer)} {printable(hint)}", INDENT)
 
-    def finish(self, tally: AuditTally) -> None:
+    def finish(self, tally: AuditTally, error: str | None = None) -> None:
+        """``error`` (no delivery in the recording) is said on stderr, by the caller."""
         from ...workflows.audit import COLUMNS
 
         writer = self.writer
@@ -100,5 +101,5 @@ class AuditText:
             summary += f"; {tally.malformed} malformed line{'s' if tally.malformed != 1 else ''}"
         if tally.skipped:
             summary += f"; {tally.skipped} other request{'s' if tally.skipped != 1 else ''} skipped"
-        writer.line(writer.paint(summary, BOLD_GREEN if tally.ok else BOLD_RED))
+        writer.line(writer.paint(summary, BOLD_GREEN if tally.ok and error is None else BOLD_RED))
         writer.flush()
