@@ -6,11 +6,27 @@ shapes (a second ``Transfer-Encoding`` line, bare LF in chunk lines, spaces
 in chunk sizes, ``Content-Length`` beside chunked, ...), control characters
 in header values and invalid header names are parse errors here. On top of
 it this module enforces what llhttp leaves to the server (RFC 9112): one
-``Host`` on HTTP/1.1 and never two (§3.2); an HTTP/1.0 request with
-``Transfer-Encoding`` is faulty framing (§6.1); any ``Connection`` header
-listing ``close`` closes (§9.6); absolute-form targets are served by their
-path (§3.2.2); limits on the head (414 for a target over 64 KiB, 431 for a
-header section over 64 KiB or 100 fields).
+``Host`` on HTTP/1.1 and never two, its value a ``host[:port]`` (§3.2,
+RFC 3986 §3.2); an HTTP/1.0 request with ``Transfer-Encoding`` is faulty
+framing (§6.1); any ``Connection`` header listing ``close`` closes (§9.6);
+absolute-form targets are served by their path (§3.2.2); limits on the head
+(414 for a target over 64 KiB, 431 for a header section over 64 KiB or 100
+fields; a trailer section, with the chunk lines, bounded the same way).
+
+``Upgrade`` is never acted on (RFC 9110 §7.8 lets a server ignore it): a
+request that asks for one (``curl --http2`` to an ``http://`` URL asks for
+h2c) is read to the end of its framed body and judged as any other, then the
+connection closes, since what the client sends next may be in the protocol it
+asked for. httptools skips the body of such a request (its headers-complete
+callback says "no body" whenever llhttp flags an upgrade), so the body is read
+by a second llhttp parser primed with a head that frames it the same way.
+Refusing such requests with 400 would also keep the bytes whole, but would
+fail every ``curl --http2`` user for a header the RFC says may be ignored.
+
+Trailer fields (after a chunked body) never reach ``Request.headers``: RFC
+9110 §6.5 keeps them apart and forbids authentication and routing fields
+there, so a signature or a ``Host`` sent as a trailer is not taken. They are
+counted against the head's limits and dropped (not recorded).
 
 Each whole request goes to ``handle``, which returns its ``Answer`` (or None:
 close the connection unanswered). A request whose body is refused unread
@@ -32,8 +48,12 @@ second (see ``bench/README.md``). It also keeps the edges in one place:
 - out of file descriptors, accepting pauses (no spinning on a listener that
   stays readable) and resumes when a connection closes, or after a moment;
 - a request head has ``read_timeout`` seconds in all, however slowly its
-  bytes trickle in (slowloris); between requests, in a body and while
-  answers wait for the client, ``read_timeout`` is the longest silence;
+  bytes trickle in (slowloris); its body must then be whole within
+  ``read_timeout`` seconds of the head's end plus one second per 64 KiB
+  (of the ``Content-Length``; of a chunked body, per 64 KiB received so far,
+  since its size is not known ahead), however slowly it trickles; between
+  requests and while answers wait for the client, ``read_timeout`` is the
+  longest silence;
 - requests with a large body (whose verdict may take a tenth of a second)
   are handled on a worker thread, so that they do not stall the others.
 """
@@ -42,6 +62,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
+import re
 import selectors
 import socket
 import time
@@ -70,6 +92,10 @@ SWEEP_SECONDS = 0.1
 #: Out of descriptors, how long accepting waits unless a connection closes first.
 ACCEPT_RETRY_SECONDS = 0.5
 READ_SIZE = 65536
+#: A body's deadline grows by a second per this many bytes (declared, or received when chunked).
+BODY_BYTES_PER_SECOND = 65536
+#: Chunk size lines (hex digits, CRLFs) of one chunk, before its extensions count against MAX_HEAD.
+CHUNK_FRAMING = 32
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
@@ -113,25 +139,35 @@ class _Reader:
 
     __slots__ = (
         "body",
+        "body_since",
         "body_size",
+        "boundaries",
+        "chunks",
         "coding",
         "connection_tokens",
         "content_length",
         "expect",
+        "framing_fed",
         "head_fed",
         "head_since",
         "head_size",
         "header_count",
         "headers",
+        "host",
         "hosts",
+        "in_body",
         "lower_names",
         "max_body",
         "parser",
+        "priming",
         "ready",
         "refusal",
         "request",
         "stopped",
         "target",
+        "trailer_count",
+        "trailer_size",
+        "upgrade_body",
         "want_continue",
     )
 
@@ -141,6 +177,9 @@ class _Reader:
         self.ready: deque[Request | Refusal] = deque()
         self.stopped = False  # nothing more is parsed: the connection ends after what is ready
         self.head_since = 0.0  # monotonic time a head started arriving; 0 outside a head
+        self.body_since = 0.0  # monotonic time a head with a body ended; 0 outside a body
+        self.boundaries = 0  # message begins, heads and messages completed: counted per feed
+        self.priming = False  # the callbacks are of a made-up head (see _read_upgrade_body)
         self.want_continue = False
         self._reset()
 
@@ -152,6 +191,13 @@ class _Reader:
         self.head_fed = 0
         self.head_size = 0
         self.hosts = 0
+        self.host = ""
+        self.in_body = False  # the head is whole: on_header now gives trailer fields
+        self.trailer_count = 0
+        self.trailer_size = 0
+        self.chunks = 0
+        self.framing_fed = 0  # bytes of a body's chunk lines and trailers
+        self.upgrade_body: Request | None = None
         self.content_length: str | None = None
         self.coding: str | None = None
         self.connection_tokens: list[str] = []
@@ -165,10 +211,14 @@ class _Reader:
         """Parse ``data``; what completes lands in ``ready``."""
         if self.stopped:
             return
+        boundaries, body_size = self.boundaries, self.body_size
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # Upgrade or CONNECT: what follows is another protocol. Answer the request, then close.
+        except httptools.HttpParserUpgrade as upgrade:
+            if self.upgrade_body is not None:
+                self._read_upgrade_body(data[upgrade.args[0] :])
+                return
+            # An Upgrade without a body: answered as any request, then closed (see the module doc).
             self.stopped = True
             if self.ready and isinstance(self.ready[-1], Request):
                 self.ready[-1].keep_alive = False
@@ -181,6 +231,14 @@ class _Reader:
                 self.ready.append(Refusal(400, "bad_request", f"malformed HTTP: {message}"))
             self.stopped = True
             return
+        if self.in_body and self.boundaries == boundaries:
+            # All of ``data`` was of one body: what was not body bytes was chunk lines and
+            # trailers, whose partial field httptools holds; bound them as a head is bounded.
+            self.framing_fed += len(data) - (self.body_size - body_size)
+            if self.framing_fed > MAX_HEAD + CHUNK_FRAMING * self.chunks:
+                self.stopped = True
+                message = "the chunk lines and trailer section are too large"
+                self.ready.append(Refusal(431, "header_fields_too_large", message))
         if self.head_since:
             # A head still incomplete: llhttp holds a partial line, so bound what it may hold.
             self.head_fed += len(data)
@@ -192,6 +250,26 @@ class _Reader:
                     self.ready.append(
                         Refusal(431, "header_fields_too_large", "the header section is too large")
                     )
+
+    def _read_upgrade_body(self, rest: bytes) -> None:
+        """Go on reading the body llhttp skipped for an Upgrade, with a parser primed to frame it so."""
+        request = self.upgrade_body
+        assert request is not None
+        self.upgrade_body = None
+        request.keep_alive = False  # never switching: close after the answer
+        framing = (
+            b"Transfer-Encoding: chunked"
+            if self.coding is not None
+            else b"Content-Length: %d" % (int(self.content_length or 0))
+        )
+        self.parser = httptools.HttpRequestParser(self)
+        self.priming = True
+        try:
+            self.parser.feed_data(b"POST / HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n\r\n")
+        finally:
+            self.priming = False
+        self.request = request
+        self.feed(rest)
 
     def _refuse_current(self) -> None:
         refusal = self.refusal
@@ -211,15 +289,28 @@ class _Reader:
     # --- llhttp callbacks -------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self.priming:
+            return
         self._reset()
+        self.boundaries += 1
         self.head_since = time.monotonic()
 
     def on_url(self, url: bytes) -> None:
+        if self.priming:
+            return
         self.target += url
         if len(self.target) > MAX_TARGET:
             self._stop(414, "uri_too_long", "the request target is too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.priming:
+            return
+        if self.in_body:  # a trailer field: bounded as the head, never merged into it
+            self.trailer_count += 1
+            self.trailer_size += len(name) + len(value) + 4
+            if self.trailer_count > MAX_HEADERS or self.trailer_size > MAX_HEAD:
+                self._stop(431, "header_fields_too_large", "the trailer section is too large")
+            return
         self.header_count += 1
         self.head_size += len(name) + len(value) + 4
         if self.header_count > MAX_HEADERS:
@@ -231,6 +322,7 @@ class _Reader:
         key = spelled.lower()
         if key == "host":
             self.hosts += 1
+            self.host = text
         elif key == "content-length":
             self.content_length = text
         elif key == "transfer-encoding":
@@ -244,6 +336,10 @@ class _Reader:
         headers[first] = f"{headers[first]}, {text}" if first in headers else text
 
     def on_headers_complete(self) -> None:
+        if self.priming:
+            return
+        self.boundaries += 1
+        self.in_body = True
         self.head_since = 0.0
         parser = self.parser
         version = parser.get_http_version()
@@ -254,6 +350,8 @@ class _Reader:
             self._stop(400, "bad_request", "more than one Host header")
         if self.hosts == 0 and version == "1.1":
             self._stop(400, "bad_request", "an HTTP/1.1 request needs a Host header")
+        if self.hosts and not valid_host(self.host):
+            self._stop(400, "bad_request", "the Host header is not a host[:port]")
         if self.coding is not None:
             if version == "1.0":
                 self._stop(400, "bad_request", "Transfer-Encoding in an HTTP/1.0 request")
@@ -287,6 +385,18 @@ class _Reader:
             and (length or self.coding is not None)
         ):
             self.want_continue = True
+        if length or self.coding is not None:
+            self.body_since = time.monotonic()
+
+    def body_deadline(self, read_timeout: float) -> float:
+        """When a body under way must be whole (0: no body under way)."""
+        if not self.body_since:
+            return 0.0
+        size = int(self.content_length or 0) if self.coding is None else self.body_size
+        return self.body_since + read_timeout + size / BODY_BYTES_PER_SECOND
+
+    def on_chunk_header(self) -> None:
+        self.chunks += 1
 
     def on_body(self, body: bytes) -> None:
         self.body_size += len(body)
@@ -296,8 +406,17 @@ class _Reader:
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        if self.priming:
+            return
         request = self.request
         assert request is not None
+        self.boundaries += 1
+        if self.parser.should_upgrade() and request.framed and (self.content_length or self.coding):
+            # httptools skipped this body for the upgrade: _read_upgrade_body reads it.
+            self.upgrade_body = request
+            return
+        self.body_since = 0.0
+        self.in_body = False
         body = self.body
         request.body = body[0] if len(body) == 1 else b"".join(body)
         self.ready.append(request)
@@ -305,6 +424,38 @@ class _Reader:
         if not request.keep_alive:
             self.stopped = True
             raise _Stop  # what follows a closing request is not read
+
+
+_REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+;=]|%[0-9A-Fa-f]{2})+")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def valid_host(value: str) -> bool:
+    """Whether a ``Host`` value is ``host[:port]`` (RFC 9112 §3.2, RFC 3986 §3.2.2-3), or empty.
+
+    An empty value is allowed, as RFC 9112 allows it. A port must be there after
+    a colon and at most 65535. A comma is refused although RFC 3986 allows one
+    in a reg-name: no DNS name holds one, and it is what two Host fields look
+    like joined.
+    """
+    if not value:
+        return True
+    if value.startswith("["):
+        literal, bracket, rest = value[1:].partition("]")
+        try:
+            ipaddress.IPv6Address(literal)
+        except ValueError:
+            return False
+        if not bracket or "%" in literal:
+            return False
+    else:
+        literal, colon, port = value.partition(":")
+        if not _REG_NAME.fullmatch(literal):
+            return False
+        rest = colon + port
+    if not rest:
+        return True
+    return rest[0] == ":" and bool(_PORT.fullmatch(rest[1:])) and int(rest[1:]) <= 65535
 
 
 def _path(target: bytes) -> str:
@@ -525,6 +676,8 @@ class HttpServer:
                 and now >= connection.reader.head_since + self.read_timeout
             ):
                 self._drop(connection)  # slowloris: the head's bytes trickle in
+            elif connection.events == _READ and 0 < connection.reader.body_deadline(self.read_timeout) <= now:
+                self._drop(connection)  # the body's bytes trickle in
 
     def _receive(self, connection: _Connection) -> None:
         try:
@@ -602,9 +755,12 @@ class HttpServer:
         if reader.ready:  # a worker's answer was sent: on to the requests read meanwhile
             self._serve_ready(connection)
             return
-        if connection.events != _READ and reader.head_since:
-            # The head's clock stopped while this connection was not read: it starts again.
-            reader.head_since = time.monotonic()
+        if connection.events != _READ:
+            # The head's or body's clock stopped while this connection was not read: it starts again.
+            if reader.head_since:
+                reader.head_since = time.monotonic()
+            if reader.body_since:
+                reader.body_since = time.monotonic()
         self._watch(connection, _READ)
 
     def _linger(self, connection: _Connection) -> None:
