@@ -425,14 +425,24 @@ def test_a_chunked_post_asking_for_an_upgrade_has_its_body_read():
     assert [(d.status, d.body) for d in seen] == [(200, EVENT)]
 
 
-def test_an_upgrade_without_a_body_is_answered_and_the_server_serves_on():
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /webhooks HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 405),
+        (
+            b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n" + H2C_UPGRADE.encode() + b"\r\n",
+            401,
+        ),
+    ],
+    ids=["get-no-length", "post-length-0"],
+)
+def test_an_upgrade_without_a_body_is_answered_and_the_server_serves_on(head, status):
     with running() as (receiver, seen):
-        request = b"GET /webhooks HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-        received, closed = everything_answered(receiver.port, request + b"\x81\x05hello")
-        assert statuses(received) == [405]
+        received, closed = everything_answered(receiver.port, head + b"\x81\x05hello")
+        assert statuses(received) == [status]
         assert closed
         assert answer_once(receiver.port) == [200]
-    assert [d.status for d in seen] == [405, 200]
+    assert [d.status for d in seen] == [status, 200]
 
 
 def test_trailer_fields_never_reach_the_verdict_or_the_recorded_headers(tmp_path):

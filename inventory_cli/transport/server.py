@@ -146,6 +146,7 @@ class _Reader:
         "coding",
         "connection_tokens",
         "content_length",
+        "declared",
         "expect",
         "framing_fed",
         "head_fed",
@@ -199,6 +200,7 @@ class _Reader:
         self.framing_fed = 0  # bytes of a body's chunk lines and trailers
         self.upgrade_body: Request | None = None
         self.content_length: str | None = None
+        self.declared = 0  # the Content-Length, once the head is whole
         self.coding: str | None = None
         self.connection_tokens: list[str] = []
         self.expect: str | None = None
@@ -260,7 +262,7 @@ class _Reader:
         framing = (
             b"Transfer-Encoding: chunked"
             if self.coding is not None
-            else b"Content-Length: %d" % (int(self.content_length or 0))
+            else b"Content-Length: %d" % self.declared
         )
         self.parser = httptools.HttpRequestParser(self)
         self.priming = True
@@ -371,7 +373,7 @@ class _Reader:
             keep_alive=keep_alive,
         )
         self.request = request
-        length = int(self.content_length) if self.content_length is not None else 0
+        length = self.declared = int(self.content_length) if self.content_length is not None else 0
         if length > self.max_body:
             self._stop(
                 413,
@@ -392,7 +394,7 @@ class _Reader:
         """When a body under way must be whole (0: no body under way)."""
         if not self.body_since:
             return 0.0
-        size = int(self.content_length or 0) if self.coding is None else self.body_size
+        size = self.declared if self.coding is None else self.body_size
         return self.body_since + read_timeout + size / BODY_BYTES_PER_SECOND
 
     def on_chunk_header(self) -> None:
@@ -411,7 +413,7 @@ class _Reader:
         request = self.request
         assert request is not None
         self.boundaries += 1
-        if self.parser.should_upgrade() and request.framed and (self.content_length or self.coding):
+        if self.parser.should_upgrade() and (self.declared or self.coding is not None):
             # httptools skipped this body for the upgrade: _read_upgrade_body reads it.
             self.upgrade_body = request
             return
