@@ -503,6 +503,11 @@ def test_an_endless_trailer_value_is_cut_off_without_growing_memory(tmp_path):
         assert answer_once(port) == [200]
     assert statuses(answer) == [431], f"{answer[:100]!r} after {sent} bytes of one trailer value"
     assert after - before < 8, f"grew {after - before:.1f} MB"
+    figures.note(
+        "listen endless trailer",
+        f"listen endless trailer: 431 after {sent / 1024:.0f} KiB of one trailer value; "
+        f"RSS grew {after - before:.1f} MB",
+    )
 
 
 @pytest.mark.parametrize(
