@@ -8,8 +8,8 @@ socket, then a half-close) and to h11, an independent parser. The first
 request of the stream must come out the same: both take it with the same
 body, both refuse it, or both wait for more of it.
 
-Deliberate differences (``DELIBERATE``: on these listen must refuse, whatever
-h11 says):
+Six deliberate differences (``DELIBERATE``: on these listen must refuse,
+whatever h11 says):
 
 - ``http10-transfer-encoding``: an HTTP/1.0 request with ``Transfer-Encoding``.
   h11 reads it chunked; RFC 9112 §6.1 says its framing is faulty, so listen
@@ -24,6 +24,9 @@ h11 says):
 - ``framing-and-chunked``: ``Content-Length`` beside ``Transfer-Encoding:
   chunked``. h11 reads it chunked; llhttp refuses it (RFC 9112 §6.3 lets a
   server do either; refusing leaves nothing to smuggle).
+- ``chunk-size-space``: a space or tab after a chunk size (``5 \r\n``). h11
+  allows it; RFC 9112 §7.1 has no whitespace there without an extension, and
+  llhttp refuses it, as the spaces before a size (a smuggling shape).
 
 Host values are not generated beyond ``x`` (h11 does not check them; the
 Host tests in ``test_listen_edges.py`` do), nor methods other than POST and
@@ -47,7 +50,10 @@ from test_listen import TIMEOUT, running
 TOKEN = st.text(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-!#$%&'*+.^_`|~", min_size=1, max_size=8
 )
-FIELD_VALUE = st.text("".join(chr(c) for c in range(0x21, 0x7F)) + " \t", max_size=12).map(str.strip)
+#: Visible ASCII, spaces and a few obs-text bytes (sent as latin-1), as RFC 9110 §5.5 allows in values.
+FIELD_VALUE = st.text("".join(chr(c) for c in range(0x21, 0x7F)) + " \t\x80\xe9\xff", max_size=12).map(
+    str.strip
+)
 QUOTED = st.text("abcdefghij 0123456789!#()", max_size=6).map(lambda text: f'"{text}"')
 
 DELIBERATE = {
@@ -56,6 +62,7 @@ DELIBERATE = {
     "bare-lf": "llhttp refuses LF without CR, as the smuggling shapes",
     "obs-fold": "RFC 9112 §5.2: a server may refuse obs-fold with 400",
     "framing-and-chunked": "RFC 9112 §6.3: Content-Length beside chunked is refused",
+    "chunk-size-space": "RFC 9112 §7.1: no whitespace after a chunk size; llhttp refuses it",
 }
 
 
@@ -78,14 +85,18 @@ def chunk_extension(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
-def chunked_body(draw: st.DrawFn, body: bytes) -> tuple[bytes, bool]:
+def chunked_body(draw: st.DrawFn, body: bytes) -> tuple[bytes, set[str]]:
     """``body`` in chunks (sizes in any case, leading zeros, extensions) and maybe a trailer section."""
     cuts = sorted(set(draw(st.lists(st.integers(0, len(body)), max_size=3))))
     out = b""
+    features = set()
     for start, end in itertools.pairwise([0, *cuts, len(body)]):
         if end == start:
             continue
-        size = draw(st.sampled_from(["{:x}", "{:X}", "0{:x}"])).format(end - start).encode()
+        size_format = draw(st.sampled_from([*["{:x}"] * 4, "{:X}", "0{:x}", "00{:X}", "{:x} ", "{:x}\t"]))
+        if size_format[-1] in " \t":
+            features.add("chunk-size-space")
+        size = size_format.format(end - start).encode()
         out += (
             size
             + b"".join(draw(st.lists(chunk_extension(), max_size=2)))
@@ -95,8 +106,10 @@ def chunked_body(draw: st.DrawFn, body: bytes) -> tuple[bytes, bool]:
         )
     out += b"0" + b"".join(draw(st.lists(chunk_extension(), max_size=1))) + b"\r\n"
     trailers = draw(st.lists(st.tuples(TOKEN, FIELD_VALUE), max_size=2))
-    out += b"".join(f"X-T-{name}: {value}\r\n".encode() for name, value in trailers)
-    return out + b"\r\n", bool(trailers)
+    out += b"".join(f"X-T-{name}: {value}\r\n".encode("latin-1") for name, value in trailers)
+    if trailers:
+        features.add("trailers")
+    return out + b"\r\n", features
 
 
 @st.composite
@@ -154,7 +167,9 @@ def request_streams(draw: st.DrawFn) -> Generated:
     ]
     headers = draw(st.permutations(headers))
     lines = [f"{method} /webhooks HTTP/{version}".encode()]
-    lines += [f"{name}:{draw(st.sampled_from(['', ' ', '  ']))}{value}".encode() for name, value in headers]
+    lines += [
+        f"{name}:{draw(st.sampled_from(['', ' ', '  ']))}{value}".encode("latin-1") for name, value in headers
+    ]
     ends = [b"\r\n"] * len(lines)
     fault = draw(
         st.sampled_from([None] * 15 + ["bare-lf", "obs-fold", "space-before-colon", "nul", "no-colon"])
@@ -174,9 +189,8 @@ def request_streams(draw: st.DrawFn) -> Generated:
         features.add(fault)
     head = b"".join(line + end for line, end in zip(lines, ends, strict=True)) + b"\r\n"
     if chunked:
-        encoded, has_trailers = draw(chunked_body(body))
-        if has_trailers:
-            features.add("trailers")
+        encoded, body_features = draw(chunked_body(body))
+        features |= body_features
     else:
         encoded = body if framing != "none" else b""
     data = head + encoded
