@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 import figures
 import pytest
 from conftest import TEST_SECRET
+from servers import read_message
 from test_listen import EVENT, TIMEOUT, running, signed
 
 STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
@@ -383,3 +385,249 @@ def test_expect_100_continue_gets_100_before_the_body():
         sock.sendall(body)
         assert statuses(sock.recv(65536)) == [200]
     assert [d.status for d in seen] == [200]
+
+
+# --- issue 19: Upgrade, trailers, Host values, slow bodies ---------------------------------
+
+H2C_UPGRADE = (
+    "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"
+)
+
+
+def chunked_request(body: bytes, headers: dict[str, str], trailer: str = "", extra: str = "") -> bytes:
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head = f"POST /webhooks HTTP/1.1\r\nHost: x\r\n{lines}{extra}Transfer-Encoding: chunked\r\n\r\n"
+    half = len(body) // 2
+    chunks = b"%x\r\n%s\r\n%x;ext=1\r\n%s\r\n0\r\n" % (half, body[:half], len(body) - half, body[half:])
+    return head.encode() + chunks + trailer.encode() + b"\r\n"
+
+
+def test_a_post_asking_for_an_upgrade_has_its_body_read_and_judged(tmp_path):
+    """What ``curl --http2`` sends to an http:// URL: the body is read (no switch), then it closes."""
+    record = tmp_path / "r.jsonl"
+    with running(record=str(record)) as (receiver, seen):
+        received, closed = everything_answered(receiver.port, request_bytes(extra=H2C_UPGRADE) + SMUGGLED)
+    assert statuses(received) == [200], received[:300]
+    assert b"101" not in received.split(b"\r\n")[0]
+    assert b"Connection: close\r\n" in received
+    assert closed
+    assert [(d.status, d.body) for d in seen] == [(200, EVENT)]
+    assert record.read_text().count("\n") == 1
+    assert '"body": ""' not in record.read_text()
+
+
+def test_a_chunked_post_asking_for_an_upgrade_has_its_body_read():
+    with running() as (receiver, seen):
+        request = chunked_request(EVENT, signed(EVENT), extra=H2C_UPGRADE)
+        received, closed = everything_answered(receiver.port, request + SMUGGLED)
+    assert statuses(received) == [200], received[:300]
+    assert closed
+    assert [(d.status, d.body) for d in seen] == [(200, EVENT)]
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /webhooks HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 405),
+        (
+            b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n" + H2C_UPGRADE.encode() + b"\r\n",
+            401,
+        ),
+    ],
+    ids=["get-no-length", "post-length-0"],
+)
+def test_an_upgrade_without_a_body_is_answered_and_the_server_serves_on(head, status):
+    with running() as (receiver, seen):
+        received, closed = everything_answered(receiver.port, head + b"\x81\x05hello")
+        assert statuses(received) == [status]
+        assert closed
+        assert answer_once(receiver.port) == [200]
+    assert [d.status for d in seen] == [status, 200]
+
+
+def test_trailer_fields_never_reach_the_verdict_or_the_recorded_headers(tmp_path):
+    record = tmp_path / "r.jsonl"
+    signature = signed(EVENT)
+    del signature["Content-Type"]
+    trailer = "".join(f"{name}: {value}\r\n" for name, value in signature.items())
+    with running(record=str(record)) as (receiver, seen):
+        only_in_trailer = chunked_request(
+            EVENT, {"Content-Type": "application/json"}, trailer, "Connection: close\r\n"
+        )
+        received, _ = everything_answered(receiver.port, only_in_trailer)
+        assert statuses(received) == [401]
+        with_host = chunked_request(
+            EVENT, signed(EVENT), "Host: y\r\nX-Trailer: 1\r\n", "Connection: close\r\n"
+        )
+        received, _ = everything_answered(receiver.port, with_host)
+        assert statuses(received) == [200]
+    assert [d.status for d in seen] == [401, 200]
+    assert not any(name.lower().startswith("x-webhook") for name in seen[0].headers)
+    assert seen[1].headers["Host"] == "x"
+    assert "X-Trailer" not in seen[1].headers
+    text = record.read_text()
+    assert '"x, y"' not in text and "X-Trailer" not in text
+
+
+def test_a_trailer_over_the_head_bound_gets_431():
+    head = b"POST /webhooks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with running() as (receiver, seen):
+        request = (
+            head + b"5\r\nhello\r\n0\r\n" + b"".join(b"X-T%d: %s\r\n" % (i, b"a" * 900) for i in range(80))
+        )
+        received, closed = everything_answered(receiver.port, request + b"\r\n")
+    assert statuses(received) == [431]
+    assert closed
+    assert seen == []
+
+
+def test_an_endless_trailer_value_is_cut_off_without_growing_memory(tmp_path):
+    head = (
+        b"POST /webhooks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Long: "
+    )
+    piece = b"a" * 65536
+    sent = 0
+    with listen_command(tmp_path) as (process, port):
+        assert answer_once(port) == [200]
+        before = rss_mb(process.pid)
+        answer = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+            sock.sendall(head)
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError, TimeoutError):
+                while sent < 50_000_000 and not answer:
+                    sock.sendall(piece)
+                    sent += len(piece)
+                    if select.select([sock], [], [], 0)[0]:
+                        answer = sock.recv(65536)
+            after = rss_mb(process.pid)
+        assert answer_once(port) == [200]
+    assert statuses(answer) == [431], f"{answer[:100]!r} after {sent} bytes of one trailer value"
+    assert after - before < 8, f"grew {after - before:.1f} MB"
+    figures.note(
+        "listen endless trailer",
+        f"listen endless trailer: 431 after {sent / 1024:.0f} KiB of one trailer value; "
+        f"RSS grew {after - before:.1f} MB",
+    )
+
+
+@pytest.mark.parametrize(
+    "host", ["a, b", "a b", "x:99999", "http://x/", "x:", "x:8a", ":80", "[::1", "[zz]:80", "[::1]x", "a@b"]
+)
+def test_an_invalid_host_value_gets_400_and_is_not_recorded(host, tmp_path):
+    record = tmp_path / "r.jsonl"
+    with running(record=str(record)) as (receiver, seen):
+        request = request_bytes().replace(b"Host: x\r\n", f"Host: {host}\r\n".encode())
+        received, closed = everything_answered(receiver.port, request, wait=2)
+    assert statuses(received) == [400], received[:300]
+    assert closed
+    assert seen == []
+    assert record.read_bytes() == b""
+
+
+@pytest.mark.parametrize("host", ["x", "x:8080", "127.0.0.1:1", "[::1]:65535", "my-host.example", ""])
+def test_a_valid_host_value_is_served(host):
+    with running() as (receiver, seen):
+        request = request_bytes(extra="Connection: close\r\n").replace(
+            b"Host: x\r\n", f"Host: {host}\r\n".encode()
+        )
+        received, _ = everything_answered(receiver.port, request)
+    assert statuses(received) == [200]
+    assert [d.headers["Host"] for d in seen] == [host]
+
+
+def trickle_bodies(port: int, clients: int, *, chunked: bool = False) -> list[socket.socket]:
+    """Clients that send a whole head at once, then nothing of the body yet."""
+    socks = []
+    for _ in range(clients):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        framing = "Transfer-Encoding: chunked" if chunked else "Content-Length: 1000"
+        sock.sendall(f"POST /webhooks HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n".encode())
+        sock.setblocking(False)
+        socks.append(sock)
+    return socks
+
+
+def keep_trickling(socks: list[socket.socket], seconds: float, *, chunked: bool = False) -> tuple[int, float]:
+    """One body byte (or 1-byte chunk) a client every 0.2 s; how many are open at the end, and when the
+    last was dropped."""
+    started = time.monotonic()
+    still_open = set(range(len(socks)))
+    last_dropped = 0.0
+    while still_open and time.monotonic() - started < seconds:
+        for index in list(still_open):
+            try:
+                socks[index].send(b"1\r\na\r\n" if chunked else b"a")
+                if socks[index].recv(1024) == b"":
+                    raise ConnectionResetError
+            except BlockingIOError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                still_open.discard(index)
+                last_dropped = time.monotonic() - started
+        time.sleep(0.2)
+    return len(still_open), last_dropped
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_sent_one_byte_at_a_time_is_dropped_at_its_deadline(chunked):
+    """The body must be whole read_timeout (+1 s per 64 KiB) after its head: trickling does not extend it."""
+    with running(read_timeout=1.0) as (receiver, seen):
+        socks = trickle_bodies(receiver.port, 10, chunked=chunked)
+        try:
+            still_open, last_dropped = keep_trickling(socks, 5, chunked=chunked)
+        finally:
+            for sock in socks:
+                sock.close()
+        assert still_open == 0, f"{still_open} of 10 trickling bodies still open after 5 s"
+        assert last_dropped < 2.5
+        assert answer_once(receiver.port) == [200]
+    assert [d.status for d in seen] == [200]
+
+
+def test_a_large_declared_body_gets_a_second_per_64_kib():
+    """Content-Length 256 KiB: 1 s + 4 s to arrive; sent in time, it is served."""
+    large = b'{"inventoryStockIncreaseEventType": "stock.increase", "note": "' + b"x" * (256 * 1024) + b'"}'
+    with (
+        running(read_timeout=1.0) as (receiver, seen),
+        socket.create_connection(("127.0.0.1", receiver.port)) as sock,
+    ):
+        sock.settimeout(TIMEOUT)
+        data = request_bytes(body=large, extra="Connection: close\r\n")
+        head_end = data.index(b"\r\n\r\n") + 4
+        sock.sendall(data[:head_end])
+        for start in range(head_end, len(data), 65536):  # 0.5 s apart: 2.5 s in all, past read_timeout
+            time.sleep(0.5)
+            sock.sendall(data[start : start + 65536])
+        assert statuses(read_message(sock)) == [200]
+    assert [len(d.body) for d in seen] == [len(large)]
+
+
+def test_trickling_bodies_over_the_descriptor_limit_do_not_starve_a_delivery(tmp_path):
+    """80 tricklers against 64 descriptors: each is dropped at its body deadline, so a valid delivery
+    queued behind them is answered after a few deadlines, not never."""
+    with listen_command(tmp_path, "--read-timeout", "1", max_files=64) as (_, port):
+        socks = trickle_bodies(port, 80)
+        stop = threading.Event()
+
+        def trickle_until_stopped() -> None:
+            while not stop.is_set():
+                keep_trickling(socks, 0.3)
+
+        trickler = threading.Thread(target=trickle_until_stopped)
+        trickler.start()
+        try:
+            time.sleep(0.5)
+            started = time.monotonic()
+            received, _ = everything_answered(port, request_bytes(extra="Connection: close\r\n"), wait=15)
+            waited = time.monotonic() - started
+        finally:
+            stop.set()
+            trickler.join(TIMEOUT)
+            for sock in socks:
+                sock.close()
+    assert statuses(received) == [200]
+    figures.note(
+        "listen body slowloris",
+        f"listen body slowloris: 80 trickling bodies against 64 descriptors, --read-timeout 1: "
+        f"a valid delivery answered after {waited:.1f} s",
+    )

@@ -1,16 +1,8 @@
 """An HTTP/1.1 server: llhttp parses each request, one ``selectors`` thread serves every connection.
 
-llhttp (``httptools``, the parser of Node.js and uvicorn) reads the request
-line, the headers and the body framing, strictly: the request smuggling
-shapes (a second ``Transfer-Encoding`` line, bare LF in chunk lines, spaces
-in chunk sizes, ``Content-Length`` beside chunked, ...), control characters
-in header values and invalid header names are parse errors here. On top of
-it this module enforces what llhttp leaves to the server (RFC 9112): one
-``Host`` on HTTP/1.1 and never two (§3.2); an HTTP/1.0 request with
-``Transfer-Encoding`` is faulty framing (§6.1); any ``Connection`` header
-listing ``close`` closes (§9.6); absolute-form targets are served by their
-path (§3.2.2); limits on the head (414 for a target over 64 KiB, 431 for a
-header section over 64 KiB or 100 fields).
+``request_reader.py`` turns a connection's bytes into requests (llhttp's
+callbacks and the rules of RFC 9112 that llhttp leaves to a server); this
+module runs the connections: reading, deadlines, answers, closing.
 
 Each whole request goes to ``handle``, which returns its ``Answer`` (or None:
 close the connection unanswered). A request whose body is refused unread
@@ -32,8 +24,12 @@ second (see ``bench/README.md``). It also keeps the edges in one place:
 - out of file descriptors, accepting pauses (no spinning on a listener that
   stays readable) and resumes when a connection closes, or after a moment;
 - a request head has ``read_timeout`` seconds in all, however slowly its
-  bytes trickle in (slowloris); between requests, in a body and while
-  answers wait for the client, ``read_timeout`` is the longest silence;
+  bytes trickle in (slowloris); its body must then be whole within
+  ``read_timeout`` seconds of the head's end plus one second per 64 KiB
+  (of the ``Content-Length``; of a chunked body, per 64 KiB received so far,
+  since its size is not known ahead), however slowly it trickles; between
+  requests and while answers wait for the client, ``read_timeout`` is the
+  longest silence;
 - requests with a large body (whose verdict may take a tenth of a second)
   are handled on a worker thread, so that they do not stall the others.
 """
@@ -49,52 +45,24 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import NamedTuple
 
-import httptools
+from .request_reader import Refusal, Request, RequestReader
 
-#: A request target over this gets 414; a header section over it, 431.
-MAX_TARGET = 65536
-MAX_HEAD = 65536
-MAX_HEADERS = 100
 #: After an answer that closes the connection, how long to keep reading (and
 #: dropping) what the client still sends before closing.
 LINGER_SECONDS = 2.0
 #: Bodies larger than this are handled on a worker thread.
 HEAVY_BODY = 64 * 1024
-METHODS = frozenset({"POST", "GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 #: How often deadlines are looked at.
 SWEEP_SECONDS = 0.1
 #: Out of descriptors, how long accepting waits unless a connection closes first.
 ACCEPT_RETRY_SECONDS = 0.5
 READ_SIZE = 65536
-
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-
-
-class Refusal(NamedTuple):
-    status: int
-    reason: str
-    message: str
-
-
-@dataclass(slots=True)
-class Request:
-    received_at: float  # unix seconds, when the head had arrived
-    method: str
-    path: str  # origin-form, query string included (an absolute-form target's path and query)
-    version: str  # "HTTP/1.1"
-    headers: dict[str, str]  # names as sent; repeated headers joined with ", "
-    body: bytes = b""
-    #: Why the body was refused unread: the connection closes after the answer.
-    refusal: Refusal | None = None
-    #: False when the request had neither Content-Length nor chunked transfer coding (so no body).
-    framed: bool = True
-    keep_alive: bool = True
 
 
 class Answer(NamedTuple):
@@ -102,223 +70,6 @@ class Answer(NamedTuple):
     body: bytes  # JSON
     allow: str | None = None
     close: bool = False
-
-
-class _Stop(Exception):
-    """Raised from a parser callback: parse no further on this connection."""
-
-
-class _Reader:
-    """The llhttp callbacks of one connection: complete requests (and a final refusal) in ``ready``."""
-
-    __slots__ = (
-        "body",
-        "body_size",
-        "coding",
-        "connection_tokens",
-        "content_length",
-        "expect",
-        "head_fed",
-        "head_since",
-        "head_size",
-        "header_count",
-        "headers",
-        "hosts",
-        "lower_names",
-        "max_body",
-        "parser",
-        "ready",
-        "refusal",
-        "request",
-        "stopped",
-        "target",
-        "want_continue",
-    )
-
-    def __init__(self, max_body: int) -> None:
-        self.max_body = max_body
-        self.parser = httptools.HttpRequestParser(self)
-        self.ready: deque[Request | Refusal] = deque()
-        self.stopped = False  # nothing more is parsed: the connection ends after what is ready
-        self.head_since = 0.0  # monotonic time a head started arriving; 0 outside a head
-        self.want_continue = False
-        self._reset()
-
-    def _reset(self) -> None:
-        self.target = b""
-        self.headers: dict[str, str] = {}
-        self.lower_names: dict[str, str] = {}
-        self.header_count = 0
-        self.head_fed = 0
-        self.head_size = 0
-        self.hosts = 0
-        self.content_length: str | None = None
-        self.coding: str | None = None
-        self.connection_tokens: list[str] = []
-        self.expect: str | None = None
-        self.body: list[bytes] = []
-        self.body_size = 0
-        self.request: Request | None = None
-        self.refusal: Refusal | None = None
-
-    def feed(self, data: bytes) -> None:
-        """Parse ``data``; what completes lands in ``ready``."""
-        if self.stopped:
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # Upgrade or CONNECT: what follows is another protocol. Answer the request, then close.
-            self.stopped = True
-            if self.ready and isinstance(self.ready[-1], Request):
-                self.ready[-1].keep_alive = False
-            return
-        except httptools.HttpParserError as error:
-            if self.refusal is not None:  # ours, raised from a callback
-                self._refuse_current()
-            elif not self.stopped:  # else a closing request ended the parse on purpose
-                message = str(error) or "malformed request"
-                self.ready.append(Refusal(400, "bad_request", f"malformed HTTP: {message}"))
-            self.stopped = True
-            return
-        if self.head_since:
-            # A head still incomplete: llhttp holds a partial line, so bound what it may hold.
-            self.head_fed += len(data)
-            if self.head_fed > MAX_TARGET + MAX_HEAD:
-                self.stopped = True
-                if not self.header_count:
-                    self.ready.append(Refusal(414, "uri_too_long", "the request target is too long"))
-                else:
-                    self.ready.append(
-                        Refusal(431, "header_fields_too_large", "the header section is too large")
-                    )
-
-    def _refuse_current(self) -> None:
-        refusal = self.refusal
-        assert refusal is not None
-        if self.request is not None and refusal.status == 413:
-            self.request.refusal = refusal  # a delivery refused unread: the handler answers it
-            self.request.body = b""
-            self.request.keep_alive = False
-            self.ready.append(self.request)
-        else:
-            self.ready.append(refusal)
-
-    def _stop(self, status: int, reason: str, message: str) -> None:
-        self.refusal = Refusal(status, reason, message)
-        raise _Stop
-
-    # --- llhttp callbacks -------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._reset()
-        self.head_since = time.monotonic()
-
-    def on_url(self, url: bytes) -> None:
-        self.target += url
-        if len(self.target) > MAX_TARGET:
-            self._stop(414, "uri_too_long", "the request target is too long")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.header_count += 1
-        self.head_size += len(name) + len(value) + 4
-        if self.header_count > MAX_HEADERS:
-            self._stop(431, "header_fields_too_large", "too many header fields")
-        if self.head_size > MAX_HEAD:
-            self._stop(431, "header_fields_too_large", "the header section is too large")
-        spelled = name.decode("latin-1")
-        text = value.decode("latin-1").strip(" \t")
-        key = spelled.lower()
-        if key == "host":
-            self.hosts += 1
-        elif key == "content-length":
-            self.content_length = text
-        elif key == "transfer-encoding":
-            self.coding = text if self.coding is None else f"{self.coding}, {text}"
-        elif key == "connection":
-            self.connection_tokens += [token.strip().lower() for token in text.split(",")]
-        elif key == "expect":
-            self.expect = text
-        headers = self.headers
-        first = self.lower_names.setdefault(key, spelled)  # a repeated name keeps its first spelling
-        headers[first] = f"{headers[first]}, {text}" if first in headers else text
-
-    def on_headers_complete(self) -> None:
-        self.head_since = 0.0
-        parser = self.parser
-        version = parser.get_http_version()
-        if version not in ("1.1", "1.0"):
-            self._stop(505, "http_version_not_supported", f"HTTP/{version} is not served here")
-        method = parser.get_method().decode("ascii")
-        if self.hosts > 1:
-            self._stop(400, "bad_request", "more than one Host header")
-        if self.hosts == 0 and version == "1.1":
-            self._stop(400, "bad_request", "an HTTP/1.1 request needs a Host header")
-        if self.coding is not None:
-            if version == "1.0":
-                self._stop(400, "bad_request", "Transfer-Encoding in an HTTP/1.0 request")
-            if self.coding.lower() != "chunked":
-                self._stop(501, "unsupported_transfer_coding", f"cannot read {self.coding!r} bodies")
-        if method not in METHODS:
-            self._stop(501, "not_implemented", f"unsupported method ({method!r})")
-        tokens = self.connection_tokens
-        keep_alive = "close" not in tokens and (version == "1.1" or "keep-alive" in tokens)
-        request = Request(
-            time.time(),
-            method,
-            _path(self.target),
-            f"HTTP/{version}",
-            self.headers,
-            framed=self.coding is not None or self.content_length is not None,
-            keep_alive=keep_alive,
-        )
-        self.request = request
-        length = int(self.content_length) if self.content_length is not None else 0
-        if length > self.max_body:
-            self._stop(
-                413,
-                "body_too_large",
-                f"the body is {length} bytes; this receiver takes {self.max_body} at most",
-            )
-        if (
-            self.expect is not None
-            and self.expect.lower() == "100-continue"
-            and version == "1.1"
-            and (length or self.coding is not None)
-        ):
-            self.want_continue = True
-
-    def on_body(self, body: bytes) -> None:
-        self.body_size += len(body)
-        if self.body_size > self.max_body:
-            message = f"the body is over the {self.max_body} bytes this receiver takes"
-            self._stop(413, "body_too_large", message)
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        request = self.request
-        assert request is not None
-        body = self.body
-        request.body = body[0] if len(body) == 1 else b"".join(body)
-        self.ready.append(request)
-        self.request = None
-        if not request.keep_alive:
-            self.stopped = True
-            raise _Stop  # what follows a closing request is not read
-
-
-def _path(target: bytes) -> str:
-    """The path and query of a request target; an absolute-form target's too."""
-    if target[:1] != b"/" and target != b"*":
-        try:
-            url = httptools.parse_url(target)
-        except httptools.HttpParserInvalidURLError:
-            return target.decode("latin-1")
-        path = (url.path or b"/") + (b"?" + url.query if url.query else b"")
-        return path.decode("latin-1")
-    if target[:2] == b"//":
-        target = b"/" + target.lstrip(b"/")  # as http.server: not taken for a scheme-relative URL
-    return target.decode("latin-1")
 
 
 class _Connection:
@@ -334,7 +85,7 @@ class _Connection:
         "sock",
     )
 
-    def __init__(self, sock: socket.socket, reader: _Reader, deadline: float) -> None:
+    def __init__(self, sock: socket.socket, reader: RequestReader, deadline: float) -> None:
         self.sock = sock
         self.reader = reader
         self.out = bytearray()
@@ -482,7 +233,7 @@ class HttpServer:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = _Connection(sock, _Reader(self.max_body), time.monotonic() + self.read_timeout)
+            connection = _Connection(sock, RequestReader(self.max_body), time.monotonic() + self.read_timeout)
             self._connections.add(connection)
             self._selector.register(sock, _READ, connection)
 
@@ -525,6 +276,8 @@ class HttpServer:
                 and now >= connection.reader.head_since + self.read_timeout
             ):
                 self._drop(connection)  # slowloris: the head's bytes trickle in
+            elif connection.events == _READ and 0 < connection.reader.body_deadline(self.read_timeout) <= now:
+                self._drop(connection)  # the body's bytes trickle in
 
     def _receive(self, connection: _Connection) -> None:
         try:
@@ -602,9 +355,12 @@ class HttpServer:
         if reader.ready:  # a worker's answer was sent: on to the requests read meanwhile
             self._serve_ready(connection)
             return
-        if connection.events != _READ and reader.head_since:
-            # The head's clock stopped while this connection was not read: it starts again.
-            reader.head_since = time.monotonic()
+        if connection.events != _READ:
+            # The head's or body's clock stopped while this connection was not read: it starts again.
+            if reader.head_since:
+                reader.head_since = time.monotonic()
+            if reader.body_since:
+                reader.body_since = time.monotonic()
         self._watch(connection, _READ)
 
     def _linger(self, connection: _Connection) -> None:

@@ -12,10 +12,11 @@ answers:
 - 413: a body over ``max_body``, decided from ``Content-Length`` (or from the
   chunk sizes) without reading the body, and the connection is closed;
 - 411: a POST with neither ``Content-Length`` nor chunked transfer coding;
-- 400: malformed HTTP (llhttp's verdict, or a missing or doubled ``Host``);
-  414 / 431 for an over-long target or head, 501 for an unknown method or
-  transfer coding, 505 for another HTTP version (``transport/server.py``
-  reads HTTP).
+- 400: malformed HTTP (llhttp's verdict, a missing or doubled ``Host``, or a
+  ``Host`` that is not ``host[:port]``); 414 / 431 for an over-long target,
+  head or trailer section, 501 for an unknown method or transfer coding,
+  505 for another HTTP version (``transport/request_reader.py`` reads HTTP;
+  trailer fields never reach ``headers``).
 
 A scheme that signs the notification URL (square) is checked against
 ``notification_url``, by default the receiver's own URL: a receiver reached
@@ -53,7 +54,8 @@ from .. import __version__
 from ..errors import InputError
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, key_for
-from ..transport.server import Answer, HttpServer, Refusal, Request
+from ..transport.request_reader import Refusal, Request
+from ..transport.server import Answer, HttpServer
 from .recording import Recording
 from .verdict import Verdict, judge
 
