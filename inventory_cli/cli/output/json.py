@@ -16,6 +16,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
+from ...text import redact_value, secret_forms
+
 if TYPE_CHECKING:
     from ...events.sample_files import Sample, Written
     from ...events.validation import EventCheck
@@ -26,14 +28,27 @@ if TYPE_CHECKING:
     from ...workflows.verdict import Verdict
 
 
+def dumps(data: Any, indent: int | None = None) -> str:
+    """``data`` as JSON, with every known secret redacted from its strings (``text.redact``).
+
+    Every JSON invwh prints is written by this. The redaction walks the
+    document only when the written text holds a secret's form: a million
+    items cost a few substring searches each.
+    """
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    if any(json.dumps(form, ensure_ascii=False)[1:-1] in text for form in secret_forms()):
+        text = json.dumps(redact_value(data), indent=indent, ensure_ascii=False)
+    return text
+
+
 def write(data: Any, out: IO[str] | None = None) -> None:
     """One whole document, indented for people who read it too."""
-    (out or sys.stdout).write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    (out or sys.stdout).write(dumps(data, indent=2) + "\n")
 
 
 def line(data: Any) -> str:
     """One object as one line of JSON Lines."""
-    return json.dumps(data, ensure_ascii=False)
+    return dumps(data)
 
 
 class JsonStream:
@@ -52,15 +67,15 @@ class JsonStream:
 
     def open(self, head: Mapping[str, Any], array: str) -> None:
         # The object with the array still empty, less its last "]}": the array stays open.
-        self.out.write(json.dumps({**head, array: []}, ensure_ascii=False)[: -len("]}")])
+        self.out.write(dumps({**head, array: []})[: -len("]}")])
         self.opened = True
 
     def element(self, value: Any) -> None:
-        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(value, ensure_ascii=False))
+        self.out.write(("\n  " if self.first else ",\n  ") + dumps(value))
         self.first = False
 
     def close(self, tail: Mapping[str, Any]) -> None:
-        rest = json.dumps(tail, ensure_ascii=False)  # "{...}": its members follow the array's
+        rest = dumps(tail)  # "{...}": its members follow the array's
         self.out.write("\n]" + (", " + rest[1:] if tail else "}") + "\n")
         self.out.flush()
 
