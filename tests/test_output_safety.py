@@ -206,3 +206,20 @@ def test_a_whsec_secret_is_redacted_in_its_base64_form_too(invwh, tmp_path):
                       code=1, env={"INVWH_SECRET": WHSEC})  # fmt: skip
     assert body not in shown.stdout
     assert "expected key [redacted]; expected key [redacted]" in shown.stdout
+
+
+def test_a_recording_s_hostile_fields_are_escaped_by_replay(invwh, tmp_path):
+    body = INCREASE.read_text(encoding="utf-8")
+    lines = [
+        {"method": f"PO{HOSTILE}ST", "path": "/webhooks", "headers": {}, "body": body},
+        {"method": "POST", "path": "/webhooks", "headers": {}, "body": f"{HOSTILE}"},
+    ]
+    recording = tmp_path / "hostile.jsonl"
+    recording.write_text("".join(json.dumps({**line, "body_encoding": "utf-8", "status": 200}) + "\n"
+                                 for line in lines))  # fmt: skip
+    with serve() as server:
+        result = invwh("replay", recording, "--url", server.endpoint(), "-v", code=(0, 1))
+    for control in ("\x1b", "\x07", "\x9b", "\x7f"):
+        assert control not in result.stdout
+    assert "a PO\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\x7fST request" in result.stdout
+    assert "> \\x1b]0;pwned\\x07" in result.stdout
