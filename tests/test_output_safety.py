@@ -208,6 +208,17 @@ def test_a_whsec_secret_is_redacted_in_its_base64_form_too(invwh, tmp_path):
     assert "expected key [redacted]; expected key [redacted]" in shown.stdout
 
 
+@pytest.mark.parametrize(
+    "command", [("send", str(INCREASE)), ("trigger", "stock.increase"), ("check",)], ids=lambda c: c[0]
+)
+def test_every_verbose_run_escapes_the_receiver_s_answer(invwh, command):
+    with raw_receiver(f"HTTP/1.1 401 No{HOSTILE}".encode("latin-1"), f"denied {HOSTILE}".encode()) as url:
+        result = invwh(*command, "--url", url, "-v", code=1)
+    assert not set(result.stdout) & {"\x1b", "\x07", "\x9b", "\x7f"}
+    assert "< 401 No\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\x7f" in result.stdout
+    assert "< denied \\x1b]0;pwned\\x07" in result.stdout
+
+
 def test_a_recording_s_hostile_fields_are_escaped_by_replay(invwh, tmp_path):
     body = INCREASE.read_text(encoding="utf-8")
     lines = [
