@@ -306,6 +306,20 @@ def test_a_sample_is_replaced_by_a_rename_never_rewritten_in_place(invwh, tmp_pa
     assert not [p for p in tmp_path.rglob(".*.tmp")], "no temporary file is left"
 
 
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(invwh, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(disk)], check=True, timeout=30)
+    try:
+        result = invwh("samples", disk, code=2)
+        assert result.stderr.count("\n") == 1 and "No space left on device" in result.stderr
+        assert not [p for p in disk.rglob(".*.tmp")], "no temporary file is left"
+        for written in disk.rglob("*.json"):  # the files that fitted are whole
+            assert written.read_bytes() == (PACKAGE_SAMPLES / written.relative_to(disk)).read_bytes()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True, timeout=30)
+
+
 def test_help_has_examples(invwh):
     text = invwh("samples", "--help").stdout
     assert "Examples:\n    invwh samples\n    invwh samples samples/\n" in text

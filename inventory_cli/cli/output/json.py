@@ -36,9 +36,21 @@ def dumps(data: Any, indent: int | None = None) -> str:
     items cost a few substring searches each.
     """
     text = json.dumps(data, indent=indent, ensure_ascii=False)
-    if any(json.dumps(form, ensure_ascii=False)[1:-1] in text for form in secret_forms()):
+    if any(form in text for form in _escaped_secret_forms()):
         text = json.dumps(redact_value(data), indent=indent, ensure_ascii=False)
     return text
+
+
+_escaped: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+
+
+def _escaped_secret_forms() -> tuple[str, ...]:
+    """The secrets' forms as they appear inside a JSON string, worked out once per set of secrets."""
+    global _escaped
+    forms = secret_forms()
+    if forms != _escaped[0]:
+        _escaped = (forms, tuple(json.dumps(form, ensure_ascii=False)[1:-1] for form in forms))
+    return _escaped[1]
 
 
 def write(data: Any, out: IO[str] | None = None) -> None:
