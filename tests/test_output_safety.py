@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import os
 import socket
@@ -234,3 +235,33 @@ def test_a_recording_s_hostile_fields_are_escaped_by_replay(invwh, tmp_path):
         assert control not in result.stdout
     assert "a PO\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\x7fST request" in result.stdout
     assert "> \\x1b]0;pwned\\x07" in result.stdout
+
+
+def test_the_json_report_s_sentences_are_escaped_its_data_kept_exact():
+    from inventory_cli.cli.output.json import JsonSink
+    from inventory_cli.workflows.report import Item, delivery_report
+
+    out = io.StringIO()
+    sink = JsonSink(out)
+    report = delivery_report("check", "http://127.0.0.1:9/x", "inventory-v1")
+    sink.start(report)
+    data = {
+        "name": "case",
+        "outcome": "failed",
+        "explanation": f"answered {HOSTILE}",
+        "reason": HOSTILE,
+        "errors": [f"not HTTP {HOSTILE}"],
+        "deliveries": [{"error": HOSTILE, "response_preview": HOSTILE}],
+    }
+    sink.add(Item("case", "failed", data))
+    report.error = f"could not deliver: {HOSTILE}"
+    sink.finish(report)
+    document = json.loads(out.getvalue())
+    (item,) = document["items"]
+    escaped = "\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\x7f"
+    assert item["explanation"] == f"answered {escaped}"
+    assert item["errors"] == [f"not HTTP {escaped}"]
+    assert item["deliveries"][0]["error"] == escaped
+    assert document["error"] == f"could not deliver: {escaped}"
+    # What the receiver sent, as data, is kept exact: JSON escapes it, a parser gets it back.
+    assert item["reason"] == HOSTILE and item["deliveries"][0]["response_preview"] == HOSTILE

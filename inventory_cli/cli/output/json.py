@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from ...text import redact_value, secret_forms
+from ...text import printable, redact_value, secret_forms
 
 if TYPE_CHECKING:
     from ...events.sample_files import Sample, Written
@@ -101,6 +101,27 @@ class JsonStream:
 
 # --- a run's report: send, trigger, demo, replay, check -------------------------------
 
+#: The members of an item that are sentences for people, not data: they may quote a receiver
+#: (``not HTTP: ...``), and a script prints them (``jq -r .items[].error``), so their control
+#: characters are escaped as on the terminal. Data (``reason``, ``response_preview``) stays exact.
+SENTENCES = frozenset({"error", "errors", "explanation", "message", "diagnosis", "stopped"})
+
+
+def sentences_printable(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its ``SENTENCES`` (and those of its ``deliveries``) shown through ``printable``."""
+    shown = dict(data)
+    for key in SENTENCES & data.keys():
+        value = data[key]
+        if isinstance(value, str):
+            shown[key] = printable(value)
+        elif isinstance(value, list):
+            shown[key] = [printable(one) if isinstance(one, str) else one for one in value]
+    if isinstance(data.get("deliveries"), list):
+        shown["deliveries"] = [
+            sentences_printable(one) if isinstance(one, dict) else one for one in data["deliveries"]
+        ]
+    return shown
+
 
 class JsonSink:
     def __init__(self, out: IO[str] | None = None) -> None:
@@ -110,7 +131,7 @@ class JsonSink:
         self.stream.open({"command": report.command, "url": report.url, "scheme": report.scheme}, "items")
 
     def add(self, item: Item) -> None:
-        self.stream.element(item.data)
+        self.stream.element(sentences_printable(item.data))
 
     def finish(self, report: Report) -> None:
         self.stream.close(
@@ -118,7 +139,7 @@ class JsonSink:
                 "summary": report.summary,
                 "ok": report.ok,
                 "interrupted": report.interrupted,
-                "error": report.error,
+                "error": None if report.error is None else printable(report.error),
                 **report.extra,
             }
         )
