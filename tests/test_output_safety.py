@@ -265,3 +265,11 @@ def test_the_json_report_s_sentences_are_escaped_its_data_kept_exact():
     assert document["error"] == f"could not deliver: {escaped}"
     # What the receiver sent, as data, is kept exact: JSON escapes it, a parser gets it back.
     assert item["reason"] == HOSTILE and item["deliveries"][0]["response_preview"] == HOSTILE
+
+
+@pytest.mark.parametrize("command", ["send", "validate"])
+def test_an_error_naming_a_hostile_file_is_one_escaped_line(invwh, tmp_path, command):
+    name = str(tmp_path / f"a\n::warning::injected{HOSTILE}.json")
+    result = invwh(command, name, *(["--url", "http://127.0.0.1:9/x"] if command == "send" else []), code=2)
+    assert result.stderr.count("\n") == 1, "one line: nothing after it can start a workflow command"
+    assert "a\\x0a::warning::injected\\x1b]0;pwned\\x07" in result.stderr
