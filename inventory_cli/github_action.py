@@ -324,7 +324,8 @@ def run(environ: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> int:
     inputs = Inputs.from_environment(environ)
     if inputs.secret:
         mask(inputs.secret, stdout)
-        remember_secret(inputs.secret)  # and hidden by log_line and the summary, whoever echoed it
+        for value in mask_values(inputs.secret):  # and hidden by log_line and the summary, whoever echoed it
+            remember_secret(value)
     temp = environ.get("RUNNER_TEMP") or None
     report_path: str | None = None
     errors: list[str] = []
