@@ -7,12 +7,20 @@ invwh's stderr through to the log, then writes a Markdown table of the
 report to ``$GITHUB_STEP_SUMMARY``, the outputs ``exit-code`` and ``report``
 to ``$GITHUB_OUTPUT``, and exits with invwh's exit code, so the step fails
 when invwh does. Run as ``python -m inventory_cli.github_action``.
+
+What reaches the log or the summary came, in part, from outside (a
+receiver's answer, a file name): every line of the log goes through
+``log_line`` (the secret redacted, control characters escaped, and no line
+that the runner would take for a workflow command, ``::warning::`` or
+``##[``), and every value in the summary is a Markdown code span
+(``code``): no image, link, HTML or emphasis renders from it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -21,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from .text import shorten
+from .text import outside, remember_secret, shorten
 
 COMMANDS = ("send", "check", "trigger", "replay", "verify")
 #: Commands whose report is the run report (items and a summary) and that write JUnit.
@@ -87,12 +95,36 @@ def child_environment(inputs: Inputs, environ: Mapping[str, str]) -> dict[str, s
     return env
 
 
+def mask_values(secret: str) -> list[str]:
+    """What to mask, in a fixed order: each line of the secret (the runner masks line by line, so a
+    multi-line secret masked only whole shows its lines), each stripped, then the whole value."""
+    values: list[str] = []
+    for value in [value for line in secret.splitlines() for value in (line, line.strip())] + [secret]:
+        if value.strip() and value not in values:
+            values.append(value)
+    return values
+
+
+def command_value(text: str) -> str:
+    """A workflow command's value escaped as ``@actions/core`` escapes it: ``%``, CR, LF."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 def mask(secret: str, out: TextIO) -> None:
-    """Tell the runner to hide the secret in the log: each line, as the runner masks line by line."""
-    for line in {secret, *secret.splitlines()}:
-        if line.strip():
-            out.write(f"::add-mask::{line}\n")
+    """Tell the runner to hide the secret in the log, before anything else is written."""
+    for value in mask_values(secret):
+        out.write(f"::add-mask::{command_value(value)}\n")
     out.flush()
+
+
+def log_line(text: str) -> str:
+    """One line for the job's log: the secret redacted, control characters escaped (no line breaks
+    in it), and no workflow command (``::name::`` after leading white space, ``##[name]`` anywhere)."""
+    text = outside(text)
+    start = len(text) - len(text.lstrip())
+    if text.startswith("::", start):
+        text = text[:start] + "\\x3a" + text[start + 1 :]
+    return text.replace("##[", "##\\x5b")
 
 
 @dataclass
@@ -142,10 +174,29 @@ def read_report(path: str) -> Reading:
     return reading
 
 
+def code(value: Any) -> str:
+    """``value`` as one Markdown code span, safe in a table cell: nothing in it renders (an image,
+    a link, HTML, emphasis) and it cannot close the cell, the span or the line."""
+    text = outside(shorten(" ".join(str(value).split()), MAX_CELL))
+    if not text:
+        return ""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {text} " if text[0] in "` " or text[-1] in "` " else text
+    # GitHub splits a table row at every unescaped pipe, in code spans too.
+    return fence + padded.replace("|", "\\|") + fence
+
+
 def cell(value: Any) -> str:
-    text = shorten(" ".join(str(value).split()), MAX_CELL)
-    # A receiver's answer goes into the table: it must not close the cell or open HTML.
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """A value from the report in the summary: a code span (``code``)."""
+    return code(value)
+
+
+def word(value: Any) -> str:
+    """One of invwh's own words (an outcome, a reason: ``signature_mismatch``) as it is; anything
+    else (a report not written by this invwh) as code."""
+    text = str(value)
+    return text if re.fullmatch(r"[A-Za-z][A-Za-z_ ]*", text) else code(text)
 
 
 def mark(outcome: str) -> str:
@@ -183,7 +234,7 @@ def run_summary(reading: Reading, exit_code: int) -> list[str]:
         lines += ["| | item | outcome | detail |", "|---|---|---|---|"]
         lines += [
             f"| {mark(item.get('outcome', ''))} | {cell(item.get('name', ''))} "
-            f"| {cell(str(item.get('outcome', '')).replace('_', ' '))} | {cell(detail(item))} |"
+            f"| {word(str(item.get('outcome', '')).replace('_', ' '))} | {cell(detail(item))} |"
             for item in reading.rows
         ]
         lines.append("")
@@ -210,14 +261,14 @@ def verify_summary(reading: Reading, exit_code: int) -> list[str]:
         lines.append("")
         failures = fields.get("failures") or []
         for failure in failures[:MAX_ROWS]:
-            what = f"{cell(failure.get('category'))}: {cell(failure.get('reason'))}"
+            what = code(f"{failure.get('category')}: {failure.get('reason')}")
             lines.append(f"- line {failure.get('line')}: {what}")
         if len(failures) > MAX_ROWS:
             lines.append(f"- and {len(failures) - MAX_ROWS} more in the JSON report")
         return lines
     reason = fields.get("reason", "?")
     lines = [
-        head + ("valid" if fields.get("valid") else f"invalid ({cell(reason)})"),
+        head + ("valid" if fields.get("valid") else f"invalid ({word(reason)})"),
         "",
         f"body {cell(fields.get('body'))} · scheme {cell(fields.get('scheme'))}",
         "",
@@ -245,7 +296,11 @@ def verify_summary(reading: Reading, exit_code: int) -> list[str]:
 def error_summary(command: str, exit_code: int, errors: list[str]) -> list[str]:
     lines = [f"### {FAILING_MARK} invwh {cell(command or '?')}: failed (exit {exit_code})", ""]
     if errors:
-        lines += ["```", *errors[-20:], "```"]
+        shown = [log_line(error) for error in errors[-20:]]
+        # A fence longer than any run of backticks in the lines: none of them can close it.
+        longest = max((len(run) for line in shown for run in re.findall("`+", line)), default=0)
+        fence = "`" * max(3, longest + 1)
+        lines += [fence, *shown, fence]
     return lines
 
 
@@ -269,6 +324,8 @@ def run(environ: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> int:
     inputs = Inputs.from_environment(environ)
     if inputs.secret:
         mask(inputs.secret, stdout)
+        for value in mask_values(inputs.secret):  # and hidden by log_line and the summary, whoever echoed it
+            remember_secret(value)
     temp = environ.get("RUNNER_TEMP") or None
     report_path: str | None = None
     errors: list[str] = []
@@ -276,7 +333,7 @@ def run(environ: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> int:
         argv = command_line(inputs, sys.executable)
     except InputProblem as problem:
         errors.append(f"invwh: error: {problem}")
-        stderr.write(errors[-1] + "\n")
+        stderr.write(log_line(errors[-1]) + "\n")
         exit_code = USAGE
     else:
         report_path = os.path.join(tempfile.mkdtemp(prefix="invwh-report-", dir=temp), "report.json")
@@ -287,13 +344,13 @@ def run(environ: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> int:
                 argv, stdout=report, stderr=subprocess.PIPE, env=child_environment(inputs, environ)
             )
             for line in _stream_lines(process.stderr):
-                stderr.write(line + "\n")
+                stderr.write(log_line(line) + "\n")
                 stderr.flush()
                 errors.append(line)
             exit_code = process.wait()
     lines = report_summary(inputs.command.strip(), report_path, exit_code)
     if lines is not None:
-        stdout.write("\n".join(lines) + "\n")
+        stdout.write("".join(log_line(line) + "\n" for line in lines))
     else:  # the error is in the log already, on stderr
         lines = error_summary(inputs.command.strip(), exit_code, errors)
     _append(environ.get("GITHUB_STEP_SUMMARY"), "\n".join(lines) + "\n\n")

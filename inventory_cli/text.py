@@ -1,6 +1,13 @@
-"""Text: what a sender or a file gave us, shortened to fit one line, and HTTP's tokens."""
+"""Text: what a sender or a file gave us, shortened to fit one line, and HTTP's tokens.
+
+And the two things every output does to text from outside: ``printable``
+escapes its control characters, ``redact`` hides every secret the run knows
+(``remember_secret``), in the forms a receiver may echo it; ``outside`` does both.
+"""
 
 from __future__ import annotations
+
+import contextlib
 
 #: The characters of a token (RFC 9110 section 5.6.2), which a header name and a method are.
 TOKEN_CHARACTERS = "!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"
@@ -16,3 +23,107 @@ def is_token(text: object) -> bool:
     # Stripping a token's characters leaves nothing of a token; a regex would
     # cost every start of invwh its compilation.
     return isinstance(text, str) and bool(text) and not text.strip(TOKEN_CHARACTERS)
+
+
+# --- text from outside: escaped, and every known secret redacted --------------------
+
+# C0 and C1 control characters (escape included) and DEL, shown as \xNN.
+_CONTROL_CHARACTERS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as ``\\xNN``: safe on any terminal, and one line.
+
+    Everything from outside (a receiver's reason phrase and body, a
+    recording's fields, a file name) goes through this before it is shown, so
+    an ESC or a BEL cannot retitle or clear the terminal and a newline cannot
+    start a line of its own (a CI log's ``::warning::``).
+    """
+    return text if text.isprintable() else text.translate(_CONTROL_CHARACTERS)
+
+
+#: What a secret is replaced with wherever invwh prints or writes it.
+REDACTED = "[redacted]"
+#: Secrets and derived forms shorter than these are not redacted: they would blank ordinary words
+#: (and no receiver's check of a 5-character secret is worth hiding).
+_SHORTEST_TEXT, _SHORTEST_FORM = 6, 8
+#: The run's secrets, in every form a receiver may echo, longest first.
+_secret_forms: list[str] = []
+
+
+def remember_secret(text: str) -> None:
+    """Marks ``text`` as a secret: from now on ``redact`` hides it wherever invwh prints or writes.
+
+    Besides the text itself, the forms a receiver is likely to
+    echo are hidden too: the part after a prefix such as ``whsec_``, that
+    part's decoded bytes, and the text's bytes in hex and base64.
+    """
+    import base64
+    import binascii
+
+    forms = {text}
+    candidates = [text.encode("utf-8", "surrogateescape")]
+    _, underscore, rest = text.rpartition("_")
+    if underscore and len(rest) >= _SHORTEST_FORM:  # whsec_<base64>: the key is the base64's bytes
+        forms.add(rest)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode, bytes.fromhex):
+            padded = rest if decode is bytes.fromhex else rest + "=" * (-len(rest) % 4)
+            with contextlib.suppress(ValueError, binascii.Error):
+                candidates.append(decode(padded))
+    for key in candidates:
+        for encoded in (
+            key.hex(),
+            key.hex().upper(),
+            base64.b64encode(key).decode(),
+            base64.urlsafe_b64encode(key).decode(),
+        ):
+            forms.update({encoded, encoded.rstrip("=")})
+        with contextlib.suppress(UnicodeDecodeError):
+            forms.add(key.decode("utf-8"))
+    forms = {form for form in forms if len(form) >= (_SHORTEST_TEXT if form == text else _SHORTEST_FORM)}
+    _secret_forms[:] = sorted(set(_secret_forms) | forms, key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """``text`` with every form of every remembered secret replaced by ``[redacted]``."""
+    for form in _secret_forms:
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """``redact`` for bytes that will be shown as text (a receiver's body)."""
+    if not _secret_forms:
+        return data
+    for form in _secret_forms:
+        encoded = form.encode("utf-8", "surrogateescape")
+        if encoded in data:
+            data = data.replace(encoded, REDACTED.encode())
+    return data
+
+
+def redact_value(value: object) -> object:
+    """``redact`` through a document's strings (in dicts and lists; keys are invwh's own)."""
+    if not _secret_forms:
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(item) for item in value]
+    return value
+
+
+def secret_forms() -> tuple[str, ...]:
+    """Every form ``redact`` hides, longest first (empty when no secret is known)."""
+    return tuple(_secret_forms)
+
+
+def outside(text: str) -> str:
+    """Text from outside, ready for a terminal or a log: secrets redacted, control characters escaped.
+
+    The one function every output applies to what it did not write itself.
+    """
+    return printable(redact(text))

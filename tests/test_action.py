@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,10 +27,13 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 
+import cmarkgfm
 import figures
 import pytest
 import yaml
+from cmarkgfm.cmark import Options as cmarkgfm_options
 from conftest import ROOT, SAMPLES, TEST_SECRET
+from hygiene import register_secret
 from servers import Reply, serve
 from test_listen_load import listen_process
 
@@ -78,7 +82,9 @@ def read_outputs(path: Path) -> dict[str, str]:
     return outputs
 
 
-def run_action(inputs: dict[str, str], runner_temp: Path, workspace: Path) -> ActionRun:
+def run_action(
+    inputs: dict[str, str], runner_temp: Path, workspace: Path, environment: dict[str, str] | None = None
+) -> ActionRun:
     declared = ACTION["inputs"]
     assert set(inputs) <= set(declared), f"not inputs of the action: {set(inputs) - set(declared)}"
     context = {f"inputs.{name}": str(spec.get("default", "")) for name, spec in declared.items()}
@@ -86,7 +92,7 @@ def run_action(inputs: dict[str, str], runner_temp: Path, workspace: Path) -> Ac
     context["github.action_path"] = str(ROOT)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("INVWH_", "GITHUB_"))}
     base_env |= {"RUNNER_TEMP": str(runner_temp), "GITHUB_ACTION_PATH": str(ROOT), "GITHUB_ACTIONS": "true",
-                 "GITHUB_WORKSPACE": str(workspace), "CI": "true"}  # fmt: skip
+                 "GITHUB_WORKSPACE": str(workspace), "CI": "true", **(environment or {})}  # fmt: skip
     summary, log, masks, status = "", "", set(), 0
     for number, step in enumerate(ACTION["runs"]["steps"]):
         assert "run" in step and "if" not in step, "the test runner runs plain `run:` steps"
@@ -170,7 +176,7 @@ def test_a_passing_send_writes_the_summary_the_outputs_and_junit(runner_temp, tm
     assert "### ✅ invwh send: passed" in run.summary
     for name in names:
         assert re.search(
-            rf"^\| ✅ \| {re.escape(name)} \| as expected \| 200 OK \(processed\) \|$", run.summary, re.M
+            rf"^\| ✅ \| `{re.escape(name)}` \| as expected \| `200 OK \(processed\)` \|$", run.summary, re.M
         )
     assert f"total {len(names)} · as expected {len(names)} · unexpected 0 · undelivered 0" in run.summary
     cases = ET.parse(junit).getroot().iter("testcase")
@@ -210,14 +216,14 @@ def test_a_receiver_s_answer_cannot_break_the_summary_table(runner_temp, tmp_pat
     row = next(line for line in run.summary.splitlines() if line.startswith("| ❌ |"))
     # The phrase is the one the local server sent: Python 3.13 renamed 422's.
     phrase = HTTPStatus(422).phrase
-    assert row.endswith(f'| 422 {phrase} (processing failed) – {{"error": "bad \\| sku &lt;script&gt;"}} |')
+    assert row.endswith(f'| `422 {phrase} (processing failed) – {{"error": "bad \\| sku <script>"}}` |')
     assert len(re.findall(r"(?<!\\)\|", row)) == 5, "four cells, whatever the answer holds"
 
 
 @pytest.mark.parametrize(
     "timestamp, code, heading, row",
     [
-        ("1700000000", 0, "### ✅ invwh verify: valid", "| signature | ✅ | signature valid |"),
+        ("1700000000", 0, "### ✅ invwh verify: valid", "| signature | ✅ | `signature valid` |"),
         ("1700000001", 1, "### ❌ invwh verify: invalid (signature_mismatch)", "| signature | ❌ |"),
     ],
     ids=["valid", "forged"],
@@ -244,8 +250,8 @@ def test_verify_of_a_recording_summarizes_the_audit(runner_temp, tmp_path):
     run = run_action(inputs, runner_temp, tmp_path)
     assert (run.status, run.outputs["exit-code"]) == (1, "1"), run.log
     assert "### ❌ invwh verify: failed (exit 1)" in run.summary
-    assert "| stock.decrease | 1 | 1 | 0 | 0 |" in run.summary
-    assert "- line 2: bad signature: signature_mismatch" in run.summary
+    assert "| `stock.decrease` | 1 | 1 | 0 | 0 |" in run.summary
+    assert "- line 2: `bad signature: signature_mismatch`" in run.summary
 
 
 @pytest.mark.parametrize(
@@ -287,3 +293,95 @@ def test_the_readme_workflow_uses_the_action_s_inputs_and_outputs():
         assert set(step["with"]) <= set(ACTION["inputs"])
         assert "secrets." in step["with"]["secret"]
     assert any("upload" in str(s.get("uses", "")) for s in steps), "the JUnit reports are uploaded"
+
+
+# --- what reaches the log and the summary ---------------------------------------------------
+
+#: A multi-line secret (a PEM key, a JSON credential) with the characters the runner's escaping covers.
+MULTI_LINE_SECRET = "first-line-of-secret\nsecond 100% secret line\r\n  third-secret-line  "
+register_secret(*(line.strip() for line in MULTI_LINE_SECRET.splitlines()))
+
+
+def as_the_runner_logs(log: str) -> tuple[list[str], list[str]]:
+    """The log lines as the runner shows them, and the masks it registered, in order.
+
+    Each ``::add-mask::`` line registers its value, unescaped as the runner
+    unescapes (``%0D``, ``%0A``, ``%25``), from that line on; every other line
+    is shown with the values registered so far replaced by ``***``.
+    """
+    shown: list[str] = []
+    masks: list[str] = []
+    for line in log.split("\n"):
+        if line.startswith("::add-mask::"):
+            value = line[len("::add-mask::") :]
+            masks.append(value.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%"))
+            continue
+        for value in sorted(masks, key=len, reverse=True):
+            line = line.replace(value, "***")
+        shown.append(line)
+    return shown, masks
+
+
+@pytest.mark.parametrize("hash_seed", ["0", "1", "2", "3", "4", "5", "6", "7"])
+def test_every_line_of_a_multi_line_secret_is_masked_before_anything_is_logged(
+    runner_temp, tmp_path, hash_seed
+):
+    inputs = {"command": "verify", "args": "--help", "secret": MULTI_LINE_SECRET}
+    run = run_action(inputs, runner_temp, tmp_path, environment={"PYTHONHASHSEED": hash_seed})
+    assert run.status == 0, run.log
+    shown, masks = as_the_runner_logs(run.log)
+    lines = [line.strip() for line in MULTI_LINE_SECRET.splitlines()]
+    for line in shown:
+        assert not any(secret_line in line for secret_line in lines), f"in clear in the log: {line!r}"
+    # Each line, each line stripped, then the whole: in that order, whatever the hash seed.
+    assert masks == [
+        "first-line-of-secret",
+        "second 100% secret line",
+        "  third-secret-line  ",
+        "third-secret-line",
+        MULTI_LINE_SECRET,
+    ]
+    assert "::add-mask::second 100%25 secret line" in run.log.splitlines()
+
+
+def test_a_file_name_cannot_start_a_workflow_command_or_close_the_summary_s_fence(runner_temp, tmp_path):
+    name = tmp_path / "a\n::warning::injected\n```\n##[error]also.json"
+    inputs = {"command": "send", "args": shlex.quote(str(name)), "url": "http://127.0.0.1:9/x",
+              "secret": TEST_SECRET}  # fmt: skip
+    run = run_action(inputs, runner_temp, tmp_path)
+    assert (run.status, run.outputs["exit-code"]) == (2, "2"), run.log
+    for line in run.log.splitlines():
+        assert not line.lstrip().startswith("::") or line.startswith("::add-mask::"), line
+        assert "##[" not in line, line
+    error = next(line for line in run.log.splitlines() if line.startswith("invwh: error:"))
+    assert "a\\x0a::warning::injected\\x0a```\\x0a##\\x5berror]also.json" in error
+    fences = [line for line in run.summary.splitlines() if line.startswith("```")]
+    assert len(fences) == 2 and fences[0] == fences[1] == "````", "a fence longer than what it holds"
+
+
+def test_a_receiver_s_markdown_is_inert_in_the_job_summary(runner_temp, tmp_path):
+    beacon = (b'{"error": "![beacon](https://attacker.example/p.png) <img src=https://attacker.example/i> '
+              b'**bold** [click](https://attacker.example/) https://attacker.example/auto `x`"}')  # fmt: skip
+    with serve(lambda request: Reply(401, beacon)) as server:
+        inputs = {"command": "send", "args": str(SAMPLES / "stock-decrease.json"), "url": server.endpoint(),
+                  "secret": TEST_SECRET}  # fmt: skip
+        run = run_action(inputs, runner_temp, tmp_path)
+    assert run.status == 1, run.log
+    html = cmarkgfm.github_flavored_markdown_to_html(run.summary, options=cmarkgfm_options.CMARK_OPT_UNSAFE)
+    assert "attacker.example" in html, "the answer is shown"
+    for tag in ("<img", "<a ", "<strong>", "<em>"):
+        assert tag not in html, f"{tag} rendered from a receiver's answer:\n{html}"
+    (row,) = [line for line in run.summary.splitlines() if line.startswith("| ❌ |")]
+    assert len(re.findall(r"(?<!\\)\|", row)) == 5, "four cells, whatever the answer holds"
+
+
+def test_a_secret_echoed_by_a_receiver_is_redacted_from_the_summary_and_the_log(runner_temp, tmp_path):
+    echo = json.dumps({"error": f"expected secret {TEST_SECRET}"}).encode()
+    with serve(lambda request: Reply(401, echo)) as server:
+        inputs = {"command": "send", "args": str(SAMPLES / "stock-decrease.json"), "url": server.endpoint(),
+                  "secret": TEST_SECRET, "junit": str(tmp_path / "send.xml")}  # fmt: skip
+        run = run_action(inputs, runner_temp, tmp_path)
+    assert run.status == 1, run.log
+    for text in (run.summary, run.log, (tmp_path / "send.xml").read_text(encoding="utf-8")):
+        assert TEST_SECRET not in text.replace(f"::add-mask::{TEST_SECRET}", "")
+    assert "expected secret [redacted]" in run.summary

@@ -244,6 +244,82 @@ def test_a_target_that_cannot_be_written_is_one_line(invwh, tmp_path, make, mess
     assert message in result.stderr
 
 
+def test_a_dangling_link_inside_the_directory_is_refused_and_nothing_written(invwh, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = tmp_path / "samples"
+    target.mkdir()
+    (target / "stock-increase.json").symlink_to(outside / "planted.json")  # dangling
+    for force in ((), ("--force",)):
+        result = invwh("samples", target, *force, code=2)
+        assert result.stderr == (
+            f"invwh: error: {target / 'stock-increase.json'}: is a symbolic link; nothing written "
+            "(invwh does not write through links)\n"
+        )
+        assert list(outside.iterdir()) == [], "nothing is created outside the directory named"
+        assert sorted(p.name for p in target.iterdir()) == ["stock-increase.json"]
+
+
+def test_force_never_writes_through_a_link_to_a_file_elsewhere(invwh, tmp_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"keep me")
+    target = tmp_path / "samples"
+    target.mkdir()
+    (target / "invalid").mkdir()
+    (target / "invalid" / "array.json").symlink_to(precious)
+    invwh("samples", target, "--force", code=2)
+    assert precious.read_bytes() == b"keep me"
+    assert (target / "invalid" / "array.json").is_symlink()
+    assert shipped_files(target) == {"invalid/array.json": b"keep me"}, "nothing else was written either"
+
+
+def test_a_dangling_directory_link_stops_the_run_before_the_first_file(invwh, tmp_path):
+    target = tmp_path / "samples"
+    target.mkdir()
+    (target / "invalid").symlink_to(tmp_path / "elsewhere")  # dangling: makedirs would fail half-way
+    result = invwh("samples", target, code=2)
+    assert result.stderr == (
+        f"invwh: error: {target / 'invalid'}: is a symbolic link; nothing written "
+        "(invwh does not write through links)\n"
+    )
+    assert [p.name for p in target.iterdir()] == ["invalid"], "not one sample was written"
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_an_empty_directory_is_a_usage_error_not_the_current_one(invwh, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invwh("samples", "", code=2)
+    assert result.stderr.startswith("invwh: error: the directory is an empty path")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sample_is_replaced_by_a_rename_never_rewritten_in_place(invwh, tmp_path):
+    invwh("samples", tmp_path)
+    path = tmp_path / "stock-increase.json"
+    path.write_bytes(b"{}")
+    path.chmod(0o640)
+    before = path.stat().st_ino
+    invwh("samples", tmp_path, "--force")
+    assert path.read_bytes() == (PACKAGE_SAMPLES / "stock-increase.json").read_bytes()
+    assert path.stat().st_ino != before, "a new file renamed over the old one"
+    assert path.stat().st_mode & 0o777 == 0o640, "a replaced file keeps its mode"
+    assert not [p for p in tmp_path.rglob(".*.tmp")], "no temporary file is left"
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(invwh, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(disk)], check=True, timeout=30)
+    try:
+        result = invwh("samples", disk, code=2)
+        assert result.stderr.count("\n") == 1 and "No space left on device" in result.stderr
+        assert not [p for p in disk.rglob(".*.tmp")], "no temporary file is left"
+        for written in disk.rglob("*.json"):  # the files that fitted are whole
+            assert written.read_bytes() == (PACKAGE_SAMPLES / written.relative_to(disk)).read_bytes()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True, timeout=30)
+
+
 def test_help_has_examples(invwh):
     text = invwh("samples", "--help").stdout
     assert "Examples:\n    invwh samples\n    invwh samples samples/\n" in text

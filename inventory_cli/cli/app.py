@@ -61,9 +61,11 @@ def status_for(error: InvwhError) -> ExitStatus:
 
 def fail(message: str, details: Iterable[str] = ()) -> None:
     """The one-line error, then any details (an invalid event's problems) indented below it."""
-    click.echo(f"invwh: error: {message}", err=True)
+    from ..text import outside  # a message may quote a file name or a receiver: escaped, redacted
+
+    click.echo(f"invwh: error: {outside(message)}", err=True)
     for detail in details:
-        click.echo(f"  {detail}", err=True)
+        click.echo(f"  {outside(detail)}", err=True)
 
 
 def usage_error(error: click.UsageError, command: str = "invwh") -> click.exceptions.Exit:

@@ -181,6 +181,9 @@ def resolve_secrets(values: Any, files: Any) -> list[Secret]:
         if from_config_env is not None:
             texts = [from_config_env]
         elif config.secret is not None:
+            from ..text import remember_secret
+
+            remember_secret(config.secret.key.decode("utf-8"))
             return [config.secret]
     if not texts:
         unset = (
@@ -193,8 +196,12 @@ def resolve_secrets(values: Any, files: Any) -> list[Secret]:
             f"environment variable{unset}"
         )
     from ..signing.signatures import Secret
+    from ..text import remember_secret
 
-    return [Secret(text) for text in texts]
+    secrets = [Secret(text) for text in texts]
+    for text in texts:  # whatever invwh prints or writes from now on hides it, whoever echoed it
+        remember_secret(text)
+    return secrets
 
 
 SECRET_HINT = f"invwh: hint: --secret shows in the process list; prefer ${SECRET_ENV} or --secret-file"

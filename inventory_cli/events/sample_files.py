@@ -15,7 +15,7 @@ from importlib import resources
 from typing import NamedTuple
 
 from ..errors import InputError
-from ..files import file_access
+from ..files import file_access, write_whole
 from .validation import EventCheck, check_event
 
 INVALID_DIR = "invalid"
@@ -63,13 +63,23 @@ class Written(NamedTuple):
 def plan_writes(directory: str, samples: list[Sample]) -> list[Written]:
     """Where each sample goes under ``directory`` and what writing it would do; writes nothing.
 
-    "overwritten" here means the file exists with other bytes: only ``force`` writes it.
+    "overwritten" here means the file exists with other bytes: only ``force``
+    writes it. Everything that would stop the writing half-way is found here,
+    before the first file: a folder or a file under ``directory`` that is a
+    symbolic link (dangling or not: it leads outside ``directory``), a file
+    where a folder goes, a folder where a file goes.
     """
+    if not directory:
+        raise InputError("the directory is an empty path")
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise InputError(f"{directory}: exists and is not a directory")
     plan = []
     for sample in samples:
+        *folders, _ = sample.name.split("/")
+        for depth in range(1, len(folders) + 1):
+            _check_folder(os.path.join(directory, *folders[:depth]))
         path = os.path.join(directory, *sample.name.split("/"))
+        _refuse_link(path)
         plan.append(Written(sample, path, _action(path, sample.body)))
     return plan
 
@@ -78,7 +88,8 @@ def write_samples(directory: str, samples: list[Sample], *, force: bool = False)
     """Writes each sample's exact bytes under ``directory``, creating folders as needed.
 
     An existing file with other bytes is someone's edit: unless ``force``, the
-    whole run is refused (InputError) before anything is written.
+    whole run is refused (InputError) before anything is written. Each file is
+    written whole (``write_whole``): a failure leaves the file that was there.
     """
     plan = plan_writes(directory, samples)
     differing = [item.path for item in plan if item.action == "overwritten"]
@@ -90,11 +101,22 @@ def write_samples(directory: str, samples: list[Sample], *, force: bool = False)
     for item in plan:
         if item.action == "unchanged":
             continue
-        with file_access(item.path, verb="write"):
-            os.makedirs(os.path.dirname(item.path) or ".", exist_ok=True)
-            with open(item.path, "wb") as file:
-                file.write(item.sample.body)
+        folder = os.path.dirname(item.path) or "."
+        with file_access(folder, verb="create the directory"):
+            os.makedirs(folder, exist_ok=True)
+        write_whole(item.path, [item.sample.body])
     return plan
+
+
+def _refuse_link(path: str) -> None:
+    if os.path.islink(path):
+        raise InputError(f"{path}: is a symbolic link; nothing written (invwh does not write through links)")
+
+
+def _check_folder(path: str) -> None:
+    _refuse_link(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InputError(f"{path}: exists and is not a directory; nothing written")
 
 
 def _action(path: str, body: bytes) -> str:

@@ -36,6 +36,8 @@ def samples(app: AppContext, directory: str | None, force: bool, output_format: 
     from ..output.samples_text import write_samples_list, write_samples_written
     from ..output.text import TextWriter
 
+    if directory == "":  # "$DIR" of an unset variable: not the current directory
+        raise click.UsageError("the directory is an empty path; name one (. for this one)")
     shipped = shipped_samples()
     if directory is None:
         if output_format == "json":

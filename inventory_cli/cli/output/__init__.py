@@ -12,6 +12,17 @@
   ``exchange`` a request and its answer as lines (for ``-v`` and JUnit).
 - ``reporter`` hands a run's ``Report`` to the formats chosen for the run.
 
+Text from outside (a receiver's reason phrase and body, a recording's
+fields, file names) is rendered through ``inventory_cli.text.printable``
+(control characters as ``\\xNN``) wherever it is shown: ``report_text``
+applies it to every item's name, cells and notes, ``exchange`` to every
+field, ``json`` to a report's sentences (``error``, ``explanation``).
+Every known secret (``text.remember_secret``, called by
+``options.resolve_secrets``) is redacted as it is written: by
+``TextWriter.line``/``wrapped``/``table``, ``json.dumps`` and
+``junit.xml_text``. So what a command adds to an ``Item`` or a report is
+escaped and redacted without a call of its own.
+
 Nothing here decides an exit status (``cli/app.py`` does), and importing the
 package costs nothing, so ``invwh sign`` pays only for the module it prints
 with.

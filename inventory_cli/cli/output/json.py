@@ -16,6 +16,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
+from ...text import printable, redact_value, secret_forms
+
 if TYPE_CHECKING:
     from ...events.sample_files import Sample, Written
     from ...events.validation import EventCheck
@@ -26,14 +28,39 @@ if TYPE_CHECKING:
     from ...workflows.verdict import Verdict
 
 
+def dumps(data: Any, indent: int | None = None) -> str:
+    """``data`` as JSON, with every known secret redacted from its strings (``text.redact``).
+
+    Every JSON invwh prints is written by this. The redaction walks the
+    document only when the written text holds a secret's form: a million
+    items cost a few substring searches each.
+    """
+    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    if any(form in text for form in _escaped_secret_forms()):
+        text = json.dumps(redact_value(data), indent=indent, ensure_ascii=False)
+    return text
+
+
+_escaped: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+
+
+def _escaped_secret_forms() -> tuple[str, ...]:
+    """The secrets' forms as they appear inside a JSON string, worked out once per set of secrets."""
+    global _escaped
+    forms = secret_forms()
+    if forms != _escaped[0]:
+        _escaped = (forms, tuple(json.dumps(form, ensure_ascii=False)[1:-1] for form in forms))
+    return _escaped[1]
+
+
 def write(data: Any, out: IO[str] | None = None) -> None:
     """One whole document, indented for people who read it too."""
-    (out or sys.stdout).write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    (out or sys.stdout).write(dumps(data, indent=2) + "\n")
 
 
 def line(data: Any) -> str:
     """One object as one line of JSON Lines."""
-    return json.dumps(data, ensure_ascii=False)
+    return dumps(data)
 
 
 class JsonStream:
@@ -52,15 +79,15 @@ class JsonStream:
 
     def open(self, head: Mapping[str, Any], array: str) -> None:
         # The object with the array still empty, less its last "]}": the array stays open.
-        self.out.write(json.dumps({**head, array: []}, ensure_ascii=False)[: -len("]}")])
+        self.out.write(dumps({**head, array: []})[: -len("]}")])
         self.opened = True
 
     def element(self, value: Any) -> None:
-        self.out.write(("\n  " if self.first else ",\n  ") + json.dumps(value, ensure_ascii=False))
+        self.out.write(("\n  " if self.first else ",\n  ") + dumps(value))
         self.first = False
 
     def close(self, tail: Mapping[str, Any]) -> None:
-        rest = json.dumps(tail, ensure_ascii=False)  # "{...}": its members follow the array's
+        rest = dumps(tail)  # "{...}": its members follow the array's
         self.out.write("\n]" + (", " + rest[1:] if tail else "}") + "\n")
         self.out.flush()
 
@@ -74,6 +101,27 @@ class JsonStream:
 
 # --- a run's report: send, trigger, demo, replay, check -------------------------------
 
+#: The members of an item that are sentences for people, not data: they may quote a receiver
+#: (``not HTTP: ...``), and a script prints them (``jq -r .items[].error``), so their control
+#: characters are escaped as on the terminal. Data (``reason``, ``response_preview``) stays exact.
+SENTENCES = frozenset({"error", "errors", "explanation", "message", "diagnosis", "stopped"})
+
+
+def sentences_printable(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its ``SENTENCES`` (and those of its ``deliveries``) shown through ``printable``."""
+    shown = dict(data)
+    for key in SENTENCES & data.keys():
+        value = data[key]
+        if isinstance(value, str):
+            shown[key] = printable(value)
+        elif isinstance(value, list):
+            shown[key] = [printable(one) if isinstance(one, str) else one for one in value]
+    if isinstance(data.get("deliveries"), list):
+        shown["deliveries"] = [
+            sentences_printable(one) if isinstance(one, dict) else one for one in data["deliveries"]
+        ]
+    return shown
+
 
 class JsonSink:
     def __init__(self, out: IO[str] | None = None) -> None:
@@ -83,15 +131,16 @@ class JsonSink:
         self.stream.open({"command": report.command, "url": report.url, "scheme": report.scheme}, "items")
 
     def add(self, item: Item) -> None:
-        self.stream.element(item.data)
+        self.stream.element(sentences_printable(item.data))
 
     def finish(self, report: Report) -> None:
+        error = report.error or report.nothing_to_deliver
         self.stream.close(
             {
                 "summary": report.summary,
                 "ok": report.ok,
                 "interrupted": report.interrupted,
-                "error": report.error or report.nothing_to_deliver,
+                "error": None if error is None else printable(error),
                 **report.extra,
             }
         )

@@ -32,7 +32,7 @@ def delivery_text(writer: TextWriter, delivery: ReceivedDelivery, *, forced: boo
     colour = BOLD_GREEN if delivery.status < 300 else BOLD_YELLOW if delivery.status < 500 else BOLD_RED
     line = (
         f"{clock}  {writer.paint(status, colour)}  {printable(delivery.method)} {printable(delivery.path)}  "
-        f"{delivery.event_type or '-'}  {printable(delivery.reason)}"
+        f"{printable(delivery.event_type or '-')}  {printable(delivery.reason)}"
     )
     if delivery.valid:
         return line

@@ -31,7 +31,7 @@ from ...workflows.report import (
 from . import NORMAL, QUIET, VERBOSE
 from . import text as marks
 from .exchange import exchange_lines
-from .text import BOLD, BOLD_GREEN, BOLD_RED, DIM, GAP, INDENT, TextWriter, cell_width
+from .text import BOLD, BOLD_GREEN, BOLD_RED, DIM, GAP, INDENT, TextWriter, cell_width, printable
 
 _MARKS = {
     AS_EXPECTED: marks.OK,
@@ -68,7 +68,7 @@ class TextSink:
         if self.verbosity > QUIET:
             self.writer.line(self.writer.paint(report.title, BOLD))
             for line in report.preamble:
-                self.writer.wrapped(line, "")
+                self.writer.wrapped(printable(line), "")
 
     def add(self, item: Item) -> None:
         assert self.report is not None
@@ -80,7 +80,7 @@ class TextSink:
         mark = self._mark(item.outcome)
         notes = item.notes or (_label(item.outcome),)
         for note in notes:
-            self.writer.wrapped(f"{item.name}: {mark} {note}", INDENT)
+            self.writer.wrapped(f"{printable(item.name)}: {mark} {printable(note)}", INDENT)
         if self.verbosity >= VERBOSE:
             self._exchanges(item)
 
@@ -91,10 +91,12 @@ class TextSink:
             for item in self.rows:  # what is not a pass, one line each: failures, warnings, unproven
                 if item.outcome in (UNEXPECTED, UNDELIVERED, FAILED, MALFORMED, WARNING, NOT_PROVEN):
                     note = item.notes[0] if item.notes else _label(item.outcome)
-                    self.writer.wrapped(f"{self._mark(item.outcome)} {item.name}: {note}", INDENT)
+                    self.writer.wrapped(
+                        f"{self._mark(item.outcome)} {printable(item.name)}: {printable(note)}", INDENT
+                    )
         if self.verbosity > QUIET:
             for line in report.epilogue:
-                self.writer.wrapped(line, INDENT)
+                self.writer.wrapped(printable(line), INDENT)
         self.writer.line(self.writer.paint(summary_line(report), BOLD_GREEN if report.ok else BOLD_RED))
         self.writer.flush()
 
@@ -104,9 +106,11 @@ class TextSink:
     # --- the table ---------------------------------------------------------------
 
     def _table(self, report: Report, items: list[Item]) -> None:
+        # Names, cells and notes hold what came from outside (file names, a receiver's answer):
+        # each is shown through ``printable``, so whatever a command puts in them is safe.
         width = self.writer.width
         headings = report.columns
-        rows = [(item.name, *item.cells) for item in items]
+        rows = [tuple(map(printable, (item.name, *item.cells))) for item in items]
         widths = [max(cell_width(row[i]) for row in [headings, *rows]) for i in range(len(headings))]
         full = 2 + sum(widths) + len(GAP) * (len(widths) - 1)
         # Too wide for the terminal: the name goes on a line of its own above the other cells.
@@ -133,10 +137,12 @@ class TextSink:
         if rerun and note == f"rerun: {rerun}" and self.writer.width is not None:
             # A command to copy: broken only between its words, each line but the last ending
             # in a backslash, so that it pastes into a shell whole.
-            for line in command_lines(INDENT + "rerun: ", rerun, self.writer.width, INDENT + "    "):
+            for line in command_lines(
+                INDENT + "rerun: ", printable(rerun), self.writer.width, INDENT + "    "
+            ):
                 self.writer.line(line)
             return
-        self.writer.wrapped(INDENT + note, INDENT + "  ")
+        self.writer.wrapped(INDENT + printable(note), INDENT + "  ")
 
     def _name_line(self, mark: str, name: str) -> None:
         """A name on a line of its own: whole, even with spaces in it, unless it is wider than the

@@ -82,8 +82,16 @@ class Reporter:
                 report.error = undelivered_error(report.url, self._undelivered, self._first_undelivered or "")
             if self.before_finish is not None:
                 self.before_finish(report)
+            # Every format is ended even when one cannot be (a JUnit file on a full disk): the
+            # JSON on stdout still closes; the first failure is raised once all are done.
+            failure: BaseException | None = None
             for sink in self.sinks:
-                sink.finish(report)
+                try:
+                    sink.finish(report)
+                except Exception as error:  # raised below, after the other sinks
+                    failure = failure or error
+            if failure is not None:
+                raise failure
         finally:
             self._signals.restore()
         return True  # an interruption is reported, not raised: the outcome says it
@@ -144,7 +152,7 @@ def open_reporter(
 ) -> Reporter:
     """The reporter for a run: JSON or text on stdout, and a JUnit file when asked for."""
     sinks: list[Sink] = []
-    if junit_path:
+    if junit_path is not None:  # --junit '' is an error, not no report
         from .junit import JUnitSink
 
         sinks.append(JUnitSink(junit_path))  # first: an unwritable path fails before any work

@@ -7,8 +7,10 @@ terminal: long lines wrap at word boundaries, and a table too wide wraps the
 cells of its flexible columns (cutting a word only when nothing else fits);
 in a pipe or a CI log lines are never wrapped.
 Text that came from outside (file names, headers, a receiver's answer) is
-shown with its control characters escaped, so it cannot move the cursor or
-clear the screen.
+shown with its control characters escaped (``printable``), so it cannot move
+the cursor or clear the screen; and every line written is redacted
+(``inventory_cli.text.redact``): no known secret reaches the terminal,
+whoever echoed it.
 
 Importing this module costs almost nothing: ``invwh validate`` and
 ``invwh verify`` print through it on every run.
@@ -20,6 +22,10 @@ import os
 import sys
 from collections.abc import Sequence
 from typing import IO
+
+from ...text import printable, redact
+
+__all__ = ["TextWriter", "printable"]
 
 # ANSI styles.
 BOLD, DIM, RED, GREEN, YELLOW, BLUE = "1", "2", "31", "32", "33", "34"
@@ -38,14 +44,6 @@ MARKS = {
 
 GAP = "   "
 INDENT = "    "
-
-# C0 and C1 control characters (escape included) in text from outside, shown escaped.
-_CONTROL_CHARACTERS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters shown as ``\\xNN``: safe on any terminal, and one line."""
-    return text if text.isprintable() else text.translate(_CONTROL_CHARACTERS)
 
 
 def color_wanted(color: bool | None, stream: IO[str]) -> bool:
@@ -96,10 +94,11 @@ class TextWriter:
     # --- writing --------------------------------------------------------------------
 
     def line(self, text: str = "") -> None:
-        self.out.write(text + "\n")
+        self.out.write(redact(text) + "\n")
 
     def wrapped(self, line: str, indent: str) -> None:
         """``line``, wrapped at word boundaries to the terminal's width, continued at ``indent``."""
+        line = redact(line)  # before wrapping: a secret cut in two is not found in either half
         if self.width is None or visible_width(line) <= self.width:
             self.line(line)
             return
@@ -130,7 +129,10 @@ class TextWriter:
         is cut only when it is wider than the column can be. ``bold_last`` makes
         the last row a total.
         """
-        table = [[cell.split("\n") for cell in row] for row in ([headings] if headings else []) + list(rows)]
+        table = [
+            [redact(cell).split("\n") for cell in row]
+            for row in ([headings] if headings else []) + list(rows)
+        ]
         if not table:
             return
         columns = len(table[0])

@@ -27,10 +27,11 @@ def write_verdict(writer: TextWriter, verdict: Verdict, body_name: str) -> None:
     if verdict.valid:
         writer.line(
             f"{writer.mark(OK)} {writer.paint('valid', BOLD_GREEN)}: {name} is a "
-            f"{verdict.event_type or 'delivery'} signed with {printable(verdict.scheme)}"
+            f"{printable(verdict.event_type or 'delivery')} signed with {printable(verdict.scheme)}"
         )
     else:
-        writer.line(f"{writer.mark(FAIL)} {writer.paint('invalid', BOLD_RED)}: {name} fails {verdict.reason}")
+        invalid = writer.paint("invalid", BOLD_RED)
+        writer.line(f"{writer.mark(FAIL)} {invalid}: {name} fails {printable(verdict.reason)}")
     signature = verdict.signature
     writer.wrapped(
         f"  signature  {writer.mark(OK if signature.ok else FAIL)}  {printable(signature.message)}",
@@ -41,7 +42,7 @@ def write_verdict(writer: TextWriter, verdict: Verdict, body_name: str) -> None:
     if verdict.event is None:
         writer.line(f"  payload    {writer.mark(SKIP)}  not validated (--no-validate)")
     elif verdict.event.ok:
-        writer.line(f"  payload    {writer.mark(OK)}  {verdict.event.event_type}")
+        writer.line(f"  payload    {writer.mark(OK)}  {printable(str(verdict.event.event_type))}")
     else:
         first, *rest = verdict.event.problems
         writer.wrapped(f"  payload    {writer.mark(FAIL)}  {printable(str(first))}", CHECK_INDENT + "   ")
@@ -52,7 +53,7 @@ def write_verdict(writer: TextWriter, verdict: Verdict, body_name: str) -> None:
 def write_validation(writer: TextWriter, results: Sequence[tuple[str, EventCheck]]) -> None:
     for name, check in results:
         if check.ok:
-            writer.line(f"{writer.mark(OK)} {printable(name)}: {check.event_type}")
+            writer.line(f"{writer.mark(OK)} {printable(name)}: {printable(str(check.event_type))}")
             continue
         writer.line(f"{writer.mark(FAIL)} {printable(name)}: not a valid inventory event")
         for problem in check.problems:
@@ -79,7 +80,7 @@ class AuditText:
         from ...workflows.audit import MALFORMED
 
         writer = self.writer
-        kind = "" if item.category == MALFORMED else f" ({item.event_type or 'not an event'})"
+        kind = "" if item.category == MALFORMED else f" ({printable(item.event_type or 'not an event')})"
         writer.wrapped(
             f"line {item.line}: {writer.mark(FAIL)} {item.category}: {printable(item.reason)}{kind}", INDENT
         )
@@ -91,7 +92,8 @@ class AuditText:
         from ...workflows.audit import COLUMNS
 
         writer = self.writer
-        rows = [(name, *(str(row[c]) for c in COLUMNS)) for name, row in sorted(tally.by_type.items())]
+        by_type = sorted(tally.by_type.items())
+        rows = [(printable(name), *(str(row[c]) for c in COLUMNS)) for name, row in by_type]
         rows.append(("all", *(str(tally.counts[c]) for c in COLUMNS)))
         writer.line()
         writer.table(("event type", *COLUMNS), rows, right=range(1, len(COLUMNS) + 1), bold_last=True)
