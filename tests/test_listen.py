@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import figures
 import pytest
 import requests
 from conftest import TEST_SECRET
@@ -548,6 +549,11 @@ def test_a_stdout_nobody_reads_does_not_freeze_the_receiver(tmp_path):
     assert all("  200  POST /webhooks  stock.increase  ok" in line for line in logged)
     assert len(logged) + dropped == 5_000  # every line not dropped was written, whole
     assert "stopped after 5000 requests" in text
+    figures.note(
+        "listen unread stdout",
+        f"listen, stdout never read: 5000 of 5000 deliveries answered and recorded; "
+        f"{len(logged)} log lines written, {dropped} dropped and said",
+    )
 
 
 def test_every_line_reaches_a_stdout_file_by_the_exit(tmp_path):
