@@ -25,6 +25,7 @@ import requests
 from conftest import TEST_SECRET
 from servers import read_message
 
+from inventory_cli.cli.output.log_stream import LogStream
 from inventory_cli.errors import InputError
 from inventory_cli.signing.schemes import get_scheme
 from inventory_cli.signing.signatures import Secret, sign
@@ -627,3 +628,21 @@ def test_config_refuses_a_non_finite_read_timeout_and_a_bad_host():
     for setting, message in refused:
         with pytest.raises(InputError, match=message):
             Receiver(ReceiverConfig(**{"scheme": SCHEME, "secrets": [SECRET], "port": 0, **setting}))
+
+
+def test_the_log_counts_dropped_entries_not_lines_and_says_them_all():
+    """An entry of several lines (a refused delivery and its likely causes) is one dropped entry."""
+    read_end, write_end = os.pipe()
+    said: list[int] = []
+    entries = [f"entry {n}: refused\n  likely cause: one\n  likely cause: two" for n in range(3_000)]
+    with open(read_end, "rb") as pipe:
+        with open(write_end, "w", encoding="utf-8") as stdout:
+            log = LogStream(stdout, said.append)
+            for entry in entries:
+                log.put(entry)
+            log.close()  # nobody reads: it gives up after STALL_SECONDS without progress
+        written = pipe.read().decode()  # what the pipe took, up to the end the close made
+    whole = [entry for entry in entries if entry + "\n" in written]
+    assert written.startswith(whole[0])
+    assert len(whole) + log.dropped == 3_000
+    assert sum(said) == log.dropped > 0

@@ -21,7 +21,9 @@ silently: the command goes on serving.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import itertools
 import os
 import select
 import stat
@@ -104,7 +106,7 @@ class LogStream:
                 lines, self._pending, self._pending_bytes = self._pending, [], 0
                 closing = self._closing
             if lines and not self._broken:
-                self._write("".join(lines), closing)
+                self._write(lines, closing)
             if not lines:
                 if closing:
                     return
@@ -114,41 +116,43 @@ class LogStream:
             if drained and not closing:
                 self._say()
 
-    def _write(self, text: str, closing: bool) -> None:
+    def _write(self, entries: list[str], closing: bool) -> None:
         if self._fd is None:
             try:
-                self._stream.write(text)
+                self._stream.write("".join(entries))
                 self._stream.flush()
             except (OSError, ValueError):
                 self._broken = True
             return
-        data = text.encode(self._encoding, errors="backslashreplace")
         try:
             if self._waits_for_reader:
-                self._write_as_read(data, closing)
+                self._write_as_read(entries, closing)
             else:
-                view = memoryview(data)
+                view = memoryview("".join(entries).encode(self._encoding, errors="backslashreplace"))
                 while view:
                     view = view[os.write(self._fd, view) :]
         except OSError:  # stdout is gone (`invwh listen | head`): keep serving
             self._broken = True
 
-    def _write_as_read(self, data: bytes, closing: bool) -> None:
-        """Write ``data`` as the reader makes room, never blocking for long."""
+    def _write_as_read(self, entries: list[str], closing: bool) -> None:
+        """Write ``entries`` as the reader makes room, never blocking for long."""
         assert self._fd is not None
         poller = select.poll()
         poller.register(self._fd, select.POLLOUT)
-        view = memoryview(data)
+        encoded = [entry.encode(self._encoding, errors="backslashreplace") for entry in entries]
+        ends = list(itertools.accumulate(len(entry) for entry in encoded))  # where each entry ends
+        view = memoryview(b"".join(encoded))
+        written = 0
         last_progress = time.monotonic()
-        while view:
+        while written < len(view):
             if poller.poll(_POLL_SECONDS * 1000):
-                view = view[os.write(self._fd, view[:_CHUNK]) :]
+                written += os.write(self._fd, view[written : written + _CHUNK])
                 last_progress = time.monotonic()
                 continue
             with self._condition:
                 closing = closing or self._closing
             if closing and time.monotonic() - last_progress >= STALL_SECONDS:
-                given_up = bytes(view).count(b"\n")
+                given_up = len(ends) - bisect.bisect_right(ends, written)  # entries not whole on stdout
                 with self._condition:
                     self.dropped += given_up
                     self._unsaid += given_up
