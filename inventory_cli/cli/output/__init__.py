@@ -11,6 +11,8 @@
 - ``junit`` is the JUnit XML file, ``toml`` a scheme as a config block, and
   ``exchange`` a request and its answer as lines (for ``-v`` and JUnit).
 - ``reporter`` hands a run's ``Report`` to the formats chosen for the run.
+- ``log_stream`` writes a long-running command's lines (``listen``'s) from a
+  thread of its own, so that a stdout nobody reads never blocks serving.
 
 Nothing here decides an exit status (``cli/app.py`` does), and importing the
 package costs nothing, so ``invwh sign`` pays only for the module it prints
