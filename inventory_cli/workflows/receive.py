@@ -145,8 +145,9 @@ def status_for(verdict: Verdict) -> int:
     return 401 if not verdict.signature.ok else 422
 
 
-#: One label of a host name (RFC 1123): letters, digits and inner hyphens, up to 63 characters.
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+#: One label of a host name (RFC 1123): letters, digits and inner hyphens, up to 63 characters;
+#: underscores too, which container service names use and resolvers accept.
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\Z")
 
 
 def host_problem(host: str) -> str | None:
