@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import math
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -14,13 +16,16 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import figures
 import pytest
 import requests
 from conftest import TEST_SECRET
 from servers import read_message
 
+from inventory_cli.cli.output.log_stream import LogStream
 from inventory_cli.errors import InputError
 from inventory_cli.signing.schemes import get_scheme
 from inventory_cli.signing.signatures import Secret, sign
@@ -478,3 +483,166 @@ def test_the_command_serves_until_sigterm(tmp_path, output_format):
     assert isinstance(recorded, Recorded)
     assert (recorded.status, recorded.body) == (200, EVENT)
     assert TEST_SECRET not in text + first + delivery + stderr
+
+
+# --- a stop whenever it comes; a log that never blocks serving --------------------
+
+
+def _stop_right_after_the_url(signum: int) -> tuple[int, str]:
+    with listen_subprocess(env={"INVWH_SECRET": TEST_SECRET}) as listen:
+        first = listen.lines.get(timeout=15)
+        assert first.startswith("invwh listen: listening on ")
+        listen.process.send_signal(signum)
+        status = listen.process.wait(timeout=15)
+        return status, listen.process.stderr.read()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_right_after_the_url_stops_cleanly_every_time(signum):
+    """The signal lands while the serving thread starts: once a traceback and exit 1, 19 times in 30."""
+    with ThreadPoolExecutor(3) as pool:  # three at a time: the same race, a third of the wait
+        outcomes = list(pool.map(lambda _: _stop_right_after_the_url(signum), range(30)))
+    failures = [(status, stderr) for status, stderr in outcomes if status != 0 or "Traceback" in stderr]
+    assert failures == []
+    assert all(stderr.endswith("invwh listen: stopped after 0 requests\n") for _, stderr in outcomes)
+
+
+DROPPED = re.compile(r"^invwh listen: (\d+) log lines? dropped: stdout is not being read$", re.MULTILINE)
+
+
+def test_a_stdout_nobody_reads_does_not_freeze_the_receiver(tmp_path):
+    """Once the pipe was full, the next delivery was recorded and never answered (after ~1,200)."""
+    record = tmp_path / "r.jsonl"
+    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0", "--record", str(record)]
+    env = {**os.environ, "NO_COLOR": "1", "INVWH_SECRET": TEST_SECRET}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        first = b""
+        while not first.endswith(b"\n"):  # the URL, byte by byte: nothing after it is read
+            byte = os.read(process.stdout.fileno(), 1)
+            assert byte, process.stderr.read()
+            first += byte
+        url = first.decode().split()[-1]
+        host, port = url.split("/")[2].split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+        statuses = []
+        for n in range(5_000):
+            body = EVENT.replace(b"WIDGET-BLU-M", f"SKU-{n}".encode())
+            connection.request("POST", "/webhooks", body=body, headers=signed(body))
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+        connection.close()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)  # now read: every queued line comes
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert statuses == [200] * 5_000
+    assert len(list(read_recording(record))) == 5_000
+    assert process.returncode == 0
+    text = stderr.decode()
+    assert "Traceback" not in text
+    dropped = sum(int(count) for count in DROPPED.findall(text))
+    assert dropped > 0  # more lines than a pipe holds: some were dropped, and said
+    logged = stdout.decode().splitlines()
+    assert all("  200  POST /webhooks  stock.increase  ok" in line for line in logged)
+    assert len(logged) + dropped == 5_000  # every line not dropped was written, whole
+    assert "stopped after 5000 requests" in text
+    figures.note(
+        "listen unread stdout",
+        f"listen, stdout never read: 5000 of 5000 deliveries answered and recorded; "
+        f"{len(logged)} log lines written, {dropped} dropped and said",
+    )
+
+
+def test_every_line_reaches_a_stdout_file_by_the_exit(tmp_path):
+    out = tmp_path / "listen.out"
+    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0"]
+    env = {**os.environ, "NO_COLOR": "1", "INVWH_SECRET": TEST_SECRET}
+    with open(out, "wb") as stdout:
+        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 15
+        while b"\n" not in out.read_bytes():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        url = out.read_text().split()[-1]
+        with requests.Session() as session:
+            for n in range(300):
+                body = EVENT.replace(b"WIDGET-BLU-M", f"SKU-{n}".encode())
+                assert session.post(url, data=body, headers=signed(body), timeout=TIMEOUT).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == 301 and all(line.endswith("stock.increase  ok") for line in lines[1:])
+    assert b"dropped" not in stderr
+
+
+# --- listen's own option values ----------------------------------------------------
+
+
+def listen_refused(*args: str) -> subprocess.CompletedProcess[str]:
+    """``invwh listen --port 0 ARGS`` in a subprocess that must refuse at once (killed if it serves)."""
+    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0", *args]
+    env = {**os.environ, "NO_COLOR": "1", "INVWH_SECRET": TEST_SECRET}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=15, check=False)
+    assert result.returncode == 2, result
+    return result
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-1"])
+def test_a_read_timeout_that_is_not_a_finite_positive_number_is_refused(value):
+    result = listen_refused("--read-timeout", value)
+    assert result.stdout == ""
+    assert result.stderr.startswith("invwh: error: invalid value for '--read-timeout': ")
+    assert "not a finite number of seconds above 0" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("", "the host must not be empty"),
+        ("exämple.test", "is not a host name or an IP address"),
+        ("::1::2", "is not an IPv6 address"),
+    ],
+    ids=["empty", "non-ASCII", "bad-IPv6"],
+)
+def test_a_host_that_is_no_host_is_one_line_and_exit_2(host, message):
+    result = listen_refused("--host", host)
+    assert result.stdout == ""
+    assert result.stderr.startswith("invwh: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "loopback" not in result.stderr
+
+
+def test_config_refuses_a_non_finite_read_timeout_and_a_bad_host():
+    refused = (({"read_timeout": math.nan}, "read timeout"), ({"host": ""}, "must not be empty"))
+    for setting, message in refused:
+        with pytest.raises(InputError, match=message):
+            Receiver(ReceiverConfig(**{"scheme": SCHEME, "secrets": [SECRET], "port": 0, **setting}))
+
+
+def test_the_log_counts_dropped_entries_not_lines_and_says_them_all():
+    """An entry of several lines (a refused delivery and its likely causes) is one dropped entry."""
+    read_end, write_end = os.pipe()
+    said: list[int] = []
+    entries = [f"entry {n}: refused\n  likely cause: one\n  likely cause: two" for n in range(3_000)]
+    with open(read_end, "rb") as pipe:
+        with open(write_end, "w", encoding="utf-8") as stdout:
+            log = LogStream(stdout, said.append)
+            for entry in entries:
+                log.put(entry)
+            log.close()  # nobody reads: it gives up after STALL_SECONDS without progress
+        written = pipe.read().decode()  # what the pipe took, up to the end the close made
+    whole = [entry for entry in entries if entry + "\n" in written]
+    assert written.startswith(whole[0])
+    assert len(whole) + log.dropped == 3_000
+    assert sum(said) == log.dropped > 0

@@ -6,14 +6,29 @@ import io
 import json
 import os
 import random
+import resource
+import signal
 import stat
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 from conftest import TEST_SECRET
-from test_listen import EVENT, SCHEME, SECRET, TIMEOUT, post, running, signed
+from test_listen import (
+    EVENT,
+    SCHEME,
+    SECRET,
+    TIMEOUT,
+    listen_refused,
+    listen_subprocess,
+    post,
+    running,
+    signed,
+)
 
 from inventory_cli.errors import InputError
 from inventory_cli.workflows.receive import ReceivedDelivery
@@ -234,3 +249,105 @@ def test_the_secret_is_never_recorded(tmp_path):
     assert len(record.read_text(encoding="utf-8").splitlines()) == 3
     assert TEST_SECRET not in record.read_text(encoding="utf-8")
     assert SCHEME.name  # the scheme is known; its secret stays out of every line
+
+
+# --- whole lines on a full disk -----------------------------------------------------
+
+FILE_SIZE_LIMIT = 64 * 1024
+
+
+def _limit_file_size() -> None:  # in the child, before exec: every file it writes stops at the limit
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+
+def test_a_line_the_disk_cuts_short_is_taken_back_whole_and_answered_503(tmp_path):
+    """RLIMIT_FSIZE cuts a write short (then EFBIG), as a full disk does (then ENOSPC).
+
+    (Python ignores SIGXFSZ, so the write fails rather than the process.) The
+    old recording kept the cut line's first part, and the next line was
+    appended to it.
+    """
+    record = tmp_path / "r.jsonl"
+    command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0", "--record", str(record)]
+    env = {**os.environ, "NO_COLOR": "1", "INVWH_SECRET": TEST_SECRET, "PYTHONDONTWRITEBYTECODE": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               text=True, preexec_fn=_limit_file_size)  # fmt: skip
+    try:
+        url = process.stdout.readline().split()[-1]
+        with requests.Session() as session:
+
+            def deliver(body: bytes) -> requests.Response:
+                return session.post(url, data=body, headers=signed(body), timeout=TIMEOUT)
+
+            assert deliver(EVENT).status_code == 200
+            before = record.read_bytes()
+            # A body as large as the room left: its line cannot fit, and the write is cut short.
+            too_big = deliver(b"x" * (FILE_SIZE_LIMIT - len(before)))
+            assert (too_big.status_code, too_big.json()["reason"]) == (503, "recording_failed")
+            assert record.read_bytes() == before  # not a byte of it is left
+            # The room is still there for smaller lines: each goes in whole, until none fits.
+            statuses = [deliver(EVENT).status_code for _ in range(200)]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0 and "Traceback" not in stderr
+    assert 200 in statuses and 503 in statuses
+    answered = 1 + statuses.index(503)
+    assert statuses == [200] * (answered - 1) + [503] * (200 - answered + 1)
+    data = record.read_bytes()
+    assert data.endswith(b"\n") and len(data) <= FILE_SIZE_LIMIT
+    records = list(read_recording(record))
+    assert all(isinstance(r, Recorded) for r in records)
+    assert [(r.status, r.body) for r in records] == [(200, EVENT)] * answered  # every 200, nothing else
+
+
+# --- what --record refuses, and what it warns of ------------------------------------
+
+
+def test_a_symbolic_link_is_refused_and_its_target_untouched(tmp_path):
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_text("")
+    (tmp_path / "r.jsonl").symlink_to(target)
+    (tmp_path / "dangling.jsonl").symlink_to(tmp_path / "not-yet.jsonl")
+    for link in ("r.jsonl", "dangling.jsonl"):
+        result = listen_refused("--record", str(tmp_path / link))
+        assert result.stdout == ""
+        assert result.stderr == (
+            f"invwh: error: recording {tmp_path / link}: is a symbolic link; "
+            "name the file itself (links are not followed)\n"
+        )
+    assert target.read_text() == "" and not (tmp_path / "not-yet.jsonl").exists()
+
+
+def test_what_is_not_a_regular_file_is_refused_before_the_url(tmp_path):
+    """A FIFO blocked the old command before it printed its URL."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, kind in ((fifo, "a FIFO"), (Path(os.devnull), "a device")):
+        result = listen_refused("--record", str(path))
+        assert result.stdout == ""
+        assert result.stderr == f"invwh: error: recording {path}: not a regular file ({kind})\n"
+    with pytest.raises(InputError, match="is a directory"):
+        Recording(tmp_path)
+
+
+def test_a_recording_others_can_read_is_used_with_a_warning_naming_its_mode(tmp_path):
+    record = tmp_path / "r.jsonl"
+    record.write_text("")
+    record.chmod(0o644)
+    with listen_subprocess("--record", str(record), env={"INVWH_SECRET": TEST_SECRET}) as listen:
+        url = listen.lines.get(timeout=15).split()[-1]
+        assert post(url).status_code == 200
+        status, stderr = listen.stop()
+    assert status == 0
+    assert (
+        f"invwh listen: warning: the recording {record} has mode 0644: others on this machine can read "
+        f"or change it, and it holds bodies and signatures (chmod 600 {record})\n"
+    ) in stderr
+    assert stat.S_IMODE(record.stat().st_mode) == 0o644  # said, not changed behind the user's back
+    assert len(list(read_recording(record))) == 1
+    record.chmod(0o600)
+    assert Recording(record).loose_mode is None

@@ -29,15 +29,23 @@ def main() -> None:
     its start-up (bench/README.md). Only this entry point does it; code that
     imports ``cli`` keeps its collector as it was.
     """
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        from .app import main as run_invwh
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
-    run_invwh()
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            from .app import main as run_invwh
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+        run_invwh()
+    except KeyboardInterrupt:
+        # Ctrl-C while click loads or parses (the commands handle their own, in ``app``):
+        # the same line and status as an interrupted command, not a traceback or click's "Aborted!".
+        import sys
+
+        sys.stderr.write("invwh: interrupted\n")
+        sys.exit(130)
 
 
 def __getattr__(name: str) -> Any:

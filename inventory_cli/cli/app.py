@@ -100,6 +100,9 @@ class InvwhGroup(click.Group):
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as error:
             raise usage_error(error) from None
+        except KeyboardInterrupt:  # click would say "Aborted!" and exit 1
+            click.echo("invwh: interrupted", err=True)
+            raise click.exceptions.Exit(ExitStatus.INTERRUPTED) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)

@@ -45,6 +45,8 @@ from __future__ import annotations
 import errno
 import ipaddress
 import json
+import math
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -99,8 +101,14 @@ class ReceiverConfig:
             raise InputError("the body limit must be 0 or more bytes")
         if self.respond is not None and not 200 <= self.respond <= 599:
             raise InputError(f"the forced status must be between 200 and 599, got {self.respond}")
-        if self.read_timeout <= 0:
-            raise InputError("the read timeout must be more than 0 seconds")
+        # ``nan <= 0`` is false and ``inf`` never passes: either would keep silent connections forever.
+        if not math.isfinite(self.read_timeout) or self.read_timeout <= 0:
+            raise InputError(
+                f"the read timeout must be a finite number of seconds above 0, got {self.read_timeout:g}"
+            )
+        problem = host_problem(self.host)
+        if problem is not None:
+            raise InputError(problem)
         if self.notification_url is not None and not self.scheme.signs_url:
             raise InputError(f"the {self.scheme.name} scheme does not sign the notification URL")
 
@@ -139,6 +147,33 @@ def status_for(verdict: Verdict) -> int:
     return 401 if not verdict.signature.ok else 422
 
 
+#: One label of a host name (RFC 1123): letters, digits and inner hyphens, up to 63 characters;
+#: underscores too, which container service names use and resolvers accept.
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\Z")
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` is not an address or host name to listen on; None when it is one.
+
+    An empty host would bind every interface (what ``socket.bind`` makes of
+    ``""``), and a name that is not ASCII fails deep in the resolver: both are
+    said here, in one line.
+    """
+    if not host:
+        return "the host must not be empty (127.0.0.1 is this machine only, 0.0.0.0 every interface)"
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if ":" in bare:
+        try:
+            ipaddress.IPv6Address(bare)
+        except ValueError:
+            return f"the host {host!r} is not an IPv6 address"
+        return None
+    name = bare[:-1] if bare.endswith(".") else bare
+    if len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
+        return f"the host {host!r} is not a host name or an IP address"
+    return None
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` keeps the receiver on this machine."""
     if host.lower() == "localhost":
@@ -173,6 +208,7 @@ class Receiver:
         self._closing = False
         self._answers: dict[tuple[int, bool, str, str | None, str], bytes] = {}
         self._notification_url: str | None = None
+        self._stop_requested = False
 
     # --- life cycle --------------------------------------------------------
 
@@ -200,7 +236,21 @@ class Receiver:
             drain_seconds=DRAIN_SECONDS,
         )
         self._notification_url = self.notification_url
+        if self._stop_requested:  # a signal came while binding: serving ends as soon as it begins
+            self._server.stop()
         return self
+
+    def stop(self) -> None:
+        """Ask ``serve_forever`` (or the serving thread) to return: any thread, or a signal handler.
+
+        It only sets flags and writes a byte to a socket pair, so it is safe at
+        any moment, before ``bind`` too (serving then ends as soon as it begins).
+        ``close`` still does the closing.
+        """
+        self._stop_requested = True
+        server = self._server
+        if server is not None:
+            server.stop()
 
     def start(self) -> Receiver:
         """Bind, then serve from a daemon thread. Returns at once."""
@@ -237,7 +287,10 @@ class Receiver:
         if server is not None:
             if self._thread is not None:
                 server.stop()
-                self._thread.join(timeout=DRAIN_SECONDS + 1)
+                try:
+                    self._thread.join(timeout=DRAIN_SECONDS + 1)
+                except RuntimeError:  # interrupted inside Thread.start: it never began serving
+                    server.close()
             else:
                 server.close()
         if self._recording is not None:
@@ -254,6 +307,11 @@ class Receiver:
         if self._server is None:
             raise RuntimeError("the receiver is not bound yet: call start() or bind()")
         return int(self._address[1])
+
+    @property
+    def recording_mode(self) -> int | None:
+        """The mode of an existing recording that group or others may use (``0o644``); None if private."""
+        return self._recording.loose_mode if self._recording is not None else None
 
     @property
     def notification_url(self) -> str | None:
@@ -398,7 +456,7 @@ def _bind(host: str, port: int) -> socket.socket:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host.strip("[]"), port))
         listener.listen(128)  # load tools open many connections at once
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):  # UnicodeError: a name the IDNA codec refuses
         listener.close()
         raise InputError(f"cannot listen on {host}: unknown host") from None
     except OSError as error:

@@ -13,13 +13,16 @@ request that was not judged (another path or method, a body refused); when the
 body was not read at all (411, 413) the line also says ``"body_read": false``.
 
 ``Recording`` appends lines from many threads at once without tearing or
-interleaving them; ``read_recording`` streams them back, in constant memory.
+interleaving them, and a line the disk refuses (full, or over the file size
+limit) is taken back whole; ``read_recording`` streams them back, in
+constant memory.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import json
 import os
 import stat
@@ -29,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from ..errors import InputError
 from ..files import file_access
 from ..json_text import loads
 from ..text import shorten
@@ -108,20 +112,56 @@ class Recording:
     """A JSON Lines file that deliveries are appended to, safely from many threads.
 
     The file is opened for appending (an existing recording grows) and, when
-    it is created, is readable and writable by its owner only. Each line is
-    one ``write`` under a lock, straight to the file: no buffer to flush, no
-    torn or interleaved lines, and a line written is in the file even if the
-    process is killed right after.
+    it is created, is readable and writable by its owner only. It must be a
+    regular file named as such: a symbolic link is refused (a link planted
+    where the recording goes would send bodies and signatures elsewhere), and
+    so is a FIFO, a device or a directory, without blocking on them.
+    ``loose_mode`` is the mode of an existing file that group or others may
+    use (``0o644``), for the caller to warn about; None otherwise.
+
+    Each line is one ``write`` under a lock, straight to the file: no buffer
+    to flush, no torn or interleaved lines, and a line written is in the file
+    even if the process is killed right after. A write the disk cuts short
+    (``ENOSPC``, ``EFBIG``) is undone by truncating the file back to where
+    the line began, so the file holds whole lines only and the next line
+    starts clean.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
+        what = f"recording {self.path}"
+        # O_NONBLOCK: opening a FIFO must not wait for a reader before the URL is printed.
         flags = (
-            os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+            os.O_WRONLY
+            | os.O_CREAT
+            | os.O_APPEND
+            | os.O_NONBLOCK
+            | getattr(os, "O_NOFOLLOW", 0)
+            | getattr(os, "O_CLOEXEC", 0)
+            | getattr(os, "O_BINARY", 0)
         )
-        with file_access(f"recording {self.path}", missing="no such directory", verb="open"):
-            self._fd: int | None = os.open(self.path, flags, 0o600)
+        with file_access(what, missing="no such directory", verb="open"):
+            try:
+                fd = os.open(self.path, flags, 0o600)
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise InputError(
+                        f"{what}: is a symbolic link; name the file itself (links are not followed)"
+                    ) from None
+                if error.errno == errno.ENXIO:  # a FIFO that nobody reads
+                    raise InputError(f"{what}: not a regular file (a FIFO)") from None
+                raise
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(fd)
+            raise InputError(f"{what}: not a regular file ({_file_kind(status.st_mode)})")
+        os.set_blocking(fd, True)
+        self._fd: int | None = fd
+        mode = stat.S_IMODE(status.st_mode)
+        self.loose_mode: int | None = mode if mode & 0o077 else None
         self._lock = threading.Lock()
+        #: Where a line that could not be taken back began: the file is cut there before the next.
+        self._torn_at: int | None = None
         #: Lines written so far by this object.
         self.count = 0
 
@@ -130,14 +170,34 @@ class Recording:
         return self._fd is None
 
     def write(self, delivery: AnsweredRequest) -> bool:
-        """Append one line. False when the recording is already closed; OSError when the disk refuses."""
+        """Append one whole line. False when the recording is already closed.
+
+        Raises OSError when the disk refuses it (full, over the size limit):
+        then nothing of the line is left in the file.
+        """
         data = encode_line(delivery)
         with self._lock:
-            if self._fd is None:
+            fd = self._fd
+            if fd is None:
                 return False
+            if self._torn_at is not None:
+                os.ftruncate(fd, self._torn_at)  # an OSError here refuses this line too
+                self._torn_at = None
+            start = os.lseek(fd, 0, os.SEEK_END)
             view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            try:
+                while view:
+                    written = os.write(fd, view)
+                    if not written:  # a regular file never says 0; if it does, do not spin
+                        raise OSError(errno.EIO, "the file took no bytes")
+                    view = view[written:]
+            except OSError:
+                if len(view) < len(data):  # part of the line is in the file: take it back
+                    try:
+                        os.ftruncate(fd, start)
+                    except OSError:
+                        self._torn_at = start
+                raise
             self.count += 1
         return True
 
@@ -152,6 +212,16 @@ class Recording:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
 
 
 # --- reading ---------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import signal
 import sys
 import threading
@@ -26,7 +27,7 @@ from ..options import (
 from ..status import ExitStatus
 
 if TYPE_CHECKING:
-    from ...workflows.receive import ReceivedDelivery, ReceiverConfig
+    from ...workflows.receive import ReceivedDelivery, Receiver, ReceiverConfig
 
 
 @click.command()
@@ -73,7 +74,8 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--read-timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=float,
+    callback=lambda ctx, param, value: _seconds_above_zero(value),
     default=10.0,
     show_default=True,
     metavar="SECONDS",
@@ -111,7 +113,9 @@ def listen(
 
     The first line on stdout is the URL it listens on ({"listening": URL}
     with --format json); then one line per request as it is answered.
-    Notes and warnings go to stderr. Ctrl-C or SIGTERM stops it (exit 0).
+    Notes and warnings go to stderr. Ctrl-C or SIGTERM stops it (exit 0),
+    whenever it comes. Serving never waits for stdout: lines a reader does
+    not take in time are dropped, and their number said on stderr.
 
     \b
     Examples:
@@ -141,11 +145,13 @@ def listen(
         read_timeout=read_timeout,
         notification_url=notification_url,
     )
+    receiver = Receiver(config)  # an InputError for a setting it cannot work with
     printer = _Printer(app, output_format, forced=respond is not None)
-    receiver = Receiver(config, on_delivery=printer)
-    with _sigterm_stops():
+    receiver.on_delivery = printer
+    with _signals_stop(receiver):
         try:
             receiver.bind()
+            _warn_of_loose_mode(receiver.recording_mode, record)
             _write_stdout(printer.listening_line(receiver.url))
             if not is_loopback(host):
                 click.echo(
@@ -156,14 +162,32 @@ def listen(
             settings = _settings(config, receiver.notification_url)
             click.echo(f"invwh listen: {settings}; Ctrl-C stops", err=True)
             receiver.serve_forever()
-        except (KeyboardInterrupt, _Terminated):
-            pass
         finally:
             receiver.close()
-    click.echo(
-        f"invwh listen: stopped after {printer.count} request{'s' if printer.count != 1 else ''}", err=True
-    )
+            printer.close()
+        plural = "s" if printer.count != 1 else ""
+        click.echo(f"invwh listen: stopped after {printer.count} request{plural}", err=True)
     return ExitStatus.OK
+
+
+def _warn_of_loose_mode(mode: int | None, record: str | None) -> None:
+    if mode is None or record is None:
+        return
+    from ..output.text import printable
+
+    shown = printable(record)
+    click.echo(
+        f"invwh listen: warning: the recording {shown} has mode {mode:04o}: others on this machine "
+        f"can read or change it, and it holds bodies and signatures (chmod 600 {shown})",
+        err=True,
+    )
+
+
+def _seconds_above_zero(value: float) -> float:
+    # nan and inf would pass a range check, and keep every silent connection forever.
+    if not math.isfinite(value) or value <= 0:
+        raise click.BadParameter(f"{value:g} is not a finite number of seconds above 0")
+    return value
 
 
 def _settings(config: ReceiverConfig, notification_url: str | None) -> str:
@@ -191,12 +215,13 @@ def _write_stdout(line: str) -> None:
 
 
 class _Printer:
-    """Prints each delivery as it is answered. Called from the receiver's threads."""
+    """Prints each delivery as it is answered. Called from the receiver's threads; never blocks them."""
 
     def __init__(self, app: AppContext, output_format: str, *, forced: bool) -> None:
+        from ..output.log_stream import LogStream
+
         self.count = 0
         self._lock = threading.Lock()
-        self._broken = False
         self.listening_line: Callable[[str], str]
         self._text: Callable[[ReceivedDelivery], str]
         if output_format == "json":
@@ -210,40 +235,47 @@ class _Printer:
             writer = TextWriter(app.color)
             self.listening_line = listen_text.listening_line
             self._text = functools.partial(listen_text.delivery_text, writer, forced=forced)
+        self._log = LogStream(sys.stdout, _say_dropped)
 
     def __call__(self, delivery: ReceivedDelivery) -> None:
         text = self._text(delivery)
         with self._lock:
             self.count += 1
-            if self._broken:
-                return
-            try:
-                _write_stdout(text)
-            except OSError:
-                # stdout is gone (`invwh listen | head`): keep answering and recording.
-                self._broken = True
+        self._log.put(text)
+
+    def close(self) -> None:
+        """Write the lines still queued (or say they are dropped)."""
+        self._log.close()
 
 
-class _Terminated(BaseException):
-    """SIGTERM arrived: stop as Ctrl-C does.
-
-    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on
-    its way out of ``Receiver.serve_forever`` swallows it.
-    """
+def _say_dropped(count: int) -> None:
+    click.echo(
+        f"invwh listen: {count} log line{'s' if count != 1 else ''} dropped: stdout is not being read",
+        err=True,
+    )
 
 
 @contextlib.contextmanager
-def _sigterm_stops() -> Iterator[None]:
+def _signals_stop(receiver: Receiver) -> Iterator[None]:
+    """Ctrl-C and SIGTERM ask the receiver to stop, whenever they come; nothing is raised.
+
+    An exception raised from a signal handler lands wherever the main thread
+    happens to be, starting a thread or closing one included, and turns a
+    clean stop into a traceback. Asking the receiver to stop is a flag and a
+    byte on a socket, safe at any moment, and the way out is the usual one:
+    ``serve_forever`` returns, the answers under way are sent, the recording
+    is closed.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: let the shutdown finish
-        raise _Terminated
+        receiver.stop()
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

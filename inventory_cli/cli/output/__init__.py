@@ -11,6 +11,8 @@
 - ``junit`` is the JUnit XML file, ``toml`` a scheme as a config block, and
   ``exchange`` a request and its answer as lines (for ``-v`` and JUnit).
 - ``reporter`` hands a run's ``Report`` to the formats chosen for the run.
+- ``log_stream`` writes a long-running command's lines (``listen``'s) from a
+  thread of its own, so that a stdout nobody reads never blocks serving.
 
 Text from outside (a receiver's reason phrase and body, a recording's
 fields, file names) is rendered through ``inventory_cli.text.printable``
