@@ -32,8 +32,9 @@ TIMEOUT = 10  # seconds, for every network call and every wait
 EVENT = b'{"inventoryStockIncreaseEventType": "stock.increase", "sku": "WIDGET-BLU-M", "quantity": 3}'
 DECREASE = b'{"inventoryStockDecreaseEventType": "stock.decrease", "sku": "MUG-RED", "quantity": 1}'
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+#: Debian's paths; the variables let a test see what a machine without them does.
+CHROMIUM = os.environ.get("INSPECTOR_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("INSPECTOR_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 NO_BROWSER = (
     f"no {CHROMIUM} or {CHROMEDRIVER}: apt-get install chromium chromium-driver to run the browser tests"
 )

@@ -232,6 +232,31 @@ def test_nothing_of_the_inspector_loads_unless_inspect_runs(code):
     assert "inventory_cli.inspector" not in loaded and "commands.inspect" not in loaded, loaded
 
 
+def test_without_a_browser_the_browser_tests_are_skipped_with_one_line_naming_the_packages(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_inspector_browser.py",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "INSPECTOR_TEST_CHROMIUM": str(tmp_path / "no-chromium")},
+    )
+    skipped = [text for text in done.stdout.splitlines() if text.startswith("SKIPPED")]
+    assert done.returncode == 5, done.stdout  # pytest's "no tests ran": the file alone, all skipped
+    assert len(skipped) == 1, done.stdout
+    assert "apt-get install chromium chromium-driver" in skipped[0]
+    assert " passed" not in done.stdout.splitlines()[-1]
+
+
 # --- refusals ---------------------------------------------------------------------
 
 
