@@ -191,10 +191,17 @@ def test_the_command_prints_its_url_first_serves_and_stops_cleanly(recording, st
 
 
 def test_the_json_format_prints_the_url_as_an_object(recording):
-    process = start_command(recording, "--format", "json", env={"INVWH_SECRET": TEST_SECRET})
+    env = {"INVWH_SECRET": TEST_SECRET, "INVWH_URL": "http://localhost:3000/webhooks"}
+    process = start_command(recording, "--format", "json", env=env)
     try:
         url = json.loads(process.stdout.readline())["inspector"]
-        assert requests.get(url + "api/settings", timeout=TIMEOUT).json()["secret_known"] is True
+        settings = requests.get(url + "api/settings", timeout=TIMEOUT).json()
+        assert settings == {
+            "recording": str(recording),
+            "scheme": "inventory-v1",
+            "secret_known": True,  # and nothing of the secret itself
+            "replay_url": "http://localhost:3000/webhooks",
+        }
         process.terminate()
         _, stderr = process.communicate(timeout=TIMEOUT)
     finally:

@@ -47,7 +47,6 @@ from ..status import ExitStatus
 @notification_url_option("For a scheme that signs the URL (square): the URL the deliveries were sent to.")
 @click.option(
     "--url",
-    "replay_url",
     envvar="INVWH_URL",
     show_envvar=True,
     metavar="URL",
@@ -65,7 +64,7 @@ def inspect_command(
     scheme_name: str,
     tolerance: int,
     notification_url: str | None,
-    replay_url: str | None,
+    url: str | None,
     output_format: str,
 ) -> ExitStatus:
     """Serve a page that shows every delivery of RECORDING, following it as it grows.
@@ -97,8 +96,8 @@ def inspect_command(
 
     scheme = resolve_scheme(scheme_name)
     notification_url = check_notification_url(scheme, notification_url, needed=False)
-    if replay_url is not None:
-        check_url(replay_url)
+    if url is not None:  # the config file's url too: where the app under test listens
+        check_url(url)
     try:
         secrets = resolve_secrets(secret_values, secret_file)
     except MissingSecretError:
@@ -109,7 +108,7 @@ def inspect_command(
     feed.poll()
     judge = Judge(scheme, secrets, tolerance, notification_url)
     actions = Actions(scheme, secret_of(secrets), curl=_curl)
-    inspector = Inspector(feed, judge, actions, replay_url=replay_url)
+    inspector = Inspector(feed, judge, actions, replay_url=url)
     try:
         server = InspectorServer(inspector, host, port)
     except OSError as error:
