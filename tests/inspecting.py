@@ -91,6 +91,7 @@ class Served:
 def inspecting(recording: Path, secrets: Sequence[Secret] = (SECRET,)) -> Iterator[Served]:
     """``invwh inspect RECORDING`` in this process, on a free port, following the file."""
     feed = Feed(recording)
+    feed.poll()  # what is there already is served from the first request on, as the command does
     inspector = Inspector(
         feed, Judge(SCHEME, list(secrets)), Actions(SCHEME, secret_of(list(secrets)), curl=_curl)
     )

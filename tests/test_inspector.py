@@ -532,6 +532,13 @@ def test_a_replay_to_an_unreachable_url_says_why(recording):
     assert not_a_url.status_code == 400 and "http:// or https://" in not_a_url.json()["error"]
 
 
+@pytest.mark.parametrize("url", ["http://[::1/webhooks", "http://127.0.0.1:99999/webhooks"])
+def test_a_url_the_parser_refuses_is_a_400_not_a_failed_request(recording, url):
+    with inspecting(recording) as served:
+        answer = act(served, "replay", {"index": 0, "url": url, "mode": "resign"})
+    assert answer.status_code == 400 and answer.json()["error"].startswith(f"invalid URL {url!r}: ")
+
+
 def test_copy_as_curl_is_signed_fresh_and_runs(recording, tmp_path):
     with serve() as target, inspecting(recording) as served:
         answer = act(served, "curl", {"index": 1, "url": target.endpoint(), "mode": "resign"}).json()

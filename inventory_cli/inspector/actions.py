@@ -16,6 +16,7 @@ import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import InputError
 from ..signing.schemes import Scheme
@@ -66,7 +67,11 @@ def parse_request(data: Any) -> Request:
         raise InputError(f"mode must be one of {', '.join(MODES)}")
     if not isinstance(url, str) or not url:
         raise InputError("give the URL to send to")
-    check_url(url)
+    try:
+        check_url(url)
+        urlsplit(url).port  # noqa: B018 - raises for a port out of range, as the clients would
+    except ValueError as error:  # urlsplit's: an unclosed [ of an IPv6 address, a port past 65535
+        raise InputError(f"invalid URL {url!r}: {error}") from None
     if mode != "edited":
         return Request(mode, url)
     body_text, encoding = data.get("body"), data.get("body_encoding", "utf-8")

@@ -131,11 +131,13 @@ class InspectorServer(ThreadingHTTPServer):
         self.server_close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A browser that closed its tab mid-answer is not an error worth a traceback on stderr.
+        # A browser that closed its tab mid-answer is no error; anything else is one line, never a
+        # traceback (the page gets no answer for that request, and the server goes on).
         import sys
 
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            sys.stderr.write(f"invwh inspect: error: a request failed: {type(error).__name__}: {error}\n")
 
 
 class _Handler(BaseHTTPRequestHandler):
