@@ -171,6 +171,21 @@ def test_the_body_shows_its_invisible_characters(browser, tmp_path):
     assert "not UTF-8" in facts and "CRLF ×1" in facts
 
 
+def test_fields_the_page_does_not_know_are_shown_as_text(browser, tmp_path):
+    path = tmp_path / "rec.jsonl"
+    data = json.loads(line(EVENT))
+    data["forward"] = {"status": 200, "body": "<i>accepted</i>", "agrees": False}
+    write(path, json.dumps(data).encode() + b"\n")
+    with inspecting(path) as served:
+        open_page(browser, served, 1)
+        open_delivery(browser, 0)
+        shown = browser.find_element("css selector", "#detail .other-fields").text
+        italics = browser.execute_script("return document.querySelectorAll('i').length")
+    assert shown.splitlines()[0] == "forward"
+    assert json.loads(shown.split("\n", 1)[1]) == data["forward"]
+    assert italics == 0
+
+
 def test_replay_and_edit_then_replay_reach_a_local_server_signed_anew(browser, tmp_path):
     path = tmp_path / "rec.jsonl"
     body = b'{"inventoryStockIncreaseEventType": "stock.increase", "sku": "A"}\r\n'

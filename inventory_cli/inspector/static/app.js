@@ -33,7 +33,7 @@
       else if (key === "onchange") node.addEventListener("change", value);
       else node.setAttribute(key, String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(typeof child === "string" ? document.createTextNode(child) : child);
     }
@@ -241,6 +241,22 @@
     return pre;
   }
 
+  // The fields of a line this page does not lay out itself (a newer listen's, such as the app's
+  // answer of a forwarding proxy), shown as JSON text rather than left out.
+  const KNOWN_FIELDS = new Set([
+    "received_at", "received_at_unix", "method", "path", "headers", "body", "body_encoding", "verdict",
+    "status", "body_read",
+  ]);
+
+  function renderOtherFields(delivery) {
+    const others = Object.keys(delivery).filter((key) => !KNOWN_FIELDS.has(key));
+    if (!others.length) return null;
+    return el("div", { class: "other-fields" }, others.map((key) => [
+      el("h3", { text: key }),
+      el("pre", { text: JSON.stringify(delivery[key], null, 2) }),
+    ]));
+  }
+
   function renderDetail(panel, delivery, detail) {
     clear(panel);
     const body = detail.body;
@@ -253,6 +269,7 @@
       ),
       el("h3", { text: "Verdict" }),
       renderJudgement(detail.judgement),
+      renderOtherFields(delivery),
       el("h3", { text: "Actions" }),
       renderActions(detail, delivery),
       el("h3", { text: "Headers" }),
