@@ -561,3 +561,28 @@ def test_no_answer_shows_the_secret(recording):
         bodies.append(act(served, "curl", {"index": 2, "url": target.endpoint(), "mode": "resign"}).text)
     for body in bodies:
         assert TEST_SECRET not in body
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(invwh, recording):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invwh("inspect", recording, "--port", port, code=2)
+    assert result.stderr.startswith(f"invwh: error: cannot serve on 127.0.0.1:{port}: ")
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", {"127.0.0.1:4040", "localhost:4040"}),
+        ("::1", {"[::1]:4040", "localhost:4040"}),
+        ("192.0.2.7", {"192.0.2.7:4040"}),  # another interface: its own address only
+        ("Inspector.Example", {"inspector.example:4040"}),
+    ],
+)
+def test_the_hosts_the_server_answers_to_are_its_own_address(host, expected):
+    from inventory_cli.inspector.server import own_hosts
+
+    assert own_hosts(host, 4040) == expected
