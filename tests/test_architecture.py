@@ -38,9 +38,10 @@ LAYERS = [
     ("inventory_cli.workflows",),
     # Finding and reading invwh.toml.
     ("inventory_cli.config",),
-    # Ways in: the Python API, the pytest plugin, Locust, the GitHub Action.
+    # Ways in: the Python API, the pytest plugin, Locust, the GitHub Action, the inspector's page.
     (
         "inventory_cli.api",
+        "inventory_cli.inspector",
         "inventory_cli.pytest_plugin",
         "inventory_cli.load",
         "inventory_cli.github_action",

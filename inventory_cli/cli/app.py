@@ -35,6 +35,7 @@ COMMANDS = {
     "trigger": "inventory_cli.cli.commands.trigger:trigger",
     "listen": "inventory_cli.cli.commands.listen:listen",
     "replay": "inventory_cli.cli.commands.replay:replay_command",
+    "inspect": "inventory_cli.cli.commands.inspect:inspect_command",
     "check": "inventory_cli.cli.commands.check:check",
     "schemes": "inventory_cli.cli.commands.schemes:schemes",
 }
