@@ -406,3 +406,22 @@ def test_a_recorded_body_reads_back_byte_for_byte(body, headers, method, path, s
     assert isinstance(recorded, Recorded)
     assert (recorded.body, recorded.headers, recorded.method, recorded.path) == (body, headers, method, path)
     assert recorded.status == status
+
+
+@CORE
+@given(text=secret_text, prefixed=st.booleans())
+def test_a_standard_webhooks_key_is_the_reference_librarys_or_refused_as_it_refuses(text, prefixed):
+    """``standardwebhooks.Webhook`` is the reference: the same key for every secret it takes, and
+    a refusal (exit 2) for every one it raises on; never the text's UTF-8 bytes in its place."""
+    import standardwebhooks
+
+    from inventory_cli.signing.schemes import STANDARD_WEBHOOKS
+
+    figures.example("standard-webhooks-key-is-the-references")
+    secret_text_given = ("whsec_" if prefixed else "") + text
+    try:
+        reference: bytes | None = standardwebhooks.Webhook(secret_text_given)._whsecret
+    except Exception:  # binascii.Error, EmptyWebhookSecretError, ValueError for text beyond ASCII
+        reference = None
+    event("refused" if reference is None else "taken")
+    assert key_or_none(STANDARD_WEBHOOKS, Secret(secret_text_given)) == reference

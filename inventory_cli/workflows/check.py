@@ -29,7 +29,7 @@ from ..events.factory import SeededEvents, event_body
 from ..events.payloads import Payload
 from ..events.validation import check_event, event_type_names
 from ..signing.schemes import Scheme
-from ..signing.signatures import Secret, replace_signatures, sign
+from ..signing.signatures import Secret, replace_signatures, sign, wrong_secret
 from ..transport.failures import NOT_HTTP_PREFIXES
 from . import report
 from .delivery import Deliverer, DeliveryResult, Signer
@@ -483,7 +483,7 @@ class _Suite:
             "a valid event signed with a secret that is not the receiver's",
             self.post(
                 base,
-                lambda b: sign(scheme, Secret("invwh-check-wrong-secret"), b, url=self.deliverer.options.url),
+                lambda b: sign(scheme, wrong_secret(scheme), b, url=self.deliverer.options.url),
                 "wrong secret",
             ),
             "forged deliveries are accepted: verify the signature against your secret",
