@@ -10,6 +10,7 @@ import hmac
 import json
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import standardwebhooks
@@ -748,3 +749,50 @@ def test_a_standard_webhooks_secret_that_is_not_base64_is_the_same_usage_error_e
     )
     with pytest.raises(Exception):  # noqa: B017 (the reference refuses it too, each its own way)
         standardwebhooks.Webhook(text)
+
+
+ACME_TOML = """
+[schemes.acme]
+summary = "a partner's scheme that signs a header it sends"
+signature_header = "X-Acme-Signature"
+message_template = "{header:X-Timestamp}.{header:X-Acme-Delivery}.{body}"
+"""
+
+
+@pytest.fixture
+def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "invwh.toml").write_text(ACME_TOML, encoding="utf-8")
+    return tmp_path
+
+
+def test_sign_takes_a_signed_headers_value_from_dash_h_and_prints_that_header(invwh, acme):
+    sample = SAMPLES / "minimal-increase.json"
+    given = ["-H", "X-Timestamp: 1700000000", "-H", "X-Acme-Delivery: d-42"]
+    env = {"INVWH_SECRET": TEST_SECRET}
+    printed = invwh("sign", sample, "--scheme", "acme", *given, env=env).stdout
+    (acme / "headers.txt").write_text(printed)
+    lines = printed.splitlines()
+    assert lines[:3] == ["Content-Type: application/json", "X-Timestamp: 1700000000", "X-Acme-Delivery: d-42"]
+    digest = hmac.new(TEST_SECRET.encode(), b"1700000000.d-42." + sample.read_bytes(), hashlib.sha256)
+    assert lines[3] == f"X-Acme-Signature: {digest.hexdigest()}"
+    verified = invwh("verify", "--body", sample, "--scheme", "acme", "-H", "@headers.txt", env=env)
+    assert verified.stdout.startswith("✓ valid")
+    document = invwh("sign", sample, "--scheme", "acme", *given, "--format", "json", env=env).json
+    assert document["headers"]["X-Acme-Delivery"] == "d-42"
+    curl = invwh("sign", sample, "--scheme", "acme", *given, "--format", "curl", env=env).stdout
+    assert "--header 'X-Acme-Delivery: d-42'" in curl
+
+
+@pytest.mark.parametrize(
+    "given, missing",
+    [([], "X-Timestamp"), (["-H", "X-Timestamp: 1700000000"], "X-Acme-Delivery")],
+    ids=["none", "one-of-two"],
+)
+def test_sign_refuses_a_signed_header_it_is_not_given_with_one_line(invwh, acme, given, missing):
+    result = invwh("sign", SAMPLES / "minimal-increase.json", "--scheme", "acme", *given,
+                   env={"INVWH_SECRET": TEST_SECRET}, code=2)  # fmt: skip
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"invwh: error: the acme scheme signs the {missing} header: give it with -H '{missing}: VALUE'\n"
+    )

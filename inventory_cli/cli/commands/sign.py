@@ -7,6 +7,7 @@ import time
 
 import click
 
+from ...errors import InputError
 from ...events.payloads import read_payload
 from ..app import fail
 from ..context import AppContext
@@ -14,7 +15,9 @@ from ..options import (
     check_method,
     check_notification_url,
     format_option,
+    header_option,
     notification_url_option,
+    parse_headers,
     resolve_scheme,
     resolve_secret,
     scheme_option,
@@ -62,6 +65,10 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
 @notification_url_option(
     "For a scheme that signs the URL the receiver is reached at (square): sign for this URL instead of --url."
 )
+@header_option(
+    "A header to send, 'Name: value' (repeatable; @FILE for a file of them): printed with the "
+    "signature, and signed where the scheme's message names it ({header:Name})."
+)
 @click.option("--no-validate", is_flag=True, help="Sign even if the payload is not a valid inventory event.")
 @click.pass_obj
 def sign(
@@ -76,6 +83,7 @@ def sign(
     output_format: str,
     url: str,
     notification_url: str | None,
+    header_lines: tuple[str, ...],
     no_validate: bool,
 ) -> ExitStatus:
     """Sign PAYLOAD (a file, or - for standard input) and print the headers to send.
@@ -91,7 +99,9 @@ def sign(
       cat body.json | invwh sign - --format value --timestamp 1700000000
       invwh sign body.json --scheme standard-webhooks --secret-file whsec.txt --id msg_1
       invwh sign body.json --scheme square --notification-url https://shop.example/hooks/square
+      invwh sign body.json --scheme acme -H 'X-Acme-Delivery: d-42'
     """
+    from ...signing.signatures import missing_signed_headers
     from ...signing.signatures import sign as sign_body
 
     scheme = resolve_scheme(scheme_name)
@@ -102,6 +112,13 @@ def sign(
         from ...workflows.delivery import check_url
 
         notification_url = check_url(url)
+    extra_headers = parse_headers(header_lines)
+    missing = missing_signed_headers(scheme, extra_headers)
+    if missing:
+        # Signed as empty text, the signature would hold for no delivery that carries the header.
+        raise InputError(
+            f"the {scheme.name} scheme signs the {missing[0]} header: give it with -H '{missing[0]}: VALUE'"
+        )
     secret = resolve_secret(secret_values, secret_file)
     loaded = read_payload(payload)
 
@@ -126,17 +143,18 @@ def sign(
         loaded.body,
         method=method,
         timestamp=timestamp,
+        headers=extra_headers,
         message_id=message_id,
         url=notification_url,
     )
-    headers = {"Content-Type": "application/json", **signature_headers}
+    headers = {"Content-Type": "application/json", **extra_headers, **signature_headers}
 
     if output_format == "value":
         sys.stdout.write(signature_headers[scheme.signature_header] + "\n")
     elif output_format == "headers":
-        from ..output.sign_text import header_lines
+        from ..output.sign_text import header_lines as format_header_lines
 
-        sys.stdout.write(header_lines(headers))
+        sys.stdout.write(format_header_lines(headers))
     elif output_format == "json":
         from ..output import json
 
