@@ -214,11 +214,12 @@ def _message(
         elif text == "timestamp":
             out.append((timestamp or "").encode("utf-8"))
         elif text == "id":
-            out.append(headers.get(form.id_header or "", "").strip().encode("utf-8"))
+            # surrogatepass: a header value a framework decoded oddly gives a mismatch, never a crash.
+            out.append(headers.get(form.id_header or "", "").strip().encode("utf-8", "surrogatepass"))
         elif text == "url":
             out.append(require_url(form.scheme, url).encode("utf-8"))
         else:  # header:Name
-            out.append(headers.get(text[len("header:") :].lower(), "").encode("utf-8"))
+            out.append(headers.get(text[len("header:") :].lower(), "").encode("utf-8", "surrogatepass"))
     return b"".join(out)
 
 
