@@ -1,7 +1,7 @@
 """invwh: sign, verify, validate and deliver HMAC-signed inventory webhook events.
 
 The Python API is ``__all__``, documented in the README's "Python API"
-section: ``sign_headers`` and ``verify`` (``api.py``), ``check_event``,
+section: ``sign_headers`` and ``verify`` (``api.py``, with ``ArgumentError``), ``check_event``,
 ``new_event`` and ``event_body``, the schemes, and the types they return
 and the errors they raise. The pytest plugin is ``inventory_cli.pytest_plugin``.
 
@@ -22,6 +22,7 @@ _PUBLIC = {
     "sign_headers": "api",
     "verify": "api",
     "new_event": "api",
+    "ArgumentError": "api",
     "event_body": "events.factory",
     "check_event": "events.validation",
     "EventCheck": "events.validation",
@@ -59,7 +60,7 @@ _COMPATIBLE = {
 __all__ = ["__version__", *sorted(_PUBLIC)]
 
 if TYPE_CHECKING:  # the type checker sees the names; a run imports each on first use
-    from .api import new_event, sign_headers, verify  # noqa: F401
+    from .api import ArgumentError, new_event, sign_headers, verify  # noqa: F401
     from .errors import InputError, InvwhError, UnknownSchemeError  # noqa: F401
     from .events.factory import event_body  # noqa: F401
     from .events.validation import EventCheck, Problem, check_event  # noqa: F401

@@ -14,11 +14,17 @@ Both use one secret: ``INVWH_SECRET`` when set, else the ini option
 ``invwh_scheme``, else ``inventory-v1``. pytest imports this module at
 start-up in every project where invwh is installed, so it imports only
 pytest; the rest of invwh loads when a test asks for a fixture.
+
+Once a fixture has handed the secret out, every test report of the session
+(the traceback, captured output and logs) is scrubbed of it and of the forms
+a test derives from it (``SecretScrubber``): the secret is a plain string to
+the app under test, so it is hidden where it is shown, not where it is used.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -47,6 +53,163 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "the signature scheme of invwh's webhook fixtures (default: inventory-v1)",
         default="",
     )
+
+
+class SecretScrubber:
+    """Replaces a secret, and the forms a test is likely to print it in, with ``****``.
+
+    Why scrub the report rather than wrap the secret so that it cannot be
+    printed: the app under test must get the real text from every operation it
+    may apply (``str()``, an f-string, ``.encode()``, ``"".join``, C code that
+    reads the buffer), and a wrapper that masks those would hand it ``****``
+    as its key; one that does not would leak. The report is where a secret
+    becomes visible, whatever way it took: a slice, ``.strip()``, ``.upper()``
+    (matched in any case), its repr or JSON escapes, its UTF-8 bytes' repr,
+    base64 (padded or not, URL-safe too) and hex, URL-quoted, and the same of
+    the key a ``whsec_`` secret decodes to.
+    """
+
+    #: A shorter form would match ordinary text: the whole secret still hides it.
+    SHORTEST_FORM = 4
+
+    #: How pytest marks a value it shortened to its ends (an assertion's operands, the summary line).
+    CUT = "..."
+
+    def __init__(self) -> None:
+        self._forms: set[str] = set()
+        self._lowered: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
+        #: The forms' starts and ends (lower case) by length: what may show beside a CUT.
+        self._starts: dict[int, set[str]] = {}
+        self._ends: dict[int, set[str]] = {}
+
+    def add(self, secret: str) -> None:
+        forms = _derived_forms(secret)
+        if forms <= self._forms:
+            return
+        self._forms |= forms
+        self._lowered = sorted({form.lower() for form in self._forms})
+        alternatives = sorted(map(re.escape, self._forms), key=len, reverse=True)  # the longest first
+        self._pattern = re.compile("|".join(alternatives), re.IGNORECASE)
+        for form in self._lowered:
+            for length in range(3, len(form)):
+                self._starts.setdefault(length, set()).add(form[:length])
+                self._ends.setdefault(length, set()).add(form[-length:])
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the forms replaced. Cheap when none is there: a few substring tests of
+        the lower-cased text, and the regex only where one was found."""
+        if self._pattern is None:
+            return text
+        lowered = text.lower()
+        if any(form in lowered for form in self._lowered):
+            text = self._pattern.sub("****", text)
+        if self.CUT in text:
+            text = self._scrub_cut_ends(text)
+        return text
+
+    def holds_secret(self, text: str) -> bool:
+        return self.scrub(text) != text
+
+    def _scrub_cut_ends(self, text: str) -> str:
+        """A form's start just before a CUT, or its end just after one, replaced: pytest shows
+        a long value as its two ends around "...", which would show the secret in part."""
+        pieces = text.split(self.CUT)
+        for index in range(len(pieces) - 1):
+            pieces[index] = self._without_start(pieces[index])
+            pieces[index + 1] = self._without_end(pieces[index + 1])
+        return self.CUT.join(pieces)
+
+    def _without_start(self, piece: str) -> str:
+        """``piece`` without a form's start at its end."""
+        lowered = piece.lower()
+        for length in range(min(len(piece), max(self._starts, default=0)), 2, -1):
+            if lowered[-length:] in self._starts[length]:
+                return piece[:-length] + "****"
+        return piece
+
+    def _without_end(self, piece: str) -> str:
+        """``piece`` without a form's end at its start."""
+        lowered = piece.lower()
+        for length in range(min(len(piece), max(self._ends, default=0)), 2, -1):
+            if lowered[:length] in self._ends[length]:
+                return "****" + piece[length:]
+        return piece
+
+    def scrub_report(self, report: pytest.TestReport) -> None:
+        """The report with the secret's forms replaced, in place: its captured sections and its
+        traceback, whose parts are scrubbed where they are, so that it keeps its layout, its
+        colours and its one-line summary."""
+        report.sections = [(title, self.scrub(content)) for title, content in report.sections]
+        longrepr = report.longrepr
+        if longrepr is None or not self.holds_secret(str(longrepr)):
+            return
+        report.longrepr = self._scrubbed(longrepr, depth=0)
+        if self.holds_secret(str(report.longrepr)):  # a part the walk does not know: text, then
+            report.longrepr = self.scrub(str(report.longrepr))
+
+    def _scrubbed(self, value: Any, depth: int) -> Any:
+        """``value`` with every string in it scrubbed: pytest's report parts (``ReprEntry``,
+        ``ReprFuncArgs``, ...) are plain objects holding strings, lists and tuples."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if depth > 8:
+            return value
+        if isinstance(value, list):
+            return [self._scrubbed(item, depth + 1) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self._scrubbed(item, depth + 1) for item in value)
+        if type(value).__module__.startswith("_pytest.") and hasattr(value, "__dict__"):
+            for name, item in vars(value).items():
+                object.__setattr__(value, name, self._scrubbed(item, depth + 1))  # frozen dataclasses too
+        return value
+
+
+def _derived_forms(secret: str) -> set[str]:
+    import base64
+    import binascii
+    import contextlib
+    import json
+    from urllib.parse import quote
+
+    texts = {secret, secret.strip(), secret.removeprefix("whsec_")}
+    keys = {text.encode("utf-8", "surrogatepass") for text in texts}
+    with contextlib.suppress(
+        binascii.Error, ValueError
+    ):  # a whsec_ secret's key, as standard-webhooks decodes it
+        keys.add(base64.b64decode(secret.removeprefix("whsec_") + "=="))
+    forms = set(texts)
+    for text in texts:
+        forms |= {repr(text)[1:-1], json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+        forms.add(quote(text, safe=""))
+    for key in keys:
+        encoded = base64.b64encode(key).decode("ascii")
+        forms |= {repr(key)[2:-1], key.hex(), encoded, encoded.rstrip("=")}
+        forms.add(base64.urlsafe_b64encode(key).decode("ascii").rstrip("="))
+    forms |= {repr(form)[1:-1] for form in forms}  # each as shown inside a repr (a local's value)
+    # A repr escapes the quote it is written in, which depends on what surrounds the secret.
+    forms |= {form.replace(quote, "\\" + quote) for form in forms for quote in "'\""}
+    return {form for form in forms if len(form) >= SecretScrubber.SHORTEST_FORM}
+
+
+#: The session's scrubber, made when a fixture first hands a secret out.
+_SCRUBBER = pytest.StashKey[SecretScrubber]()
+
+
+def _hand_out(config: pytest.Config, secret: str) -> None:
+    """Note that ``secret`` is now in tests' hands: reports from here on are scrubbed of it."""
+    scrubber = config.stash.get(_SCRUBBER, None)
+    if scrubber is None:
+        scrubber = config.stash[_SCRUBBER] = SecretScrubber()
+    scrubber.add(secret)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    scrubber = item.config.stash.get(_SCRUBBER, None)
+    if scrubber is not None:
+        scrubber.scrub_report(outcome.get_result())  # type: ignore[attr-defined]
 
 
 class SecretText(str):
@@ -207,8 +370,23 @@ class WebhookReceiver:
 
 
 def _describe(delivery: ReceivedDelivery) -> str:
+    """One line per delivery and, for a refused one, its message and likely causes under it,
+    as ``invwh listen`` and ``invwh verify`` print them."""
     event_type = delivery.event_type or "-"
-    return f"{delivery.status} {delivery.method} {delivery.path} {event_type} {delivery.reason}"
+    line = (
+        f"{delivery.status} {_shown(delivery.method)} {_shown(delivery.path)} {event_type} {delivery.reason}"
+    )
+    if delivery.valid:
+        return line
+    hints = delivery.verdict.hints if delivery.verdict is not None else []
+    return "".join(
+        [f"{line}: {_shown(delivery.message)}", *(f"\n    likely cause: {_shown(h)}" for h in hints)]
+    )
+
+
+def _shown(text: str) -> str:
+    """``text`` with control characters escaped: what a sender sent stays on its line."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def _setting(config: pytest.Config, ini_name: str, env_name: str | None, default: str) -> str:
@@ -230,7 +408,9 @@ def _scheme(config: pytest.Config) -> str:
 @pytest.fixture
 def webhook_signer(pytestconfig: pytest.Config) -> WebhookSigner:
     """Signs bodies (``.sign(body)`` gives the headers) and makes fresh events (``.event(type)``)."""
-    return WebhookSigner(_secret(pytestconfig), _scheme(pytestconfig))
+    secret = _secret(pytestconfig)
+    _hand_out(pytestconfig, secret)
+    return WebhookSigner(secret, _scheme(pytestconfig))
 
 
 @pytest.fixture
@@ -238,7 +418,9 @@ def webhook_receiver(pytestconfig: pytest.Config) -> Iterator[WebhookReceiver]:
     """A verifying receiver on a free port (``.url``), stopped after the test."""
     from .signing.signatures import Secret
 
-    receiver = WebhookReceiver(Secret(_secret(pytestconfig)), _scheme(pytestconfig)).start()
+    secret = _secret(pytestconfig)
+    _hand_out(pytestconfig, secret)
+    receiver = WebhookReceiver(Secret(secret), _scheme(pytestconfig)).start()
     try:
         yield receiver
     finally:

@@ -61,6 +61,10 @@ def remember_secret(text: str) -> None:
     import base64
     import binascii
 
+    if text == "whsec_":
+        # A bare prefix holds no key (it is refused as a secret), and hiding it would blank the
+        # error message that explains the form: "whsec_<base64>".
+        return
     forms = {text}
     candidates = [text.encode("utf-8", "surrogateescape")]
     _, underscore, rest = text.rpartition("_")

@@ -7,10 +7,12 @@ import hashlib
 import hmac
 import inspect
 import json
+import subprocess
+import sys
 import time
 
 import pytest
-from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES, sign_in_a_fresh_process
+from conftest import HYGIENE, SAMPLES, TEST_SECRET, VALID_SAMPLES, sign_in_a_fresh_process
 from hygiene import register_secret
 
 import inventory_cli
@@ -218,3 +220,174 @@ def test_importing_the_package_loads_nothing_else():
         "if m in sys.modules)",
     )
     assert shown == "['inventory_cli'] []"
+
+
+# --- arguments are checked at the call; what a sender sent never raises ------------------------
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("tolerance", [NAN, INF, -INF, -1, -0.5])
+def test_a_tolerance_that_would_switch_the_age_check_off_is_refused(tolerance):
+    """NaN compares false with every age: ``float(os.environ[...])`` of a bad setting accepted replays."""
+    headers = sign_headers(MINIMAL, secret=TEST_SECRET, timestamp=STAMP)
+    with pytest.raises(inventory_cli.ArgumentError, match="tolerance") as raised:
+        verify(MINIMAL, headers, secret=TEST_SECRET, tolerance=tolerance)
+    assert isinstance(raised.value, ValueError) and isinstance(raised.value, InputError)
+
+
+@pytest.mark.parametrize("now", [NAN, INF, -INF])
+def test_a_now_that_is_not_finite_is_refused(now):
+    headers = sign_headers(MINIMAL, secret=TEST_SECRET, timestamp=STAMP)
+    with pytest.raises(ValueError, match="now must be a finite number"):
+        verify(MINIMAL, headers, secret=TEST_SECRET, now=now)
+
+
+def test_a_tolerance_read_as_a_float_still_checks_the_age():
+    headers = sign_headers(MINIMAL, secret=TEST_SECRET, timestamp=STAMP)
+    tolerance = float("300")  # as a receiver reads it from its environment
+    assert verify(MINIMAL, headers, secret=TEST_SECRET, tolerance=tolerance, now=STAMP + 300).valid
+    stale = verify(MINIMAL, headers, secret=TEST_SECRET, tolerance=tolerance, now=STAMP + 301.5)
+    assert (stale.reason, stale.message.split("(")[1]) == (
+        "stale_timestamp",
+        "tolerance 300 s): a replayed or delayed delivery",
+    )
+
+
+@pytest.mark.parametrize(
+    "timestamp, error",
+    [("abc", TypeError), ("1700000000", TypeError), (True, TypeError), (NAN, TypeError), (1.5, TypeError),
+     (-1, ValueError), (10**12, ValueError)],
+)  # fmt: skip
+def test_sign_headers_refuses_a_timestamp_verify_would_not_read(timestamp, error):
+    with pytest.raises(error, match="timestamp"):
+        sign_headers(MINIMAL, secret=TEST_SECRET, timestamp=timestamp)
+
+
+@pytest.mark.parametrize("timestamp", [0, 10**12 - 1])
+def test_sign_headers_takes_every_timestamp_verify_reads(timestamp):
+    headers = sign_headers(MINIMAL, secret=TEST_SECRET, timestamp=timestamp)
+    assert verify(MINIMAL, headers, secret=TEST_SECRET, tolerance=0).valid
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: sign_headers(MINIMAL, secret=TEST_SECRET, method=1), TypeError, "method is text"),
+        (lambda: sign_headers(MINIMAL, secret=TEST_SECRET, method="GET /x"), ValueError, "HTTP method"),
+        (lambda: sign_headers(MINIMAL, secret=TEST_SECRET, method=""), ValueError, "HTTP method"),
+        (
+            lambda: sign_headers(MINIMAL, secret=WHSEC, scheme="standard-webhooks", message_id=3),
+            TypeError,
+            "message_id is text",
+        ),
+        (
+            lambda: sign_headers(MINIMAL, secret=TEST_SECRET, scheme="square", url=b"https://x/"),
+            TypeError,
+            "url is text",
+        ),
+        (lambda: sign_headers(MINIMAL, secret=TEST_SECRET, scheme=5), TypeError, "a scheme is"),
+        (lambda: sign_headers(5, secret=TEST_SECRET), TypeError, "not int"),  # bytes(5): five NULs
+        (lambda: sign_headers(MINIMAL, secret=None), TypeError, "a secret is text"),
+        (lambda: verify(MINIMAL, {}, secret=[TEST_SECRET, b"x"]), TypeError, "a secret is text"),
+        (lambda: verify(MINIMAL, {}, secret=b"x"), TypeError, "a secret is text"),
+        (lambda: verify(MINIMAL, {}, secret=TEST_SECRET, method=None), TypeError, "method is text"),
+        (
+            lambda: verify(MINIMAL, {}, secret=TEST_SECRET, tolerance="300"),
+            TypeError,
+            "tolerance is a number",
+        ),
+        (lambda: verify(MINIMAL, {}, secret=TEST_SECRET, tolerance=True), TypeError, "tolerance is a number"),
+        (lambda: verify(MINIMAL, {}, secret=TEST_SECRET, now="1700000000"), TypeError, "now is a number"),
+        (lambda: verify(MINIMAL, {}, secret=TEST_SECRET, validate="no"), TypeError, "validate is True"),
+        (lambda: verify(MINIMAL, {}, secret=TEST_SECRET, scheme="square", url=1), TypeError, "url is text"),
+        (lambda: verify(MINIMAL, "X-Timestamp: 1", secret=TEST_SECRET), TypeError, "headers are a mapping"),
+        (lambda: verify(MINIMAL, 5, secret=TEST_SECRET), TypeError, "headers are a mapping"),
+        (lambda: verify(MINIMAL, [("X-Timestamp",)], secret=TEST_SECRET), TypeError, "a tuple of 1"),
+        (lambda: verify(MINIMAL, ["X-Timestamp: 1"], secret=TEST_SECRET), TypeError, "pair, not str"),
+        (lambda: verify(MINIMAL, {"X-Timestamp": 1}, secret=TEST_SECRET), TypeError, "header value is str"),
+        (lambda: verify(MINIMAL, {1: "x"}, secret=TEST_SECRET), TypeError, "header name is str"),
+        (
+            lambda: verify(MINIMAL, {}, secret="whsec_", scheme="standard-webhooks"),
+            InputError,
+            "not in the form the standard-webhooks scheme needs",
+        ),
+    ],
+)
+def test_a_wrong_argument_is_one_clear_error_at_the_call(call, error, match):
+    with pytest.raises(error, match=match) as raised:
+        call()
+    assert TEST_SECRET not in str(raised.value)
+
+
+def signed_pairs() -> list[tuple[str, str]]:
+    return list(sign_headers(MINIMAL, secret=TEST_SECRET, timestamp=STAMP).items())
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        dict,
+        list,  # (name, value) pairs
+        lambda pairs: [(n.lower().encode(), v.encode()) for n, v in pairs],  # ASGI's scope["headers"]
+        lambda pairs: {n.encode(): bytearray(v.encode()) for n, v in pairs},
+        lambda pairs: tuple((n.upper(), v) for n, v in pairs),
+    ],
+    ids=["mapping", "pairs", "asgi-bytes-pairs", "bytes-mapping", "tuple-of-pairs"],
+)
+def test_headers_in_the_forms_frameworks_give_them_get_the_same_verdict(form):
+    verdict = verify(MINIMAL, form(signed_pairs()), secret=TEST_SECRET, now=STAMP + 1)
+    assert (verdict.valid, verdict.reason) == (True, "ok")
+
+
+def test_the_headers_of_flask_and_starlette_are_taken_as_they_come():
+    # In a fresh process: starlette or werkzeug loaded here, in part, would be a second copy of
+    # what the pytester runs of the README's and the plugin's examples load, and break them.
+    code = (
+        "import inventory_cli\n"
+        "from starlette.datastructures import Headers\n"
+        "from werkzeug.datastructures import Headers as WerkzeugHeaders\n"
+        f"pairs, body, secret = {signed_pairs()!r}, {MINIMAL!r}, {TEST_SECRET!r}\n"
+        "raw = [(n.encode(), v.encode()) for n, v in pairs]\n"
+        "for headers in (WerkzeugHeaders(pairs), Headers(raw=raw)):\n"
+        f"    print(inventory_cli.verify(body, headers, secret=secret, now={STAMP + 1}).reason)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    HYGIENE.capture("verify of framework headers", done.stdout, done.stderr)
+    assert (done.returncode, done.stdout) == (0, "ok\nok\n"), done.stderr
+
+
+@pytest.mark.parametrize(
+    "headers, reason",
+    [
+        ({"X-Timestamp": None, "X-Webhook-Signature": KNOWN_SIGNATURE}, "missing_timestamp"),
+        ({"X-Timestamp": str(STAMP), "X-Webhook-Signature": None}, "missing_signature"),
+        ([("X-Timestamp", str(STAMP)), ("X-Webhook-Signature", KNOWN_SIGNATURE),
+          ("X-Webhook-Signature", "v1=AA==")], "malformed_signature"),  # joined with ", " as listen joins
+        ({"X-Timestamp": b"\xff\x00\x80", "X-Webhook-Signature": b"v1=\xe9"}, "malformed_timestamp"),
+        ({"X-Timestamp": "\udcff", "X-Webhook-Signature": "\ud800"}, "malformed_timestamp"),
+    ],
+    ids=["none-timestamp", "none-signature", "repeated", "odd-bytes", "surrogates"],
+)  # fmt: skip
+def test_a_header_value_a_sender_or_framework_gives_is_a_verdict_never_an_exception(headers, reason):
+    verdict = verify(MINIMAL, headers, secret="s3cret", now=STAMP)
+    assert (verdict.valid, verdict.reason) == (False, reason)
+
+
+def test_odd_values_of_a_signed_id_header_are_a_verdict_too():
+    headers = sign_headers(MINIMAL, secret=WHSEC, scheme="standard-webhooks")
+    for odd in ("msg_\udcff", b"msg_\xff\x00"):
+        verdict = verify(MINIMAL, {**headers, "webhook-id": odd}, secret=WHSEC, scheme="standard-webhooks")
+        assert verdict.reason == "signature_mismatch"
+
+
+def test_sign_headers_signs_and_returns_the_headers_a_custom_scheme_names():
+    from inventory_cli import Scheme
+
+    acme = Scheme(name="acme", summary="", signature_header="X-Acme-Signature",
+                  message_template="{header:X-Acme-Delivery}.{body}")  # fmt: skip
+    headers = sign_headers(MINIMAL, secret=TEST_SECRET, scheme=acme, headers=[(b"x-acme-delivery", b"d-1")])
+    assert headers["x-acme-delivery"] == "d-1"
+    assert verify(MINIMAL, headers, secret=TEST_SECRET, scheme=acme).valid
+    with pytest.raises(InputError, match="the acme scheme signs the X-Acme-Delivery header"):
+        sign_headers(MINIMAL, secret=TEST_SECRET, scheme=acme)

@@ -269,7 +269,8 @@ def test_without_git_only_the_file_mode_is_checked(invwh, here, monkeypatch):
 
 def test_scheme_precedence(invwh, here):
     def scheme(*flags: str, env: dict[str, str] | None = None) -> str:
-        args = ["sign", KNOWN, "--format", "json", *flags]
+        # acme signs X-Acme-Account: sign refuses to sign without it.
+        args = ["sign", KNOWN, "--format", "json", "-H", "X-Acme-Account: acct-1", *flags]
         return invwh(*args, env={"INVWH_SECRET": TEST_SECRET, **(env or {})}).json["scheme"]
 
     assert scheme() == "inventory-v1"
@@ -372,12 +373,12 @@ def test_a_custom_scheme_signing_another_header_round_trips(invwh, here):
     acme = acme_scheme(here)
     env = {"INVWH_SECRET": TEST_SECRET}
     signed = invwh("sign", KNOWN, "--scheme", "acme", "--timestamp", NOW, "--method", "PUT",
-                   "--format", "json", env=env).json  # fmt: skip
+                   "-H", "X-Acme-Account: acct-7", "--format", "json", env=env).json  # fmt: skip
     headers = signed["headers"]
-    assert set(headers) == {"Content-Type", "X-Acme-Time", "X-Acme-Signature"}
-    # The account header is signed empty when the sender does not set it; independently computed:
+    # The account header is signed and sent with the signature; independently computed:
+    assert set(headers) == {"Content-Type", "X-Acme-Account", "X-Acme-Time", "X-Acme-Signature"}
     raw = hmac.new(
-        TEST_SECRET.encode(), f"{NOW}:PUT::".encode() + KNOWN.read_bytes(), hashlib.sha384
+        TEST_SECRET.encode(), f"{NOW}:PUT:acct-7:".encode() + KNOWN.read_bytes(), hashlib.sha384
     ).digest()
     assert headers["X-Acme-Signature"] == "sha384=" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
     assert check_signature(acme, [Secret(TEST_SECRET)], KNOWN.read_bytes(), headers, method="PUT", now=NOW).ok

@@ -406,3 +406,119 @@ def test_a_recorded_body_reads_back_byte_for_byte(body, headers, method, path, s
     assert isinstance(recorded, Recorded)
     assert (recorded.body, recorded.headers, recorded.method, recorded.path) == (body, headers, method, path)
     assert recorded.status == status
+
+
+@CORE
+@given(text=secret_text, prefixed=st.booleans())
+def test_a_standard_webhooks_key_is_the_reference_librarys_or_refused_as_it_refuses(text, prefixed):
+    """``standardwebhooks.Webhook`` is the reference: the same key for every secret it takes, and
+    a refusal (exit 2) for every one it raises on; never the text's UTF-8 bytes in its place."""
+    import standardwebhooks
+
+    from inventory_cli.signing.schemes import STANDARD_WEBHOOKS
+
+    figures.example("standard-webhooks-key-is-the-references")
+    secret_text_given = ("whsec_" if prefixed else "") + text
+    try:
+        reference: bytes | None = standardwebhooks.Webhook(secret_text_given)._whsecret
+    except Exception:  # binascii.Error, EmptyWebhookSecretError, ValueError for text beyond ASCII
+        reference = None
+    event("refused" if reference is None else "taken")
+    assert key_or_none(STANDARD_WEBHOOKS, Secret(secret_text_given)) == reference
+
+
+# --- the Python API: arguments checked at the call, any header a verdict ----------------------
+
+#: Anything a caller might pass for a number of seconds, the non-finite ones included.
+any_number_like = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**15), 10**15),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=8),
+)
+
+
+@CORE
+@given(tolerance=any_number_like, now=any_number_like)
+def test_the_api_takes_a_number_or_refuses_it_and_never_switches_the_age_check_off(tolerance, now):
+    from inventory_cli.api import sign_headers, verify
+
+    figures.example("api-numbers-checked-at-the-call")
+    body = b'{"k": 1}'
+    headers = sign_headers(body, secret=TEST_SECRET, timestamp=1_700_000_000)
+    try:
+        verdict = verify(body, headers, secret=TEST_SECRET, tolerance=tolerance, now=now, validate=False)
+    except (TypeError, ValueError):
+        event("refused")
+        return
+    event("taken")
+    assert not isinstance(tolerance, bool) and not isinstance(now, bool)
+    assert isinstance(tolerance, (int, float)) and 0 <= tolerance < float("inf")
+    if now is None:  # the clock: years after the timestamp
+        now = 1_700_000_000 + 10**9
+    age = now - 1_700_000_000
+    expected_ok = tolerance == 0 or abs(age) <= tolerance
+    assert verdict.valid is expected_ok, (tolerance, now, verdict.reason)
+
+
+header_value_any = st.one_of(
+    st.text(st.characters(), max_size=40),  # surrogates included: what odd decoding leaves
+    st.binary(max_size=40),
+    st.none(),
+)
+api_header_names = st.sampled_from(scheme_headers) | names
+
+
+@pytest.mark.parametrize("scheme_name", SCHEMES)
+@CORE
+@given(
+    pairs=st.lists(st.tuples(api_header_names, header_value_any), max_size=8),
+    as_bytes=st.booleans(),
+    body=st.binary(max_size=64),
+)
+def test_the_api_gives_a_verdict_for_any_header_value(scheme_name, pairs, as_bytes, body):
+    from inventory_cli.api import verify
+
+    figures.example(f"api-any-header-a-verdict[{scheme_name}]")
+    secret = (
+        "whsec_" + base64.b64encode(b"an-api-property-key").decode()
+        if scheme_name == "standard-webhooks"
+        else TEST_SECRET
+    )
+    given = [(name.encode() if as_bytes else name, value) for name, value in pairs]
+    verdict = verify(body, given, secret=secret, scheme=scheme_name, url=URL, now=1_700_000_000)
+    assert isinstance(verdict.reason, str) and isinstance(verdict.valid, bool)
+
+
+@pytest.mark.parametrize("scheme_name", SCHEMES)
+@CORE
+@given(
+    body=st.binary(max_size=256),
+    extra=st.dictionaries(names.map(lambda n: "X-Extra-" + n), header_text, max_size=4),
+    form=st.sampled_from(["mapping", "pairs", "asgi"]),
+    upper=st.booleans(),
+)
+def test_the_api_gives_the_same_verdict_whatever_form_the_headers_come_in(
+    scheme_name, body, extra, form, upper
+):
+    from inventory_cli.api import sign_headers, verify
+
+    figures.example(f"api-header-forms-agree[{scheme_name}]")
+    secret = (
+        "whsec_" + base64.b64encode(b"an-api-property-key").decode()
+        if scheme_name == "standard-webhooks"
+        else TEST_SECRET
+    )
+    signed = {
+        **extra,
+        **sign_headers(body, secret=secret, scheme=scheme_name, url=URL, timestamp=1_700_000_000),
+    }
+    pairs = [(name.upper() if upper else name, value) for name, value in signed.items()]
+    given: object = {
+        "mapping": dict(pairs),
+        "pairs": pairs,
+        "asgi": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs],
+    }[form]
+    verdict = verify(body, given, secret=secret, scheme=scheme_name, url=URL, tolerance=0, validate=False)  # type: ignore[arg-type]
+    assert (verdict.valid, verdict.reason) == (True, "ok")

@@ -362,3 +362,96 @@ def test_the_plugin_registers_under_its_entry_point_name(pytester):
 
     assert pytester.parseconfigure().pluginmanager.get_plugin("invwh") is pytest_plugin
     run(pytester).stdout.fnmatch_lines(["plugins: *invwh-*"])
+
+
+def test_wait_for_names_each_rejected_deliverys_likely_cause(pytester):
+    pytester.makepyfile(
+        test_sender="""
+import requests
+
+def test_a_sender_that_adds_a_newline_after_signing(webhook_receiver, webhook_signer):
+    body = webhook_signer.event("stock.increase")
+    headers = webhook_signer.sign(body)
+    requests.post(webhook_receiver.url, data=body + b"\\n", headers=headers, timeout=5)
+    webhook_receiver.wait_for(2, timeout=0.3)
+"""
+    )
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: webhook_receiver: 1 of 2 deliveries arrived within 0.3 s at http://127.0.0.1:*",
+            "*401 POST /webhooks stock.increase signature_mismatch: X-Webhook-Signature does not match*",
+            "*    likely cause: the signature was made over the body without its trailing newline",
+        ]
+    )
+
+
+#: Quotes, a backslash and text beyond ASCII: its repr, JSON and bytes forms all differ from it.
+ODD_SECRET = "pl\u00e4in 'r\u00e9port' \\ secret-0042"
+register_secret(ODD_SECRET)
+
+PRINTS_THE_SECRET = """
+import base64, json, logging, sys
+
+import pytest
+
+FORMS = {
+    "sliced": lambda s: s[:],
+    "stripped": lambda s: s.strip(),
+    "encoded": lambda s: s.encode(),
+    "f-string": lambda s: f"the key is {s}!",
+    "repr": lambda s: repr(s),
+    "str": lambda s: str(s),
+    "upper": lambda s: s.upper(),
+    "concatenated": lambda s: "key=" + s,
+    "joined": lambda s: "".join([s]),
+    "base64": lambda s: base64.b64encode(s.encode()),
+    "hex": lambda s: s.encode().hex(),
+    "json": lambda s: json.dumps({"secret": s}),
+}
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_prints_the_secret(webhook_signer, form):
+    shown = FORMS[form](webhook_signer.secret)
+    print(shown)
+    sys.stderr.write(f"{shown}\\n")
+    logging.getLogger("app").warning("configured with %s", shown)
+    assert shown == "something else"
+
+def test_passes_but_prints(webhook_receiver):
+    print("the receiver's secret:", str(webhook_receiver.secret))
+"""
+
+
+def test_the_report_hides_the_secret_in_every_form_a_test_prints_it(pytester, monkeypatch):
+    import base64
+    import json
+
+    monkeypatch.setenv("INVWH_SECRET", ODD_SECRET)
+    pytester.makepyfile(test_prints=PRINTS_THE_SECRET)
+    # -l shows each frame's locals; -rA prints the captured output of passing tests too.
+    result = run(pytester, "-l", "-rA", "-p", "no:randomly", "--junitxml=report.xml")
+    result.assert_outcomes(failed=12, passed=1)
+    junit = (pytester.path / "report.xml").read_text(encoding="utf-8")
+    HYGIENE.capture("the JUnit report of a pytester run", junit, "")
+    report = result.stdout.str() + result.stderr.str() + junit
+    key = ODD_SECRET.encode()
+    forms = {
+        "text": ODD_SECRET,
+        "upper": ODD_SECRET.upper(),
+        "repr": repr(ODD_SECRET)[1:-1],
+        "bytes": repr(key)[2:-1],
+        "base64": base64.b64encode(key).decode(),
+        "hex": key.hex(),
+        "json": json.dumps(ODD_SECRET)[1:-1],
+    }
+    assert {name: form for name, form in forms.items() if form.lower() in report.lower()} == {}
+    # pytest shortens long values to their ends around "...": no start or end of a form shows either.
+    pieces = {
+        piece for form in forms.values() for n in range(6, len(form)) for piece in (form[:n], form[-n:])
+    }
+    assert sorted(piece for piece in pieces if piece.lower() in report.lower()) == []
+    assert report.count("****") >= 12 * 3  # each failing test's value, diff, locals and captured output
+    # The report keeps its layout: the one-line summary still gives the failed assertion.
+    result.stdout.fnmatch_lines(["*Captured stdout call*", 'FAILED *[[]sliced[]] - assert "****...****"*'])

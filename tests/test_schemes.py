@@ -10,8 +10,10 @@ import hmac
 import json
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import standardwebhooks
 from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES
 from hygiene import register_secret
 from servers import Reply, serve
@@ -101,6 +103,15 @@ NEW_PRESETS = [STANDARD_WEBHOOKS, STRIPE, GITHUB, SLACK, SHOPIFY, SQUARE]
 URL = "https://receiver.example/webhooks"
 NOW = 1_700_000_000
 SECRET = Secret(TEST_SECRET)
+
+
+def in_form(scheme: Scheme, text: str) -> Secret:
+    """A secret made of ``text`` in the form ``scheme`` takes (standard-webhooks: whsec_ and base64)."""
+    if scheme.secret_encoding == "utf8":
+        return Secret(text)
+    return Secret(scheme.secret_prefix + base64.b64encode(text.encode()).decode("ascii"))
+
+
 BODY = (SAMPLES / "minimal-increase.json").read_bytes()
 
 
@@ -255,6 +266,7 @@ def test_square_known_answer_cli(invwh, tmp_path):
 @pytest.mark.parametrize("secret", [SECRET, Secret(SW_SECRET)], ids=["text-secret", "whsec-secret"])
 def test_round_trip_every_preset_every_sample(scheme, sample, secret):
     body = sample.read_bytes()
+    secret = in_form(scheme, TEST_SECRET) if secret is SECRET else secret
     headers = sign(scheme, secret, body, timestamp=NOW, url=URL)
     assert [name for name, _ in scheme.sends()] == list(headers)
     check = check_signature(scheme, [secret], body, headers, now=NOW, url=URL)
@@ -268,7 +280,7 @@ def test_round_trip_every_preset_every_sample(scheme, sample, secret):
 @pytest.mark.parametrize("scheme", PRESETS, ids=ids)
 @pytest.mark.parametrize("sample", VALID_SAMPLES, ids=lambda p: p.name)
 def test_round_trip_through_the_cli_with_lower_case_headers(invwh, scheme, sample):
-    env = {"INVWH_SECRET": TEST_SECRET}
+    env = {"INVWH_SECRET": in_form(scheme, TEST_SECRET).key.decode()}
     url = ["--notification-url", URL] if scheme.signs_url else []
     signed = invwh("sign", sample, "--scheme", scheme.name, *url, "--format", "json", env=env).json
     args = [a for name, value in signed["headers"].items() for a in ("-H", f"{name.lower()}: {value}")]
@@ -279,7 +291,7 @@ def test_round_trip_through_the_cli_with_lower_case_headers(invwh, scheme, sampl
 
 @pytest.mark.parametrize("scheme", [s for s in PRESETS if s.signature_separator], ids=ids)
 def test_a_signed_body_stays_valid_under_a_header_with_other_signatures(scheme):
-    old, current = Secret("old-secret"), Secret("another-secret")
+    old, current = in_form(scheme, "old-secret"), in_form(scheme, "another-secret")
     headers = sign(scheme, current, BODY, timestamp=NOW)
     stamp = str(NOW) if scheme.uses_timestamp else None
     rotated = sign(scheme, old, BODY, timestamp=NOW, headers=headers)[scheme.signature_header]
@@ -291,7 +303,7 @@ def test_a_signed_body_stays_valid_under_a_header_with_other_signatures(scheme):
         if not entry.startswith("t=")
     ]
     both = {**headers, scheme.signature_header: signature_header_value(scheme, values, stamp)}
-    for secrets, index in (([current], 0), ([old], 0), ([Secret("stranger-secret"), current], 1)):
+    for secrets, index in (([current], 0), ([old], 0), ([in_form(scheme, "stranger-secret"), current], 1)):
         check = check_signature(scheme, secrets, BODY, both, now=NOW)
         assert (check.ok, check.secret_index) == (True, index)
     assert not check_signature(scheme, [Secret("stranger-secret")], BODY, both, now=NOW).ok
@@ -299,15 +311,15 @@ def test_a_signed_body_stays_valid_under_a_header_with_other_signatures(scheme):
 
 def test_rotation_accepts_any_secret_for_any_preset():
     for scheme in PRESETS:
-        secrets = [Secret("old-secret"), Secret("another-secret")]
+        secrets = [in_form(scheme, "old-secret"), in_form(scheme, "another-secret")]
         headers = sign(scheme, secrets[1], BODY, timestamp=NOW, url=URL)
         check = check_signature(scheme, secrets, BODY, headers, now=NOW, url=URL)
         assert (check.ok, check.secret_index) == (True, 1), scheme.name
 
 
 def test_standard_webhooks_makes_a_new_message_id_each_time():
-    first = sign(STANDARD_WEBHOOKS, SECRET, BODY, timestamp=NOW)["webhook-id"]
-    second = sign(STANDARD_WEBHOOKS, SECRET, BODY, timestamp=NOW)["webhook-id"]
+    first = sign(STANDARD_WEBHOOKS, Secret(SW_SECRET), BODY, timestamp=NOW)["webhook-id"]
+    second = sign(STANDARD_WEBHOOKS, Secret(SW_SECRET), BODY, timestamp=NOW)["webhook-id"]
     assert first != second
     assert first.startswith("msg_") and len(first) == 4 + 32
 
@@ -324,23 +336,31 @@ def test_stripe_ignores_entries_of_other_versions():
 # --- secrets -----------------------------------------------------------------------
 
 
-def test_whsec_secrets_are_decoded_and_unprefixed_text_is_used_as_it_is():
+def test_whsec_secrets_are_decoded_with_or_without_the_prefix():
     raw = base64.b64decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     assert key_for(STANDARD_WEBHOOKS, Secret(SW_SECRET)) == raw
     assert key_for(STANDARD_WEBHOOKS, Secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")) == raw
-    assert key_for(STANDARD_WEBHOOKS, Secret(TEST_SECRET)) == TEST_SECRET.encode()  # not base64
+    # Text outside the alphabet is skipped, as the reference library's base64.b64decode skips it;
+    # the text's UTF-8 bytes (what invwh once used) are a key no peer of the scheme would use.
+    reference = standardwebhooks.Webhook(TEST_SECRET)._whsecret
+    assert key_for(STANDARD_WEBHOOKS, Secret(TEST_SECRET)) == reference != TEST_SECRET.encode()
     # Stripe's whsec_ secrets are used as text, prefix and all.
     assert key_for(STRIPE, Secret(STRIPE_SECRET)) == STRIPE_SECRET.encode()
 
 
-@pytest.mark.parametrize("text", ["whsec_not base64!", "whsec_Zq9Xk", "whsec_%%%%"])
+@pytest.mark.parametrize("text", ["whsec_not base64!", "whsec_Zq9Xk", "whsec_%%%%", "whsec_", "clé"])
 def test_a_whsec_secret_that_is_not_base64_is_refused_without_showing_it(text):
     with pytest.raises(InputError) as caught:
         sign(STANDARD_WEBHOOKS, Secret(text), BODY)
     assert "whsec_<base64>" in str(caught.value)
-    assert text.removeprefix("whsec_") not in str(caught.value).replace("whsec_<base64>", "")
+    if text.removeprefix("whsec_"):
+        assert text.removeprefix("whsec_") not in str(caught.value).replace("whsec_<base64>", "")
     check = judge(
-        STANDARD_WEBHOOKS, [Secret(text)], BODY, sign(STANDARD_WEBHOOKS, SECRET, BODY), validate=False
+        STANDARD_WEBHOOKS,
+        [Secret(text)],
+        BODY,
+        sign(STANDARD_WEBHOOKS, Secret(SW_SECRET), BODY),
+        validate=False,
     )
     assert check.reason == "signature_mismatch"
     assert "secret #1 is not in the form the standard-webhooks scheme needs" in check.hints[0]
@@ -348,10 +368,11 @@ def test_a_whsec_secret_that_is_not_base64_is_refused_without_showing_it(text):
 
 def test_a_whsec_secret_that_is_not_base64_is_a_usage_error(invwh):
     result = invwh("sign", SAMPLES / "minimal-increase.json", "--scheme", "standard-webhooks",
-                   env={"INVWH_SECRET": "whsec_not base64 at all!"}, code=2)  # fmt: skip
+                   env={"INVWH_SECRET": "whsec_not base64 at all, xyz"}, code=2)  # fmt: skip
     assert "not in the form the standard-webhooks scheme needs" in result.stderr
     assert "not base64 at all" not in result.stderr
-    config = ReceiverConfig(scheme=STANDARD_WEBHOOKS, secrets=[Secret("whsec_not base64 at all!")], port=0)
+    unusable = Secret("whsec_not base64 at all, xyz")
+    config = ReceiverConfig(scheme=STANDARD_WEBHOOKS, secrets=[unusable], port=0)
     with pytest.raises(InputError, match="whsec_<base64>"):
         config.check()
 
@@ -366,7 +387,7 @@ def test_generated_secrets_fit_their_scheme(scheme):
 
 # --- every malformed input is a failed check with a reason ---------------------------
 
-SW_GOOD = sign(STANDARD_WEBHOOKS, SECRET, BODY, timestamp=NOW)
+SW_GOOD = sign(STANDARD_WEBHOOKS, Secret(SW_SECRET), BODY, timestamp=NOW)
 STRIPE_GOOD = sign(STRIPE, SECRET, BODY, timestamp=NOW)["Stripe-Signature"]
 STRIPE_V1 = STRIPE_GOOD.split(",")[1]
 SLACK_GOOD = sign(SLACK, SECRET, BODY, timestamp=NOW)
@@ -413,7 +434,7 @@ SLACK_GOOD = sign(SLACK, SECRET, BODY, timestamp=NOW)
     ],
 )  # fmt: skip
 def test_failure_reasons(scheme, headers, reason, in_message):
-    check = check_signature(scheme, [SECRET], BODY, headers, now=NOW, url=URL)
+    check = check_signature(scheme, [in_form(scheme, TEST_SECRET)], BODY, headers, now=NOW, url=URL)
     assert (check.ok, check.reason) == (False, reason)
     assert in_message in check.message
 
@@ -421,8 +442,9 @@ def test_failure_reasons(scheme, headers, reason, in_message):
 @pytest.mark.parametrize("age, reason", [(-400, "stale_timestamp"), (400, "future_timestamp"), (0, "ok")])
 @pytest.mark.parametrize("scheme", [s for s in PRESETS if s.uses_timestamp], ids=ids)
 def test_timestamp_age_for_the_presets_with_timestamps(scheme, age, reason):
-    headers = sign(scheme, SECRET, BODY, timestamp=NOW + age)
-    check = check_signature(scheme, [SECRET], BODY, headers, now=NOW, tolerance=300)
+    secret = in_form(scheme, TEST_SECRET)
+    headers = sign(scheme, secret, BODY, timestamp=NOW + age)
+    check = check_signature(scheme, [secret], BODY, headers, now=NOW, tolerance=300)
     assert (check.reason, check.signature_ok) == (reason, True)
 
 
@@ -461,7 +483,7 @@ def test_check_signature_never_raises(scheme):
 
 @pytest.mark.parametrize("other", NEW_PRESETS, ids=ids)
 def test_a_delivery_signed_under_another_preset_names_it(other):
-    headers = sign(other, SECRET, BODY, timestamp=NOW, url=URL)
+    headers = sign(other, in_form(other, TEST_SECRET), BODY, timestamp=NOW, url=URL)
     check = judge(INVENTORY_V1, [SECRET], BODY, headers, now=NOW, validate=False)
     assert check.reason == "missing_signature"
     assert f"try --scheme {other.name}" in " ".join(check.hints)
@@ -699,3 +721,100 @@ def test_a_built_in_scheme_passes_the_checks_every_scheme_gets(scheme):
     # Built-in schemes skip the check at import (start-up time); made the checking way, each is the same.
     assert Scheme(*scheme) == scheme
     assert compiled(scheme).signature_header == scheme.signature_header.lower()
+
+
+# --- secrets the reference library refuses, and {header:Name} templates ---------------------------
+
+
+@pytest.mark.parametrize("text", ["whsec_", "whsec_Zq9Xk", "whsec_not base64!", "whsec_%%%%"])
+@pytest.mark.parametrize("command", ["sign", "verify", "verify --recording"])
+def test_a_standard_webhooks_secret_that_is_not_base64_is_the_same_usage_error_everywhere(
+    invwh, tmp_path, command, text
+):
+    """The reference library (``standardwebhooks.Webhook``) raises for them; invwh once used the
+    text's UTF-8 bytes as the key, signing what no peer checks, and ``verify`` called a bare
+    ``whsec_`` a failed check (exit 1) where ``sign`` called it an input error (exit 2)."""
+    if text != "whsec_":  # the prefix alone is in every scheme listing
+        register_secret(text)
+    sample = SAMPLES / "minimal-increase.json"
+    recording = tmp_path / "rec.jsonl"
+    recording.write_text("")
+    args = {"sign": [sample], "verify": ["--body", sample], "verify --recording": ["--recording", recording]}
+    result = invwh(command.split()[0], *args[command], "--scheme", "standard-webhooks",
+                   env={"INVWH_SECRET": text}, code=2)  # fmt: skip
+    (line,) = result.stderr.splitlines()
+    assert line == (
+        "invwh: error: the secret is not in the form the standard-webhooks scheme needs: "
+        "the bytes of whsec_<base64>"
+    )
+    with pytest.raises(Exception):  # noqa: B017 (the reference refuses it too, each its own way)
+        standardwebhooks.Webhook(text)
+
+
+ACME_TOML = """
+[schemes.acme]
+summary = "a partner's scheme that signs a header it sends"
+signature_header = "X-Acme-Signature"
+message_template = "{header:X-Timestamp}.{header:X-Acme-Delivery}.{body}"
+"""
+
+
+@pytest.fixture
+def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "invwh.toml").write_text(ACME_TOML, encoding="utf-8")
+    return tmp_path
+
+
+def test_sign_takes_a_signed_headers_value_from_dash_h_and_prints_that_header(invwh, acme):
+    sample = SAMPLES / "minimal-increase.json"
+    given = ["-H", "X-Timestamp: 1700000000", "-H", "X-Acme-Delivery: d-42"]
+    env = {"INVWH_SECRET": TEST_SECRET}
+    printed = invwh("sign", sample, "--scheme", "acme", *given, env=env).stdout
+    (acme / "headers.txt").write_text(printed)
+    lines = printed.splitlines()
+    assert lines[:3] == ["Content-Type: application/json", "X-Timestamp: 1700000000", "X-Acme-Delivery: d-42"]
+    digest = hmac.new(TEST_SECRET.encode(), b"1700000000.d-42." + sample.read_bytes(), hashlib.sha256)
+    assert lines[3] == f"X-Acme-Signature: {digest.hexdigest()}"
+    verified = invwh("verify", "--body", sample, "--scheme", "acme", "-H", "@headers.txt", env=env)
+    assert verified.stdout.startswith("✓ valid")
+    document = invwh("sign", sample, "--scheme", "acme", *given, "--format", "json", env=env).json
+    assert document["headers"]["X-Acme-Delivery"] == "d-42"
+    curl = invwh("sign", sample, "--scheme", "acme", *given, "--format", "curl", env=env).stdout
+    assert "--header 'X-Acme-Delivery: d-42'" in curl
+
+
+@pytest.mark.parametrize(
+    "given, missing",
+    [([], "X-Timestamp"), (["-H", "X-Timestamp: 1700000000"], "X-Acme-Delivery")],
+    ids=["none", "one-of-two"],
+)
+def test_sign_refuses_a_signed_header_it_is_not_given_with_one_line(invwh, acme, given, missing):
+    result = invwh("sign", SAMPLES / "minimal-increase.json", "--scheme", "acme", *given,
+                   env={"INVWH_SECRET": TEST_SECRET}, code=2)  # fmt: skip
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"invwh: error: the acme scheme signs the {missing} header: give it with -H '{missing}: VALUE'\n"
+    )
+
+
+def test_send_signs_the_value_it_sends_of_a_header_the_scheme_signs(invwh, acme):
+    sample = SAMPLES / "minimal-increase.json"
+    given = ["-H", "X-Timestamp: 1700000000", "-H", "X-Acme-Delivery: d-42"]
+    with serve() as server:
+        invwh("send", sample, "--scheme", "acme", "--url", server.endpoint(), *given,
+              env={"INVWH_SECRET": TEST_SECRET})  # fmt: skip
+        [received] = server.received
+    assert received.headers["X-Acme-Delivery"] == "d-42"
+    digest = hmac.new(TEST_SECRET.encode(), b"1700000000.d-42." + sample.read_bytes(), hashlib.sha256)
+    assert received.headers["X-Acme-Signature"] == digest.hexdigest()
+
+
+def test_send_refuses_a_signed_header_it_is_not_given_and_sends_nothing(invwh, acme):
+    with serve() as server:
+        result = invwh("send", SAMPLES / "minimal-increase.json", "--scheme", "acme",
+                       "--url", server.endpoint(), "-H", "X-Timestamp: 1700000000",
+                       env={"INVWH_SECRET": TEST_SECRET}, code=2)  # fmt: skip
+        assert server.received == []
+    assert "the acme scheme signs the X-Acme-Delivery header" in result.stderr
+    assert len(result.stderr.splitlines()) == 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import click
@@ -292,6 +292,19 @@ def parse_headers(lines: tuple[str, ...], *, stdin: BinaryIO | None = None) -> d
         name, value = parse_header(line)
         headers[name] = value
     return headers
+
+
+def require_signed_headers(scheme: Scheme, headers: Mapping[str, str]) -> None:
+    """Refuse to sign for a scheme whose message names a header (``{header:Name}``) that the
+    command was not given with -H: signed as empty text, the signature would hold for no
+    delivery that carries the header."""
+    from ..signing.signatures import missing_signed_headers
+
+    missing = missing_signed_headers(scheme, headers)
+    if missing:
+        raise InputError(
+            f"the {scheme.name} scheme signs the {missing[0]} header: give it with -H '{missing[0]}: VALUE'"
+        )
 
 
 #: More than any real set of headers; a wrong path (a log, an image) is not read whole.

@@ -67,9 +67,8 @@ class SchemeFields(NamedTuple):
     id_prefix: str = ""
     #: How the secret's text becomes the HMAC key: ``utf8`` (its bytes), or
     #: ``base64`` / ``hex`` (the bytes it encodes). A ``secret_prefix`` such as
-    #: ``whsec_`` is removed first; with an encoding, it marks text that must
-    #: decode, while unprefixed text that does not decode is used as is
-    #: (``signing.key_for``).
+    #: ``whsec_`` is removed first; with an encoding, text that does not decode
+    #: is refused, as the reference libraries refuse it (``signing.key_for``).
     secret_encoding: str = "utf8"
     secret_prefix: str = ""
     #: Other names a verifier accepts for the scheme's headers, as (alias,

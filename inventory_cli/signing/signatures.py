@@ -85,11 +85,13 @@ def received_headers(scheme: Scheme, headers: Mapping[str, str]) -> dict[str, st
 def key_for(scheme: Scheme, secret: Secret) -> bytes:
     """The HMAC key ``scheme`` makes of ``secret`` (see ``Scheme.secret_encoding``).
 
-    With an encoded secret (``base64``, ``hex``) the scheme's prefix says the
-    rest is encoded: ``whsec_`` followed by anything but base64 is refused.
-    Without the prefix, a secret that decodes is decoded (as the reference
-    libraries do) and any other is used as its UTF-8 bytes. Raises InputError
-    for a refused secret; the message says what form, never what the secret is.
+    With an encoded secret (``base64``, ``hex``) the text after the scheme's
+    prefix (``whsec_``, which may be left out) must decode, base64 as the
+    Standard Webhooks reference library decodes it: one that does not is
+    refused, as that library refuses it. Using its UTF-8 bytes instead (as
+    invwh once did) signs what no peer of the scheme can check.
+    Raises InputError for a refused secret; the message says what form, never
+    what the secret is.
     """
     key = key_or_none(scheme, secret)
     if key is None:
@@ -126,8 +128,7 @@ def _key(form: CompiledScheme, secret: Secret) -> bytes | None:
 def _derive_key(scheme: Scheme, secret: Secret) -> bytes | None:
     raw = secret.key
     prefix = scheme.secret_prefix.encode("utf-8")
-    prefixed = bool(prefix) and raw.startswith(prefix)
-    if prefixed:
+    if prefix and raw.startswith(prefix):
         raw = raw[len(prefix) :]
     if scheme.secret_encoding == "utf8" or not raw:
         return raw or None
@@ -135,11 +136,30 @@ def _derive_key(scheme: Scheme, secret: Secret) -> bytes | None:
     if scheme.secret_encoding == "hex":
         decoded = decode_digest("hex", text) if len(text) % 2 == 0 else None
     else:
-        unpadded = text.rstrip("=")
-        decoded = decode_digest("base64", unpadded + "=" * (-len(unpadded) % 4))
-    if decoded:
-        return decoded
-    return None if prefixed else raw
+        decoded = _reference_base64(text)
+    return decoded or None
+
+
+def _reference_base64(text: str) -> bytes | None:
+    """The key the Standard Webhooks reference library (``standardwebhooks.Webhook``) makes of
+    the text after ``whsec_``: ``base64.b64decode(text + "==")``, which skips characters outside
+    the alphabet and extra padding; None where it raises. The same key for every secret it
+    takes, a refusal for every one it refuses: a property test holds the two side by side."""
+    import base64
+
+    try:
+        return base64.b64decode(text + "==")
+    except (binascii.Error, ValueError):  # ValueError: text beyond ASCII
+        return None
+
+
+def wrong_secret(scheme: Scheme) -> Secret:
+    """A fixed secret in the scheme's form that no one uses: for deliveries that must be refused."""
+    raw = b"invwh-a-wrong-secret-for-tests"
+    if scheme.secret_encoding == "utf8":
+        return Secret(scheme.secret_prefix + raw.decode("ascii"))
+    text = raw.hex() if scheme.secret_encoding == "hex" else encode_digest("base64", raw)
+    return Secret(scheme.secret_prefix + text)
 
 
 def generate_secret(scheme: Scheme) -> Secret:
@@ -194,12 +214,32 @@ def _message(
         elif text == "timestamp":
             out.append((timestamp or "").encode("utf-8"))
         elif text == "id":
-            out.append(headers.get(form.id_header or "", "").strip().encode("utf-8"))
+            # surrogatepass: a header value a framework decoded oddly gives a mismatch, never a crash.
+            out.append(headers.get(form.id_header or "", "").strip().encode("utf-8", "surrogatepass"))
         elif text == "url":
             out.append(require_url(form.scheme, url).encode("utf-8"))
         else:  # header:Name
-            out.append(headers.get(text[len("header:") :].lower(), "").encode("utf-8"))
+            out.append(headers.get(text[len("header:") :].lower(), "").encode("utf-8", "surrogatepass"))
     return b"".join(out)
+
+
+def header_placeholders(scheme: Scheme) -> list[str]:
+    """The other headers the scheme's message names (``{header:Name}``), spelled as there."""
+    return [
+        text[len("header:") :]
+        for is_placeholder, text in scheme.message_parts
+        if is_placeholder and text.startswith("header:")
+    ]
+
+
+def missing_signed_headers(scheme: Scheme, headers: Mapping[str, str]) -> list[str]:
+    """The headers the scheme's message names (``{header:Name}``) that ``headers`` lacks.
+
+    ``sign`` signs an absent one as empty text, which its own check then refuses
+    as a mismatch: a signer asks this first and refuses to sign without them.
+    """
+    given = {name.lower() for name in headers}
+    return [name for name in header_placeholders(scheme) if name.lower() not in given]
 
 
 def require_url(scheme: Scheme, url: str | None) -> str:
@@ -313,11 +353,14 @@ def sign(
     url: str | None = None,
 ) -> dict[str, str]:
     """The headers to send with ``body``: the message id and the timestamp (if the
-    scheme has them), then the signature.
+    scheme has them), the other headers its message names (``{header:Name}``,
+    from ``headers``), then the signature.
 
     ``message_id`` (or the id header among ``headers``) is signed when given,
     else a new one is made; ``timestamp`` defaults to now. ``url``, the
     notification URL, is needed by a scheme that signs it and ignored by others.
+    A ``{header:Name}`` missing from ``headers`` is signed as empty text (see
+    ``missing_signed_headers``).
     """
     key = key_for(scheme, secret)
     if scheme.signs_url:
@@ -332,6 +375,9 @@ def sign(
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         if not scheme.timestamp_in_signature:
             out[scheme.timestamp_header] = _frame(scheme.timestamp_template, stamp)
+    if headers:  # what the signature covers is sent with it
+        wanted = {name.lower() for name in header_placeholders(scheme)}
+        out.update((name, value) for name, value in headers.items() if name.lower() in wanted)
     message = build_message(scheme, body, method=method.upper(), timestamp=stamp, headers=lowered, url=url)
     out[scheme.signature_header] = signature_header_value(
         scheme, [signature_value(scheme, key, message)], stamp
@@ -431,7 +477,7 @@ def check_signature(
     headers: Mapping[str, str],
     *,
     method: str = "POST",
-    tolerance: int = 300,
+    tolerance: float = 300,
     now: float | None = None,
     url: str | None = None,
 ) -> SignatureCheck:
@@ -664,7 +710,7 @@ def refuse_unmatched(
 def _check_age(
     form: CompiledScheme,
     stamp: int | None,
-    tolerance: int,
+    tolerance: float,
     now: float | None,
     matched: int,
     provided: str,
@@ -679,13 +725,13 @@ def _check_age(
         reason = "stale_timestamp"
         message = (
             f"the signature holds but the timestamp is {_duration(age)} old "
-            f"(tolerance {tolerance} s): a replayed or delayed delivery"
+            f"(tolerance {tolerance:g} s): a replayed or delayed delivery"
         )
     elif -age > tolerance:
         reason = "future_timestamp"
         message = (
             f"the signature holds but the timestamp is {_duration(-age)} in the future "
-            f"(tolerance {tolerance} s): check the sender's clock"
+            f"(tolerance {tolerance:g} s): check the sender's clock"
         )
     else:
         return

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import InputError
 from ..events.validation import event_type_names
 from ..signing.schemes import Scheme
-from ..signing.signatures import Secret, replace_signatures, sign
+from ..signing.signatures import Secret, replace_signatures, sign, wrong_secret
 from .delivery import Signer
 
 REQUIRED = "required"
@@ -103,7 +103,7 @@ def _tampered(f: Forging) -> Forged:
 def _wrong_secret(f: Forging) -> Forged:
     return Forged(
         f.base,
-        lambda b: sign(f.scheme, Secret("invwh-check-wrong-secret"), b, url=f.url),
+        lambda b: sign(f.scheme, wrong_secret(f.scheme), b, url=f.url),
         "wrong secret",
         "a valid event signed with a secret that is not the receiver's",
         "forged deliveries are accepted: verify the signature against your secret",

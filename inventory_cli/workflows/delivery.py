@@ -194,11 +194,18 @@ class Deliverer:
         return lambda body: self.sign(body, message_id=message_id)
 
     def sign(self, body: bytes, *, message_id: str | None = None) -> Mapping[str, str]:
-        if self.options.secret is None:
+        options = self.options
+        if options.secret is None:
             raise MissingSecretError("no secret to sign with")
-        # A scheme that signs the notification URL (square) signs the one delivered to.
+        # A scheme that signs the notification URL (square) signs the one delivered to, and one
+        # that signs a header (`{header:Name}`) signs the value sent with -H.
         return sign(
-            self.options.scheme, self.options.secret, body, message_id=message_id, url=self.options.url
+            options.scheme,
+            options.secret,
+            body,
+            message_id=message_id,
+            url=options.url,
+            headers=options.headers,
         )
 
     def _attempt(self, body: bytes, result: DeliveryResult, signer: Signer) -> float | None:

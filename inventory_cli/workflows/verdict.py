@@ -88,7 +88,7 @@ def judge(
     headers: Mapping[str, str],
     *,
     method: str = "POST",
-    tolerance: int = 300,
+    tolerance: float = 300,
     now: float | None = None,
     validate: bool = True,
     diagnose: bool = True,

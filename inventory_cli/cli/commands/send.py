@@ -16,6 +16,7 @@ from ..options import (
     header_option,
     parse_headers,
     report_options,
+    require_signed_headers,
     resolve_scheme,
     resolve_secret,
     scheme_option,
@@ -67,6 +68,7 @@ def send(
     scheme = resolve_scheme(scheme_name)
     secret = resolve_secret(secret_values, secret_file)
     extra_headers = parse_headers(header_lines)
+    require_signed_headers(scheme, extra_headers)
     payloads = [read_payload(path) for path in expand_paths(list(paths))]
 
     from ...events.validation import check_event

@@ -14,7 +14,10 @@ from ..options import (
     check_method,
     check_notification_url,
     format_option,
+    header_option,
     notification_url_option,
+    parse_headers,
+    require_signed_headers,
     resolve_scheme,
     resolve_secret,
     scheme_option,
@@ -62,6 +65,10 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
 @notification_url_option(
     "For a scheme that signs the URL the receiver is reached at (square): sign for this URL instead of --url."
 )
+@header_option(
+    "A header to send, 'Name: value' (repeatable; @FILE for a file of them): printed with the "
+    "signature, and signed where the scheme's message names it ({header:Name})."
+)
 @click.option("--no-validate", is_flag=True, help="Sign even if the payload is not a valid inventory event.")
 @click.pass_obj
 def sign(
@@ -76,6 +83,7 @@ def sign(
     output_format: str,
     url: str,
     notification_url: str | None,
+    header_lines: tuple[str, ...],
     no_validate: bool,
 ) -> ExitStatus:
     """Sign PAYLOAD (a file, or - for standard input) and print the headers to send.
@@ -91,6 +99,7 @@ def sign(
       cat body.json | invwh sign - --format value --timestamp 1700000000
       invwh sign body.json --scheme standard-webhooks --secret-file whsec.txt --id msg_1
       invwh sign body.json --scheme square --notification-url https://shop.example/hooks/square
+      invwh sign body.json --scheme acme -H 'X-Acme-Delivery: d-42'
     """
     from ...signing.signatures import sign as sign_body
 
@@ -102,6 +111,8 @@ def sign(
         from ...workflows.delivery import check_url
 
         notification_url = check_url(url)
+    extra_headers = parse_headers(header_lines)
+    require_signed_headers(scheme, extra_headers)
     secret = resolve_secret(secret_values, secret_file)
     loaded = read_payload(payload)
 
@@ -126,17 +137,18 @@ def sign(
         loaded.body,
         method=method,
         timestamp=timestamp,
+        headers=extra_headers,
         message_id=message_id,
         url=notification_url,
     )
-    headers = {"Content-Type": "application/json", **signature_headers}
+    headers = {"Content-Type": "application/json", **extra_headers, **signature_headers}
 
     if output_format == "value":
         sys.stdout.write(signature_headers[scheme.signature_header] + "\n")
     elif output_format == "headers":
-        from ..output.sign_text import header_lines
+        from ..output.sign_text import header_lines as format_header_lines
 
-        sys.stdout.write(header_lines(headers))
+        sys.stdout.write(format_header_lines(headers))
     elif output_format == "json":
         from ..output import json
 

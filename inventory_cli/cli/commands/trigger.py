@@ -19,6 +19,7 @@ from ..options import (
     header_option,
     parse_headers,
     report_options,
+    require_signed_headers,
     resolve_scheme,
     resolve_secret,
     scheme_option,
@@ -86,10 +87,10 @@ def trigger(
     if endpoint is None:
         raise click.UsageError("give --url to send the event, or --print to write it out")
     scheme = resolve_scheme(scheme_name)
+    extra_headers = parse_headers(header_lines)
+    require_signed_headers(scheme, extra_headers)
     options = endpoint.delivery_options(
-        scheme,
-        resolve_secret(secret_values, secret_file),
-        headers=parse_headers(header_lines),
+        scheme, resolve_secret(secret_values, secret_file), headers=extra_headers
     )
     from ..output.reporter import open_reporter
 

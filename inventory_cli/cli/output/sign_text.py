@@ -36,13 +36,26 @@ def curl_command(url: str, method: str, headers: Mapping[str, str], payload: Pay
     return " \\\n  ".join(lines) + "\n"
 
 
+#: Linux's MAX_ARG_STRLEN: exec refuses a longer single argument ("Argument list too long").
+LONGEST_ARGUMENT = 128 * 1024
+
+
 def _curl_data(payload: Payload) -> str:
+    """The body as curl's ``--data-binary`` argument, or an InputError when a command line cannot
+    carry those exact bytes: the receiver would get other bytes than were signed."""
     if payload.name != "<stdin>":
         return "@" + payload.name  # curl sends the file's bytes untouched, as they were signed
+    advice = "save it to a file and sign the file (the command then sends it with --data-binary @FILE)"
     try:
         text = payload.body.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("--format curl needs the payload as a file when it is not UTF-8 text") from None
-    if text.startswith("@"):
-        raise InputError("--format curl needs the payload as a file when it starts with '@'")
+        raise InputError(f"--format curl cannot carry a body that is not UTF-8 text: {advice}") from None
+    if text.startswith("@"):  # curl would read the file it names
+        raise InputError(f"--format curl cannot carry a body that starts with '@': {advice}")
+    if "\0" in text:  # argv strings end at a NUL: curl would send the bytes before it only
+        raise InputError(f"--format curl cannot carry a body holding a NUL byte: {advice}")
+    if len(payload.body) >= LONGEST_ARGUMENT:  # the argument and the NUL that ends it
+        raise InputError(
+            f"--format curl cannot carry a body over {LONGEST_ARGUMENT // 1024} KiB in one argument: {advice}"
+        )
     return text
