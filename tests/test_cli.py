@@ -190,9 +190,26 @@ def test_sign_timestamp(invwh, timestamp):
     assert data["headers"]["X-Webhook-Signature"] == signed(KNOWN, "k", int(timestamp))["X-Webhook-Signature"]
 
 
-@pytest.mark.parametrize("timestamp", ["-1", "soon", "1.5"])
+@pytest.mark.parametrize("timestamp", ["-1", "soon", "1.5", "1000000000000", "99999999999999999999"])
 def test_sign_bad_timestamp_is_a_usage_error(invwh, timestamp):
     assert "--timestamp" in invwh("sign", KNOWN, "--secret", "k", "--timestamp", timestamp, code=2).stderr
+
+
+def test_sign_takes_every_timestamp_verify_reads_and_no_other(invwh):
+    """One rule for both: the largest 12-digit timestamp signs and verifies; one more is refused
+    by sign as verify would call it malformed."""
+    largest = "999999999999"
+    headers = invwh("sign", KNOWN, "--secret", "k", "--timestamp", largest, "--format", "json").json[
+        "headers"
+    ]
+    invwh("verify", "--body", KNOWN, "--secret", "k", *headers_args(headers), "--now", largest)
+    headers["X-Timestamp"] = str(int(largest) + 1)
+    result = invwh(
+        "verify", "--body", KNOWN, "--secret", "k", *headers_args(headers), "--now", largest, code=1
+    )
+    assert "must be unix seconds" in result.stdout + result.stderr
+    result = invwh("sign", KNOWN, "--secret", "k", "--timestamp", str(int(largest) + 1), code=2)
+    assert "0<=x<=999999999999" in result.stderr
 
 
 @pytest.mark.parametrize("method", ["PUT", "patch", "DELETE"])
