@@ -117,13 +117,13 @@ def scheme_option(function: F) -> F:
         envvar=SCHEME_ENV,
         show_envvar=True,
         metavar="NAME",
-        shell_complete=_complete_scheme,
+        shell_complete=complete_scheme_name,
         help=f"Signature scheme: {', '.join(BUILTIN_SCHEMES)}, or one defined in the config file "
         "(`invwh schemes` lists them).",
     )(function)
 
 
-def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+def complete_scheme_name(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     from ..signing.schemes import BUILTIN_SCHEMES
 
     names = list(BUILTIN_SCHEMES)
