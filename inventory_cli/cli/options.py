@@ -54,7 +54,7 @@ class URL(click.types.StringParamType):
         text = super().convert(value, param, ctx)
         problem = url_problem(text)
         if problem is not None:
-            self.fail(f"{text!r}: {problem}", param, ctx)
+            self.fail(f"invalid URL {text!r}: {problem}", param, ctx)
         return text
 
 
