@@ -568,3 +568,11 @@ def test_every_command_with_a_url_reads_it_from_the_environment(invwh, here):
     for args in (["send", KNOWN], ["check"], ["replay", record], ["trigger", "stock.increase"]):
         result = invwh(*args, "--timeout", "2", "--format", "json", env=env, code=(0, 1, 3))
         assert "127.0.0.1:9" in result.stdout + result.stderr, args
+
+
+def test_a_broken_scheme_stops_the_commands_that_resolve_a_scheme_only(invwh, here):
+    write(here, "[schemes.acme]\nhash = 'sha256'\n")
+    invwh("validate", KNOWN)
+    for args in (["sign", KNOWN, "--secret", TEST_SECRET], ["schemes"]):
+        result = invwh(*args, code=2)
+        assert result.stderr == "invwh: error: invwh.toml: schemes.acme needs signature_header\n"
