@@ -347,7 +347,7 @@ def test_a_malformed_url_in_the_environment_is_an_input_error(invwh):
     ],
 )
 def test_a_usable_url_is_not_refused(url):
-    from inventory_cli.text import url_problem
+    from inventory_cli.urls import url_problem
 
     assert url_problem(url) is None
 

@@ -23,7 +23,8 @@ from click.core import ParameterSource
 
 from ..errors import InputError, MissingSecretError
 from ..files import file_access
-from ..text import is_token, url_problem
+from ..text import is_token
+from ..urls import url_problem
 from .context import AppContext
 
 # Schemes and signing load when a command uses them: `invwh validate` needs neither.
@@ -45,7 +46,7 @@ CONFIG_PARAMETERS = {"url": "url", "scheme": "scheme_name", "tolerance": "tolera
 
 
 class URL(click.types.StringParamType):
-    """A receiver's URL, checked where it is read (``text.url_problem``): a malformed one
+    """A receiver's URL, checked where it is read (``urls.url_problem``): a malformed one
     is a usage error naming it, not a delivery that fails halfway through a run."""
 
     name = "url"

@@ -35,7 +35,7 @@ from ..errors import ConfigError, SchemeDefinitionError
 from ..files import file_access
 from ..signing.schemes import BUILTIN_SCHEMES, REQUIRED_FIELDS, SCHEME_FIELDS, Scheme, get_scheme
 from ..signing.signatures import Secret
-from ..text import url_problem
+from ..urls import url_problem
 from .find import PYPROJECT_NAME, find_config
 
 #: The keys a config file may set, besides ``schemes``.

@@ -19,9 +19,9 @@ from .. import __version__
 from ..errors import InputError, MissingSecretError
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, new_message_id, sign
-from ..text import url_problem
 from ..transport import failures
 from ..transport.retry import RetryPolicy, retry_after_seconds
+from ..urls import url_problem
 
 #: The two answers the inventory API documents for this webhook.
 CONTRACT = {200: "processed", 422: "processing failed"}
@@ -107,7 +107,7 @@ class DeliveryResult:
 
 
 def check_url(url: str) -> str:
-    """``url`` when a delivery can be made to it (``text.url_problem``), else ``InputError``."""
+    """``url`` when a delivery can be made to it (``urls.url_problem``), else ``InputError``."""
     problem = url_problem(url)
     if problem is not None:
         raise InputError(f"invalid URL {url!r}: {problem}")
