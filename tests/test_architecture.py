@@ -27,6 +27,7 @@ LAYERS = [
         "inventory_cli.record",
         "inventory_cli.json_text",
         "inventory_cli.text",
+        "inventory_cli.urls",
     ),
     # Schemes, signing and verifying signatures, diagnosis of bad ones.
     ("inventory_cli.signing",),

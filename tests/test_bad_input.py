@@ -287,3 +287,125 @@ def test_a_file_name_that_is_not_text_still_prints(invwh, tmp_path):
     path.write_bytes((SAMPLES / "stock-increase.json").read_bytes())
     result = invwh("validate", path)
     assert "caf\\udce9.json: stock.increase" in result.stdout
+
+
+# --- URLs and numbers: checked where they are read, one line and exit 2 ---------------
+
+#: A command of each kind that takes --url, with URL standing for it.
+URL_COMMANDS = {
+    "send": ["send", str(SAMPLES / "stock-increase.json"), "--url", "URL"],
+    "trigger": ["trigger", "stock.increase", "--url", "URL"],
+    "check": ["check", "--url", "URL"],
+    "replay": ["replay", "-", "--url", "URL"],
+    "sign": ["sign", str(SAMPLES / "stock-increase.json"), "--format", "curl", "--url", "URL"],
+}
+
+#: A malformed URL and the words that say what is wrong with it.
+BAD_URLS = {
+    "http://[::1/x": "the host's brackets do not match",
+    "http://[zz]/x": "the host in brackets is not an IPv6 address",
+    "http://localhost:99999/x": "port 99999 is out of range (1 to 65535)",
+    "http://localhost:0/x": "port 0 is out of range",
+    "http://localhost:abc/x": "port 'abc' is not a number",
+    "http:///x": "it has no host",
+    "http://:8080/x": "it has no host",
+    "http://a b/x": "it holds a space",
+    "http://h/x y": "it holds a space",
+    "http://h/\x1b[2J": "control character",
+    "http://a%zz/x": "is not a host name",
+    "ftp://h/x": "it needs http:// or https://",
+    "localhost:3000/x": "did you mean http://localhost:3000/x?",
+}
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+@pytest.mark.parametrize("command", URL_COMMANDS)
+def test_a_malformed_url_is_an_input_error(invwh, command, url):
+    """Not a traceback (replay, trigger), not "could not deliver", exit 3 (send, check)."""
+    args = [url if arg == "URL" else arg for arg in URL_COMMANDS[command]]
+    result = invwh(*args, "--secret", TEST_SECRET, code=2, input=b"")
+    assert result.stdout == ""
+    one_error_line(result.stderr, BAD_URLS[url])
+    assert "invalid value for '--url'" in result.stderr
+    assert repr(url) in result.stderr  # names the URL, escaped
+
+
+def test_a_malformed_url_in_the_environment_is_an_input_error(invwh):
+    result = invwh("trigger", "stock.increase", "--secret", TEST_SECRET, env={"INVWH_URL": "http://h:99999/"},
+                   code=2)  # fmt: skip
+    one_error_line(result.stderr, "'http://h:99999/': port 99999 is out of range")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1]:8080/x",
+        "https://dév.example/hooks",
+        "http://user:pw@h:80/p?q=1#f",
+        "http://h:/x",
+        "HTTP://H/",
+    ],
+)
+def test_a_usable_url_is_not_refused(url):
+    from inventory_cli.urls import url_problem
+
+    assert url_problem(url) is None
+
+
+NUMBER_COMMANDS = {name: args for name, args in URL_COMMANDS.items() if name != "sign"}
+
+#: (option, value, what the line says)
+BAD_NUMBERS = [
+    ("--timeout", "inf", "not in the range"),
+    ("--timeout", "nan", "'nan' is not a finite number"),
+    ("--timeout", "1e309", "not in the range"),
+    ("--timeout", "0", "not in the range"),
+    ("--timeout", "-1", "not in the range"),
+    ("--timeout", "1e12", "not in the range"),
+    ("--timeout", "soon", "'soon' is not a valid number"),
+]
+
+
+@pytest.mark.parametrize("option, value, words", BAD_NUMBERS)
+@pytest.mark.parametrize("command", NUMBER_COMMANDS)
+def test_a_timeout_that_is_not_a_finite_positive_number_is_an_input_error(
+    invwh, command, option, value, words
+):
+    """`inf` and `1e309` gave an OverflowError about time_t, `nan` a ValueError."""
+    args = ["http://127.0.0.1:9/" if arg == "URL" else arg for arg in NUMBER_COMMANDS[command]]
+    result = invwh(*args, option, value, "--secret", TEST_SECRET, code=2, input=b"")
+    one_error_line(result.stderr, words)
+    assert f"'{option}'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["replay", "-", "--rate", "1e-300"], "not in the range 0.001<=x<=1000000"),  # was a traceback
+        (["replay", "-", "--rate", "nan"], "'nan' is not a finite number"),  # hung forever
+        (["replay", "-", "--rate", "inf"], "not in the range"),
+        (["replay", "-", "--rate", "0"], "not in the range"),
+        (["replay", "-", "--concurrency", "0"], "not in the range 1<=x<=256"),
+        (["replay", "-", "--limit", "0"], "not in the range x>=1"),
+        (["send", str(SAMPLES / "stock-increase.json"), "--retries", "1000"], "not in the range 0<=x<=100"),
+        (["send", str(SAMPLES / "stock-increase.json"), "--retries", "-1"], "not in the range"),
+        (["check", "--tolerance", "-1"], "not in the range x>=0"),
+        (["check", "--tolerance", "inf"], "is not a valid integer"),
+        (["check", "--seed", "-1"], "not in the range x>=0"),
+        (["check", "--expect", "99"], "not in the range 100<=x<=599"),
+        (["verify", "--body", str(SAMPLES / "stock-increase.json"), "--now", "nan"], "not a finite number"),
+        (["verify", "--body", str(SAMPLES / "stock-increase.json"), "--now", "inf"], "not in the range"),
+        (["verify", "--body", str(SAMPLES / "stock-increase.json"), "--now", "-1"], "not in the range"),
+    ],
+    ids=lambda value: " ".join(value[-2:]) if isinstance(value, list) else None,
+)
+def test_a_number_out_of_range_is_an_input_error(invwh, args, words):
+    needs = ["--url", "http://127.0.0.1:9/"] if args[0] in NUMBER_COMMANDS else []
+    result = invwh(*args, *needs, "--secret", TEST_SECRET, code=2, input=b"")
+    one_error_line(result.stderr, words)
+
+
+def test_a_secret_file_that_never_ends_is_read_with_a_cap(invwh):
+    """/dev/zero was read until memory ran out; payloads and -H @FILE were capped already."""
+    result = invwh("sign", str(SAMPLES / "stock-increase.json"), "--secret-file", "/dev/zero", code=2)
+    one_error_line(result.stderr, "secret file /dev/zero: larger than 64 KiB")

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 
+import click
 import pytest
 from conftest import INVALID_SAMPLES, SAMPLES, VALID_SAMPLES
 
@@ -190,9 +191,26 @@ def test_sign_timestamp(invwh, timestamp):
     assert data["headers"]["X-Webhook-Signature"] == signed(KNOWN, "k", int(timestamp))["X-Webhook-Signature"]
 
 
-@pytest.mark.parametrize("timestamp", ["-1", "soon", "1.5"])
+@pytest.mark.parametrize("timestamp", ["-1", "soon", "1.5", "1000000000000", "99999999999999999999"])
 def test_sign_bad_timestamp_is_a_usage_error(invwh, timestamp):
     assert "--timestamp" in invwh("sign", KNOWN, "--secret", "k", "--timestamp", timestamp, code=2).stderr
+
+
+def test_sign_takes_every_timestamp_verify_reads_and_no_other(invwh):
+    """One rule for both: the largest 12-digit timestamp signs and verifies; one more is refused
+    by sign as verify would call it malformed."""
+    largest = "999999999999"
+    headers = invwh("sign", KNOWN, "--secret", "k", "--timestamp", largest, "--format", "json").json[
+        "headers"
+    ]
+    invwh("verify", "--body", KNOWN, "--secret", "k", *headers_args(headers), "--now", largest)
+    headers["X-Timestamp"] = str(int(largest) + 1)
+    result = invwh(
+        "verify", "--body", KNOWN, "--secret", "k", *headers_args(headers), "--now", largest, code=1
+    )
+    assert "must be unix seconds" in result.stdout + result.stderr
+    result = invwh("sign", KNOWN, "--secret", "k", "--timestamp", str(int(largest) + 1), code=2)
+    assert "0<=x<=999999999999" in result.stderr
 
 
 @pytest.mark.parametrize("method", ["PUT", "patch", "DELETE"])
@@ -614,6 +632,69 @@ def test_colour_only_when_asked_or_on_a_terminal(invwh, flags, env, coloured):
     result = invwh(*flags, "validate", *VALID_SAMPLES, env=env)
     assert ("\x1b[" in result.stdout) is coloured
     assert f"{len(VALID_SAMPLES)} valid, 0 invalid" in result.stdout
+
+
+@pytest.mark.parametrize("where", ["before", "after", "last"])
+@pytest.mark.parametrize("flag, coloured", [("--color", True), ("--no-color", False)])
+def test_the_group_options_are_accepted_after_the_command_name_too(invwh, where, flag, coloured):
+    """`invwh validate --no-color ...` was 'no such option'."""
+    args = {
+        "before": [flag, "validate", *VALID_SAMPLES],
+        "after": ["validate", flag, *VALID_SAMPLES],
+        "last": ["validate", *VALID_SAMPLES, flag],
+    }[where]
+    assert ("\x1b[" in invwh(*args, env={"NO_COLOR": None}).stdout) is coloured
+
+
+@pytest.mark.parametrize("spelling", [["--config", "other.toml"], ["--config=other.toml"]])
+def test_config_is_accepted_after_the_command_name(invwh, tmp_path, monkeypatch, spelling):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "other.toml").write_text('scheme = "github"\n', encoding="utf-8")
+    assert invwh("schemes", "--format", "json", *spelling).json["default"] == "github"
+    assert invwh("schemes", *spelling, "show", "stripe").stdout.startswith("# stripe")
+
+
+def test_after_a_double_dash_a_group_option_is_an_argument(invwh):
+    result = invwh("validate", "--", "--no-color", code=2)
+    assert "--no-color" in result.stderr
+
+
+def every_command() -> list[tuple[str, click.Command]]:
+    from inventory_cli.cli.app import cli
+
+    found = []
+
+    def walk(command: click.Command, path: str) -> None:
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            context = click.Context(command)
+            for name in command.list_commands(context):
+                walk(command.get_command(context, name), f"{path} {name}")
+
+    walk(cli, "invwh")
+    return found
+
+
+@pytest.mark.parametrize("path, command", every_command(), ids=[path for path, _ in every_command()])
+def test_every_option_of_every_command_has_help(path, command):
+    """`replay --concurrency` had none; a new option without words fails here."""
+    undocumented = [
+        p.opts for p in command.params if isinstance(p, click.Option) and not (p.help or "").strip()
+    ]
+    assert undocumented == [], path
+
+
+def test_schemes_show_completes_the_scheme_names(tmp_path, monkeypatch):
+    from click.shell_completion import ShellComplete
+
+    from inventory_cli.cli.app import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "invwh.toml").write_text('[schemes.acme]\nsignature_header = "X-Acme"\n', encoding="utf-8")
+    complete = ShellComplete(cli, {}, "invwh", "_INVWH_COMPLETE")
+    names = [item.value for item in complete.get_completions(["schemes", "show"], "s")]
+    assert names == ["standard-webhooks", "stripe", "slack", "shopify", "square"]
+    assert [item.value for item in complete.get_completions(["schemes", "show"], "ac")] == ["acme"]
 
 
 @pytest.mark.parametrize(

@@ -146,12 +146,26 @@ def test_an_explicit_pyproject_is_read_for_its_tool_invwh_table(invwh, here):
     )
 
 
+def command_reading(text: str) -> list[str]:
+    """A command that reads the setting ``text`` sets: only those say what is wrong with it."""
+    key = text.split("=")[0].strip()
+    return {
+        "url": ["send", KNOWN, "--secret", TEST_SECRET],
+        "tolerance": ["verify", "--body", KNOWN],
+        "secret_env": ["sign", KNOWN],
+        "secret": ["sign", KNOWN],
+    }.get(key, ["schemes"])
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
         ("urll = 'x'", "invwh.toml: urll is not a setting (known: url, scheme, tolerance, secret_env"),
-        ("url = 'localhost:3000'", "invwh.toml: url must be an http:// or https:// URL with a host"),
+        ("url = 'localhost:3000'", "invwh.toml: url 'localhost:3000' is not a usable URL: it needs http://"),
+        ("url = 'http://[::1/x'", "invwh.toml: url 'http://[::1/x' is not a usable URL: the host's brackets"),
+        ("url = 'http://h:99999/'", "invwh.toml: url 'http://h:99999/' is not a usable URL: port 99999"),
         ("url = 3000", "invwh.toml: url must be an http:// or https:// URL"),
+        ("url = ['http://h/']", "invwh.toml: url must be an http:// or https:// URL"),
         ("tolerance = -1", "invwh.toml: tolerance must be a whole number of seconds, 0 or more"),
         ("tolerance = 2.5", "invwh.toml: tolerance must be a whole number"),
         ("tolerance = true", "invwh.toml: tolerance must be a whole number"),
@@ -179,7 +193,7 @@ def test_an_explicit_pyproject_is_read_for_its_tool_invwh_table(invwh, here):
 )  # fmt: skip
 def test_a_bad_config_is_one_clear_line_naming_the_file_and_key(invwh, here, text, message):
     write(here, text)
-    result = invwh("schemes", code=2)
+    result = invwh(*command_reading(text), code=2)
     assert result.stderr.startswith(f"invwh: error: {message}")
     assert result.stderr.count("\n") == 1
     assert result.stdout == ""
@@ -464,16 +478,75 @@ def test_the_listen_command_with_a_custom_scheme_from_the_config(invwh, here):
     assert TEST_SECRET not in stderr
 
 
-def test_a_config_error_is_given_before_anything_runs(invwh, here):
-    write(here, "tolerance = 'soon'\n")
-    for args in (["sign", KNOWN], ["verify", "--body", KNOWN], ["schemes"], ["validate", KNOWN]):
-        assert "invwh.toml: tolerance must be" in invwh(*args, code=2).stderr
+def test_a_wrong_value_stops_only_the_commands_that_read_it(invwh, here):
+    """A bad url stops send, not `invwh schemes` or validate; a bad tolerance stops verify, not
+    sign (given its own --url); a flag that overrides the setting keeps it from mattering."""
+    write(here, "url = 'http://[::1/x'\ntolerance = 'soon'\n")
+    for args in (
+        ["sign", KNOWN, "--secret", TEST_SECRET, "--url", "http://h/"],
+        ["schemes"],
+        ["validate", KNOWN],
+    ):
+        invwh(*args)
+    for args, setting in (
+        (["send", KNOWN, "--secret", TEST_SECRET], "url 'http://[::1/x' is not a usable URL"),
+        (["trigger", "stock.increase", "--secret", TEST_SECRET], "url 'http://[::1/x' is not"),
+        (["check", "--secret", TEST_SECRET], "url 'http://[::1/x' is not a usable URL"),
+        (["replay", "-", "--secret", TEST_SECRET], "url 'http://[::1/x' is not a usable URL"),
+        (["verify", "--body", KNOWN], "tolerance must be a whole number"),
+    ):
+        result = invwh(*args, code=2)
+        assert result.stderr == f"invwh: error: invwh.toml: {setting}" + result.stderr.split(setting)[1]
+        assert result.stderr.count("\n") == 1
+    # The flag wins, so the file's url is never read.
+    result = invwh("send", KNOWN, "--secret", TEST_SECRET, "--url", "http://127.0.0.1:9/", "--timeout", "2",
+                   code=3)  # fmt: skip
+    assert "connection refused" in result.stderr
+    assert "invwh.toml" not in result.stderr
 
 
-def test_load_config_raises_config_error(here):
-    write(here, "url = 'ftp://x'\n")
-    with pytest.raises(ConfigError, match=r"invwh\.toml: url must be"):
-        load_config()
+def test_load_config_keeps_a_wrong_value_until_it_is_read(here):
+    write(here, "url = 'ftp://x'\nscheme = 'github'\n")
+    config = load_config()
+    assert config is not None and config.scheme == "github"
+    with pytest.raises(ConfigError, match=r"invwh\.toml: url 'ftp://x' is not a usable URL"):
+        _ = config.url
+
+
+def test_a_byte_order_mark_is_accepted(invwh, here):
+    """Notepad writes UTF-8 with a BOM; TOML forbids it but it means nothing: dropped."""
+    (here / "invwh.toml").write_bytes(b"\xef\xbb\xbfscheme = 'github'\n")
+    assert invwh("schemes", "--format", "json").json["default"] == "github"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", "invwh.toml: not valid TOML: nested too deeply"),
+        (
+            b"a = " + b"{b = " * 5000 + b"1" + b"}" * 5000 + b"\n",
+            "invwh.toml: not valid TOML: nested too deeply",
+        ),
+    ],
+)
+def test_deep_nesting_is_one_line(invwh, here, content, message):
+    (here / "invwh.toml").write_bytes(content)
+    assert invwh("schemes", code=2).stderr == f"invwh: error: {message}\n"
+
+
+@pytest.mark.parametrize("tool", ["[tool]\ninvwh = 1\n", "[tool]\ninvwh = 'x'\n"])
+def test_tool_invwh_that_is_not_a_table(invwh, here, tool):
+    write(here, tool, name="pyproject.toml")
+    result = invwh("schemes", code=2)
+    assert (
+        result.stderr
+        == "invwh: error: pyproject.toml: tool.invwh must be a table of settings: [tool.invwh]\n"
+    )
+
+
+def test_a_config_path_that_never_ends_is_read_with_a_cap(invwh, here):
+    result = invwh("--config", "/dev/zero", "schemes", code=2)
+    assert result.stderr == "invwh: error: config file /dev/zero: larger than 1 MiB; is it the config file?\n"
 
 
 def test_the_readme_example_config_works(invwh, here):
@@ -496,3 +569,11 @@ def test_every_command_with_a_url_reads_it_from_the_environment(invwh, here):
     for args in (["send", KNOWN], ["check"], ["replay", record], ["trigger", "stock.increase"]):
         result = invwh(*args, "--timeout", "2", "--format", "json", env=env, code=(0, 1, 3))
         assert "127.0.0.1:9" in result.stdout + result.stderr, args
+
+
+def test_a_broken_scheme_stops_the_commands_that_resolve_a_scheme_only(invwh, here):
+    write(here, "[schemes.acme]\nhash = 'sha256'\n")
+    invwh("validate", KNOWN)
+    for args in (["sign", KNOWN, "--secret", TEST_SECRET], ["schemes"]):
+        result = invwh(*args, code=2)
+        assert result.stderr == "invwh: error: invwh.toml: schemes.acme needs signature_header\n"

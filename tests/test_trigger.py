@@ -227,3 +227,26 @@ def test_an_unknown_type_is_a_usage_error(trigger):
 def test_print_needs_no_secret(invwh):
     event = json.loads(invwh("trigger", "stock.increase", "--print").stdout)
     assert TEST_SECRET not in json.dumps(event)
+
+
+def test_set_on_a_field_the_template_lacks_warns_with_the_nearest_and_still_sets_it(trigger):
+    """A typo (`skuu`) silently added a field; now stderr says so and names the nearest field."""
+    result = trigger(
+        "stock.increase", "--print", "--no-validate",
+        "--set", "skuu=X", "--set", "location.bn=A-1", "--set", "zzqqxx=1", "--set", "sku=KNOWN",
+    )  # fmt: skip
+    assert result.stderr.splitlines() == [
+        "invwh: warning: --set skuu: a stock.increase event has no such field; added (did you mean sku?)",
+        "invwh: warning: --set location.bn: a stock.increase event has no such field; added "
+        "(did you mean location.bin?)",
+        "invwh: warning: --set zzqqxx: a stock.increase event has no such field; added",
+    ]
+    event = json.loads(result.stdout)
+    assert (event["skuu"], event["location"]["bn"], event["zzqqxx"], event["sku"]) == ("X", "A-1", 1, "KNOWN")
+
+
+def test_set_on_the_template_fields_says_nothing(trigger):
+    result = trigger(
+        "stock.depleted", "--print", "--set", "sku=A", "--set", "location.bin=B", "--set", "reorderPoint=9"
+    )
+    assert result.stderr == ""

@@ -89,6 +89,43 @@ def usage_error(error: click.UsageError, command: str = "invwh") -> click.except
     return click.exceptions.Exit(ExitStatus.USAGE)
 
 
+#: The group's options, and whether each takes a value: accepted after the command name too.
+GROUP_OPTIONS = {"--color": False, "--no-color": False, "--config": True}
+
+
+def hoist_group_options(args: list[str]) -> list[str]:
+    """``args`` with the group's options that follow the command name moved before it.
+
+    ``invwh send --no-color ...`` is how people type it (git and docker
+    accept both places); click knows a group's options only before the
+    command. Nothing after ``--`` is touched, and no command has an option
+    of the same name, so nothing of the command's is taken.
+    """
+    position = 0
+    while position < len(args) and args[position].startswith("-") and args[position] != "--":
+        position += 2 if GROUP_OPTIONS.get(args[position]) else 1
+    if position >= len(args):
+        return args
+    before, command, after = args[:position], args[position], args[position + 1 :]
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(after):
+        arg = after[index]
+        if arg == "--":
+            rest += after[index:]
+            break
+        name = arg.partition("=")[0]
+        takes_value = GROUP_OPTIONS.get(name, False) and "=" not in arg
+        if name in GROUP_OPTIONS and index + takes_value < len(after):
+            hoisted += after[index : index + 1 + takes_value]
+            index += 1 + takes_value
+            continue
+        rest.append(arg)
+        index += 1
+    return [*before, *hoisted, command, *rest]
+
+
 class InvwhGroup(click.Group):
     def make_context(
         self,
@@ -104,6 +141,9 @@ class InvwhGroup(click.Group):
         except KeyboardInterrupt:  # click would say "Aborted!" and exit 1
             click.echo("invwh: interrupted", err=True)
             raise click.exceptions.Exit(ExitStatus.INTERRUPTED) from None
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_group_options(args))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)

@@ -12,6 +12,7 @@ ways in, so ``resolve_secrets`` walks the same order itself.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -23,6 +24,7 @@ from click.core import ParameterSource
 from ..errors import InputError, MissingSecretError
 from ..files import file_access
 from ..text import is_token
+from ..urls import url_problem
 from .context import AppContext
 
 # Schemes and signing load when a command uses them: `invwh validate` needs neither.
@@ -41,6 +43,45 @@ TOLERANCE_ENV = "INVWH_TOLERANCE"
 
 #: Config setting -> the parameter it gives a default to, in every command that has it.
 CONFIG_PARAMETERS = {"url": "url", "scheme": "scheme_name", "tolerance": "tolerance"}
+
+
+class URL(click.types.StringParamType):
+    """A receiver's URL, checked where it is read (``urls.url_problem``): a malformed one
+    is a usage error naming it, not a delivery that fails halfway through a run."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = super().convert(value, param, ctx)
+        problem = url_problem(text)
+        if problem is not None:
+            self.fail(f"invalid URL {text!r}: {problem}", param, ctx)
+        return text
+
+
+class FiniteRange(click.FloatRange):
+    """A number that is finite (no ``inf``, ``nan`` or ``1e309``) and within a range.
+
+    Click's ``FloatRange`` lets ``nan`` through (every comparison with it is
+    false) and ``inf`` when there is no upper bound; a timeout or a rate of
+    either reaches ``select`` or ``sleep`` as a traceback or a hang.
+    """
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+#: More retries than any receiver's hiccup needs; the backoff doubles after each.
+MAX_RETRIES = 100
+
+#: The longest wait a user may ask of one step (a day): longer is a typo, and the
+#: operating system's timers refuse what does not fit their seconds.
+MAX_SECONDS = 86_400.0
 
 
 def secret_options(*, multiple: bool = False) -> Callable[[F], F]:
@@ -77,13 +118,13 @@ def scheme_option(function: F) -> F:
         envvar=SCHEME_ENV,
         show_envvar=True,
         metavar="NAME",
-        shell_complete=_complete_scheme,
+        shell_complete=complete_scheme_name,
         help=f"Signature scheme: {', '.join(BUILTIN_SCHEMES)}, or one defined in the config file "
         "(`invwh schemes` lists them).",
     )(function)
 
 
-def _complete_scheme(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+def complete_scheme_name(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     from ..signing.schemes import BUILTIN_SCHEMES
 
     names = list(BUILTIN_SCHEMES)
@@ -143,13 +184,23 @@ def current_config() -> Config | None:
 
 
 def config_default_map(config: Config, commands: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """``ctx.default_map`` for the group: the config's defaults for every command's parameters."""
-    defaults = {
-        parameter: value
-        for setting, parameter in CONFIG_PARAMETERS.items()
-        if (value := getattr(config, setting)) is not None
-    }
+    """``ctx.default_map`` for the group: the config's defaults for every command's parameters.
+
+    A setting with a wrong value gives a default that raises its ``ConfigError`` when called:
+    click calls it only for a command that has the parameter and no flag or variable setting
+    it, so the file's mistake stops just the commands that would have used it.
+    """
+    defaults: dict[str, Any] = {}
+    for setting, parameter in CONFIG_PARAMETERS.items():
+        if setting in config.problems:
+            defaults[parameter] = functools.partial(_raise_config_problem, config, setting)
+        elif (value := getattr(config, setting)) is not None:
+            defaults[parameter] = value
     return {name: dict(defaults) for name in commands}
+
+
+def _raise_config_problem(config: Config, setting: str) -> Any:
+    return getattr(config, setting)  # raises the setting's ConfigError
 
 
 def resolve_scheme(name: str) -> Scheme:
@@ -238,9 +289,18 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
     return (value,)
 
 
+#: Far more than any secret; a wrong path (a log, /dev/zero) is not read whole.
+MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
 def _read_secret_file(path: str) -> str:
-    with file_access(f"secret file {path}"), open(path, encoding="utf-8") as file:
-        text = file.read()
+    with file_access(f"secret file {path}"), open(path, "rb") as file:
+        data = file.read(MAX_SECRET_FILE_BYTES + 1)
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise InputError(f"secret file {path}: larger than 64 KiB; expected the secret alone")
+    with file_access(f"secret file {path}"):
+        # As open() in text mode read it before the cap: universal newlines.
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     # Editors and `echo` end files with a newline that is not part of the secret.
     text = text.removesuffix("\n").removesuffix("\r")
     if not text.strip():
@@ -377,15 +437,14 @@ def endpoint_options(
             if insecure and ca_bundle:
                 raise InputError("give --insecure or --ca-bundle, not both")
             endpoint = None
-            if url is not None:
-                from ..workflows.delivery import check_url
-
-                endpoint = Endpoint(check_url(url), timeout, attempts, ca_bundle or not insecure)
+            if url is not None:  # checked by the URL type where it was read
+                endpoint = Endpoint(url, timeout, attempts, ca_bundle or not insecure)
             return function(*args, endpoint=endpoint, **kwargs)
 
         options = [
             click.option(
                 "--url",
+                type=URL(),
                 required=url_required,
                 envvar="INVWH_URL",
                 show_envvar=True,
@@ -394,7 +453,7 @@ def endpoint_options(
             ),
             click.option(
                 "--timeout",
-                type=click.FloatRange(min=0, min_open=True),
+                type=FiniteRange(min=0, max=MAX_SECONDS, min_open=True),
                 default=10.0,
                 show_default=True,
                 help="Seconds to wait for each step of an answer.",
@@ -403,7 +462,7 @@ def endpoint_options(
                 [
                     click.option(
                         "--retries",
-                        type=click.IntRange(min=0),
+                        type=click.IntRange(0, MAX_RETRIES),
                         default=0,
                         show_default=True,
                         help="Retry connection errors, 5xx and 429 with exponential backoff "

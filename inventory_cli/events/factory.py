@@ -121,6 +121,30 @@ def apply_overrides(event: dict[str, Any], assignments: list[str]) -> dict[str, 
     return event
 
 
+def field_paths(event: dict[str, Any]) -> list[str]:
+    """Every field of ``event`` as ``--set`` names it: ``sku``, ``location``, ``location.bin``."""
+    paths = []
+    for key, value in event.items():
+        paths.append(key)
+        if isinstance(value, dict):
+            paths += [f"{key}.{inner}" for inner in field_paths(value)]
+    return paths
+
+
+def unknown_fields(paths: list[str], assignments: list[str]) -> list[tuple[str, str | None]]:
+    """The keys of ``assignments`` that name none of ``paths`` (the template's fields), each with
+    the nearest of them, or None: ``skuu=X`` is more often a typo than a new field."""
+    import difflib  # only trigger --set pays for it
+
+    unknown = []
+    for assignment in assignments:
+        key = assignment.partition("=")[0]
+        if key not in paths:
+            close = difflib.get_close_matches(key, paths, n=1)
+            unknown.append((key, close[0] if close else None))
+    return unknown
+
+
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 

@@ -399,6 +399,8 @@ def replace_signatures(scheme: Scheme, headers: Mapping[str, str], values: Seque
 
 #: Unix seconds are at most this many ASCII digits.
 _UNIX_SECONDS_DIGITS = 12
+#: The largest timestamp ``verify`` reads: what ``sign`` may sign with (one rule for both).
+MAX_UNIX_SECONDS = 10**_UNIX_SECONDS_DIGITS - 1
 
 
 class SignatureCheck(Record):

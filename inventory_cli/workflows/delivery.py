@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from .. import __version__
 from ..errors import InputError, MissingSecretError
@@ -21,6 +21,7 @@ from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, new_message_id, sign
 from ..transport import failures
 from ..transport.retry import RetryPolicy, retry_after_seconds
+from ..urls import url_problem
 
 #: The two answers the inventory API documents for this webhook.
 CONTRACT = {200: "processed", 422: "processing failed"}
@@ -106,10 +107,10 @@ class DeliveryResult:
 
 
 def check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        hint = f"; did you mean http://{url}?" if "://" not in url else ""
-        raise InputError(f"invalid URL {url!r}: it needs http:// or https:// and a host{hint}")
+    """``url`` when a delivery can be made to it (``urls.url_problem``), else ``InputError``."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise InputError(f"invalid URL {url!r}: {problem}")
     return url
 
 

@@ -15,6 +15,7 @@ from ...workflows.report import MALFORMED, SKIPPED, Item, Report, delivery_item,
 from ..context import AppContext
 from ..options import (
     Endpoint,
+    FiniteRange,
     endpoint_options,
     expect_option,
     report_options,
@@ -23,6 +24,10 @@ from ..options import (
     scheme_option,
     secret_options,
 )
+
+#: The slowest rate is one delivery every 1,000 s: a longer wait between two is a typo.
+MIN_RATE = 0.001
+MAX_RATE = 1_000_000
 
 
 @click.command(short_help="POST a recording's deliveries again.")
@@ -35,9 +40,17 @@ from ..options import (
     is_flag=True,
     help="Send the recorded signature headers untouched instead of re-signing (tests replay protection).",
 )
-@click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True)
 @click.option(
-    "--rate", type=click.FloatRange(min=0, min_open=True), help="At most this many deliveries a second."
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Deliveries in flight at once, each on its own connection.",
+)
+@click.option(
+    "--rate",
+    type=FiniteRange(MIN_RATE, MAX_RATE),
+    help=f"At most this many deliveries a second ({MIN_RATE} to {MAX_RATE:,}).",
 )
 @click.option(
     "--filter", "event_type", type=click.Choice(event_type_names()), help="Replay only this event type."

@@ -9,7 +9,7 @@ import click
 
 from ...signing.schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME
 from ..context import AppContext
-from ..options import SCHEME_ENV, format_option, resolve_scheme
+from ..options import SCHEME_ENV, complete_scheme_name, format_option, resolve_scheme
 from ..status import ExitStatus
 
 
@@ -52,7 +52,7 @@ def schemes(ctx: click.Context, output_format: str) -> ExitStatus | None:
 
 
 @schemes.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_scheme_name)
 @click.pass_obj
 def show(app: AppContext, name: str) -> ExitStatus:
     """Print scheme NAME as a config block for invwh.toml.

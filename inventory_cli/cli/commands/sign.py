@@ -8,9 +8,11 @@ import time
 import click
 
 from ...events.payloads import read_payload
+from ...signing.signatures import MAX_UNIX_SECONDS
 from ..app import fail
 from ..context import AppContext
 from ..options import (
+    URL,
     check_method,
     check_notification_url,
     format_option,
@@ -32,7 +34,11 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
 @click.argument("payload", metavar="PAYLOAD")
 @secret_options()
 @scheme_option
-@click.option("--timestamp", type=click.IntRange(min=0), help="Unix seconds to sign with [default: now].")
+@click.option(
+    "--timestamp",
+    type=click.IntRange(0, MAX_UNIX_SECONDS),
+    help="Unix seconds to sign with, as verify reads them (at most 12 digits) [default: now].",
+)
 @click.option(
     "--id",
     "message_id",
@@ -56,6 +62,7 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
 )
 @click.option(
     "--url",
+    type=URL(),
     default=DEFAULT_URL,
     show_default=True,
     envvar="INVWH_URL",

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ...events.factory import apply_overrides, event_body, make_event
+from ...events.factory import apply_overrides, event_body, field_paths, make_event, unknown_fields
 from ...events.validation import check_event, event_type_names
 from ...workflows.delivery import Deliverer
 from ...workflows.report import Report, delivery_item, delivery_report
@@ -71,7 +71,14 @@ def trigger(
           --set location.warehouseId=WH-RTM-02 --url http://localhost:3000/webhooks
       invwh trigger stock.increase --set newQuantity=null --print > odd-event.json
     """
-    event = apply_overrides(make_event(event_type), list(assignments))
+    event = make_event(event_type)
+    template_fields = field_paths(event)
+    event = apply_overrides(event, list(assignments))
+    for key, nearest in unknown_fields(template_fields, list(assignments)):
+        # Set anyway (a receiver may be tested with an extra field), but never silently.
+        hint = f" (did you mean {nearest}?)" if nearest else ""
+        warning = f"--set {key}: a {event_type} event has no such field; added{hint}"
+        click.echo(f"invwh: warning: {warning}", err=True)
     body = event_body(event)
     check = check_event(body)
     if not check.ok and not no_validate:

@@ -10,9 +10,10 @@ import click
 from ...errors import InputError
 from ...events.payloads import read_payload
 from ...signing.schemes import Scheme
-from ...signing.signatures import Secret
+from ...signing.signatures import MAX_UNIX_SECONDS, Secret
 from ..context import AppContext
 from ..options import (
+    FiniteRange,
     check_method,
     check_notification_url,
     format_option,
@@ -50,7 +51,12 @@ if TYPE_CHECKING:
     "--method", default="POST", show_default=True, callback=check_method, help="The request's HTTP method."
 )
 @tolerance_option("Reject timestamps older or further ahead than this many seconds; 0 turns the check off.")
-@click.option("--now", type=float, metavar="UNIX", help="Pin the clock, for reproducible checks.")
+@click.option(
+    "--now",
+    type=FiniteRange(0, MAX_UNIX_SECONDS),
+    metavar="UNIX",
+    help="Pin the clock, for reproducible checks.",
+)
 @notification_url_option(
     "The URL the delivery was sent to, for a scheme that signs it (square; needed there)."
 )
