@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..events.validation import check_event
+from ..json_text import use_fast_decoder
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, check_signature
 from .recording import NOT_DELIVERED_STATUSES, BadLine, Recorded, why_not_a_delivery
@@ -109,6 +110,8 @@ def audit(
     url: str | None = None,
 ) -> Iterator[AuditItem]:
     """``url`` is the notification URL the deliveries were sent to, for a scheme that signs it."""
+    # Two JSON documents a delivery (the line, the body): msgspec's decoder, where it is installed.
+    use_fast_decoder()
     for record in records:
         if isinstance(record, BadLine):
             yield AuditItem(record.line, MALFORMED, record.reason)

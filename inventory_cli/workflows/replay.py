@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from ..events.validation import check_event
+from ..json_text import use_fast_decoder
 from ..signing.schemes import Scheme
 from ..transport.client_pool import ClientPool, Outcome, Post
 from ..transport.retry import RetryPolicy
@@ -68,6 +69,7 @@ def replay(
     through the Deliverer's ``requests`` sessions on a pool of threads. Both
     retry by the same ``RetryPolicy``.
     """
+    use_fast_decoder()  # a JSON line a delivery, read on the sending thread: msgspec, where installed
     kept = {name.lower() for name in scheme.replayed_header_names()}
 
     def signer_for(record: Recorded) -> Signer:
