@@ -210,6 +210,13 @@ def test_names_exported_before_the_api_still_resolve():
         inventory_cli.sign_body  # noqa: B018
 
 
+def test_the_version_is_public_and_written_once():
+    from inventory_cli.version import __version__
+
+    assert inventory_cli.__version__ == __version__
+    assert "__version__" in inventory_cli.__all__
+
+
 def test_importing_the_package_loads_nothing_else():
     """``invwh sign``'s start-up is benchmarked: the API must cost nothing until used, and
     the pytest plugin must never load outside pytest."""
