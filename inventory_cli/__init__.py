@@ -4,7 +4,8 @@ The Python API is ``__all__``, documented in the README's "Python API"
 section: ``sign_headers`` and ``verify`` (``api.py``, with ``ArgumentError``), ``check_event``,
 ``new_event`` and ``event_body``, the schemes, the types they return, the errors
 they raise, and ``__version__`` (written in ``version.py``). The pytest plugin is
-``inventory_cli.pytest_plugin``.
+``inventory_cli.pytest_plugin``. Nothing else is importable from here: the core's
+other names are imported from the modules that define them.
 
 The core (this package without ``cli``) knows nothing of click or rich. Every
 name loads on first use, so ``import inventory_cli`` (which every ``invwh``
@@ -40,24 +41,6 @@ _PUBLIC = {
     "UnknownSchemeError": "errors",
 }
 
-#: Names the package exported before it had a documented API: they still
-#: resolve, so code that used them keeps working, but they are the core's
-#: building blocks, not the API (not in ``__all__``, free to change).
-_COMPATIBLE = {
-    "sign": "signing.signatures",
-    "check_signature": "signing.signatures",
-    "judge": "workflows.verdict",
-    "union_schema": "events.validation",
-    "DeliveryError": "errors",
-    "MissingSecretError": "errors",
-    "Deliverer": "workflows.delivery",
-    "DeliveryOptions": "workflows.delivery",
-    "DeliveryResult": "workflows.delivery",
-    "Receiver": "workflows.receive",
-    "ReceiverConfig": "workflows.receive",
-    "read_recording": "workflows.recording",
-}
-
 __all__ = sorted(_PUBLIC)
 
 if TYPE_CHECKING:  # the type checker sees the names; a run imports each on first use
@@ -72,7 +55,7 @@ if TYPE_CHECKING:  # the type checker sees the names; a run imports each on firs
 
 
 def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name) or _COMPATIBLE.get(name)
+    module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'inventory_cli' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
