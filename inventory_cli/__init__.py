@@ -2,12 +2,15 @@
 
 The Python API is ``__all__``, documented in the README's "Python API"
 section: ``sign_headers`` and ``verify`` (``api.py``, with ``ArgumentError``), ``check_event``,
-``new_event`` and ``event_body``, the schemes, and the types they return
-and the errors they raise. The pytest plugin is ``inventory_cli.pytest_plugin``.
+``new_event`` and ``event_body``, the schemes, the types they return, the errors
+they raise, and ``__version__`` (written in ``version.py``). The pytest plugin is
+``inventory_cli.pytest_plugin``. Nothing else is importable from here: the core's
+other names are imported from the modules that define them.
 
 The core (this package without ``cli``) knows nothing of click or rich. Every
 name loads on first use, so ``import inventory_cli`` (which every ``invwh``
-run does) stays cheap.
+run does) stays cheap. This module is the package's face, the top of its
+layers: no module inside the package imports from it (tests/test_architecture.py).
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 #: The public names and the module each comes from.
 _PUBLIC = {
+    "__version__": "version",
     "sign_headers": "api",
     "verify": "api",
     "new_event": "api",
@@ -39,25 +41,7 @@ _PUBLIC = {
     "UnknownSchemeError": "errors",
 }
 
-#: Names the package exported before it had a documented API: they still
-#: resolve, so code that used them keeps working, but they are the core's
-#: building blocks, not the API (not in ``__all__``, free to change).
-_COMPATIBLE = {
-    "sign": "signing.signatures",
-    "check_signature": "signing.signatures",
-    "judge": "workflows.verdict",
-    "union_schema": "events.validation",
-    "DeliveryError": "errors",
-    "MissingSecretError": "errors",
-    "Deliverer": "workflows.delivery",
-    "DeliveryOptions": "workflows.delivery",
-    "DeliveryResult": "workflows.delivery",
-    "Receiver": "workflows.receive",
-    "ReceiverConfig": "workflows.receive",
-    "read_recording": "workflows.recording",
-}
-
-__all__ = ["__version__", *sorted(_PUBLIC)]
+__all__ = sorted(_PUBLIC)
 
 if TYPE_CHECKING:  # the type checker sees the names; a run imports each on first use
     from .api import ArgumentError, new_event, sign_headers, verify  # noqa: F401
@@ -66,11 +50,12 @@ if TYPE_CHECKING:  # the type checker sees the names; a run imports each on firs
     from .events.validation import EventCheck, Problem, check_event  # noqa: F401
     from .signing.schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme  # noqa: F401
     from .signing.signatures import Secret, SignatureCheck  # noqa: F401
+    from .version import __version__  # noqa: F401
     from .workflows.verdict import Verdict  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name) or _COMPATIBLE.get(name)
+    module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'inventory_cli' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)

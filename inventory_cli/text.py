@@ -96,17 +96,6 @@ def redact(text: str) -> str:
     return text
 
 
-def redact_bytes(data: bytes) -> bytes:
-    """``redact`` for bytes that will be shown as text (a receiver's body)."""
-    if not _secret_forms:
-        return data
-    for form in _secret_forms:
-        encoded = form.encode("utf-8", "surrogateescape")
-        if encoded in data:
-            data = data.replace(encoded, REDACTED.encode())
-    return data
-
-
 def redact_value(value: object) -> object:
     """``redact`` through a document's strings (in dicts and lists; keys are invwh's own)."""
     if not _secret_forms:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -18,6 +19,8 @@ from click.testing import CliRunner
 from hygiene import register_secret
 
 from inventory_cli.cli import cli
+from inventory_cli.signing.schemes import Scheme
+from inventory_cli.signing.signatures import Secret
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -146,3 +149,12 @@ def sign_in_a_fresh_process(before: str, report: str) -> str:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()[-1]
+
+
+def generate_secret(scheme: Scheme) -> Secret:
+    """A new random secret in the form ``scheme`` takes (prefix, then UTF-8, hex or base64)."""
+    raw = os.urandom(24)
+    if scheme.secret_encoding == "utf8":
+        return Secret(scheme.secret_prefix + "invwh-" + raw.hex())
+    text = raw.hex() if scheme.secret_encoding == "hex" else base64.b64encode(raw).decode("ascii")
+    return Secret(scheme.secret_prefix + text)

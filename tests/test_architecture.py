@@ -4,7 +4,9 @@ Every ``import`` in ``inventory_cli`` is read with ``ast`` (at module level,
 inside functions, under ``TYPE_CHECKING``: a typing-only cycle is a cycle to
 a reader too) and resolved to the module it names. The layers, lowest first,
 are below; a module may import its own layer's modules and those of lower
-layers, never a higher one.
+layers, never a higher one. The package root (``inventory_cli/__init__.py``,
+the Python API's face) is above them all: it names the public names, and no
+module inside the package imports from it.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ PACKAGE = Path(inventory_cli.__file__).parent
 
 #: Lowest first. A module's layer is the longest prefix listed here that matches its name.
 LAYERS = [
-    # The base every layer may use: the error types, reading the user's files.
+    # The base every layer may use: the error types, reading the user's files, the version.
     (
+        "inventory_cli.version",
         "inventory_cli.errors",
         "inventory_cli.files",
         "inventory_cli.record",
@@ -50,6 +53,8 @@ LAYERS = [
     # The command line.
     ("inventory_cli.cli", "inventory_cli.__main__"),
 ]
+#: The package root: the public API's face, above every layer.
+ROOT = "inventory_cli"
 
 
 def module_name(path: Path) -> str:
@@ -61,8 +66,8 @@ MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
 def layer_of(module: str) -> int:
-    if module == "inventory_cli":
-        return -1  # the package itself: lazy public names, checked by its own test
+    if module == ROOT:
+        return len(LAYERS)  # matched exactly: a prefix would put every unlisted module here
     matches = [
         (len(prefix), rank)
         for rank, prefixes in enumerate(LAYERS)
@@ -73,12 +78,13 @@ def layer_of(module: str) -> int:
     return max(matches)[1]
 
 
-def imports_of(module: str) -> set[str]:
-    """The package's modules that ``module`` imports, wherever in the file."""
+def imports_of(module: str, source: str | None = None) -> set[str]:
+    """The package's modules that ``module`` imports, wherever in the file (or in ``source``)."""
     path = MODULES[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    source = path.read_text(encoding="utf-8") if source is None else source
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -111,12 +117,16 @@ def test_every_module_has_a_layer():
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_no_module_imports_a_higher_layer(module):
-    if module == "inventory_cli":
-        return  # the package's public names: it imports each on first use, never at import time
-    upward = sorted(
-        name for name in GRAPH[module] if name != "inventory_cli" and layer_of(name) > layer_of(module)
-    )
+    upward = sorted(name for name in GRAPH[module] if layer_of(name) > layer_of(module))
     assert not upward, f"{module} (layer {layer_of(module)}) imports a higher layer: {upward}"
+
+
+def test_no_module_imports_the_package_root():
+    # `from .. import __version__` would run from a workflow up to the face: the version lives
+    # in inventory_cli.version, every other name in the module that defines it.
+    importers = sorted(module for module, imported in GRAPH.items() if ROOT in imported)
+    assert not importers, f"these import the package root {ROOT}: {importers}"
+    assert layer_of(ROOT) > max(layer_of(module) for module in MODULES if module != ROOT)
 
 
 def test_no_import_cycle():
@@ -127,8 +137,6 @@ def test_no_import_cycle():
     def visit(module: str, path: list[str]) -> None:
         state[module] = "open"
         for name in sorted(GRAPH[module]):
-            if name == "inventory_cli":
-                continue  # the package's lazy names import on first use, never at import time
             if state.get(name) == "open":
                 cycles.append([*path[path.index(name) :], name])
             elif name not in state:
@@ -143,8 +151,8 @@ def test_no_import_cycle():
 
 def test_the_core_knows_nothing_of_click():
     for module, path in MODULES.items():
-        if layer_of(module) >= layer_of("inventory_cli.cli") or module == "inventory_cli":
-            continue
+        if layer_of(module) >= layer_of("inventory_cli.cli"):
+            continue  # the CLI, and the root above it (importing the root loads nothing: test_api)
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -160,3 +168,7 @@ def test_the_graph_sees_imports_at_every_depth():
     # The walk must see function-level and TYPE_CHECKING imports, or the rules above prove little.
     cli_app = GRAPH["inventory_cli.cli.app"]
     assert any(name.startswith("inventory_cli.config.load") for name in cli_app), cli_app
+    # `from .. import x` names the root when x is not a module: the root rule above needs it seen.
+    replay = "inventory_cli.workflows.replay"
+    assert imports_of(replay, "from .. import __version__") == {ROOT}
+    assert imports_of(replay, "from ..version import __version__") == {"inventory_cli.version"}

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, TEST_SECRET
 
-from inventory_cli import Secret, sign
 from inventory_cli.events.payloads import MAX_PAYLOAD_BYTES
 from inventory_cli.signing.schemes import INVENTORY_V1
+from inventory_cli.signing.signatures import Secret, sign
 
 NOW = 1_700_000_000
 

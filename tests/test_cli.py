@@ -13,9 +13,9 @@ import click
 import pytest
 from conftest import INVALID_SAMPLES, SAMPLES, VALID_SAMPLES
 
-from inventory_cli import Secret, sign
 from inventory_cli.cli.app import COMMANDS
 from inventory_cli.signing.schemes import HMAC_SHA256_HEX, INVENTORY_V1
+from inventory_cli.signing.signatures import Secret, sign
 
 KNOWN = SAMPLES / "minimal-increase.json"
 KNOWN_SIGNATURE = (

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SAMPLES, TEST_SECRET
+from conftest import SAMPLES, TEST_SECRET, generate_secret
 
 from inventory_cli.signing.schemes import BUILTIN_SCHEMES
-from inventory_cli.signing.signatures import Secret, generate_secret, sign
+from inventory_cli.signing.signatures import Secret, sign
 from inventory_cli.workflows.verdict import judge
 
 LF_BODY = (SAMPLES / "stock-increase.json").read_bytes()  # indented over several lines, LF endings

@@ -10,8 +10,13 @@ import pytest
 from conftest import INVALID_SAMPLES, SAMPLES, VALID_SAMPLES
 from jsonschema import Draft202012Validator
 
-from inventory_cli import check_event, union_schema
-from inventory_cli.events.validation import SCHEMA_DIR, event_type_names, get_event_type
+from inventory_cli.events.validation import (
+    SCHEMA_DIR,
+    check_event,
+    event_type_names,
+    get_event_type,
+    union_schema,
+)
 
 TYPES = {
     "stock.increase": ("InventoryStockIncreaseEvent", "inventoryStockIncreaseEventType"),

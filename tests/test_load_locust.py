@@ -201,7 +201,7 @@ def test_a_missing_secret_stops_the_run_with_one_line(tmp_path):
 def test_importing_invwh_does_not_import_locust():
     code = (
         "import sys, inventory_cli, inventory_cli.cli.app\n"
-        "from inventory_cli import sign, check_event\n"
+        "from inventory_cli import sign_headers, check_event\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))\n"
     )
     done = run([sys.executable, "-c", code], ROOT)

@@ -21,10 +21,11 @@ from hygiene import register_secret
 from jsonschema import Draft202012Validator
 from servers import Received, Reply, serve
 
-from inventory_cli import Secret, check_event, judge, union_schema
 from inventory_cli.events.sample_files import shipped_samples, summary
-from inventory_cli.events.validation import compile_schema, event_types
+from inventory_cli.events.validation import check_event, compile_schema, event_types, union_schema
 from inventory_cli.signing.schemes import INVENTORY_V1
+from inventory_cli.signing.signatures import Secret
+from inventory_cli.workflows.verdict import judge
 
 PACKAGE_SAMPLES = ROOT / "inventory_cli" / "events" / "samples"
 SCRIPT_DIR = Path(sys.executable).parent

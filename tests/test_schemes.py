@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import standardwebhooks
-from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES
+from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES, generate_secret
 from hygiene import register_secret
 from servers import Reply, serve
 
@@ -35,7 +35,6 @@ from inventory_cli.signing.schemes import (
 from inventory_cli.signing.signatures import (
     Secret,
     check_signature,
-    generate_secret,
     key_for,
     sign,
     signature_header_value,

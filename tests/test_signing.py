@@ -16,17 +16,18 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, VALID_SAMPLES
 
-from inventory_cli import (
+from inventory_cli.errors import InputError, UnknownSchemeError
+from inventory_cli.signing.schemes import (
     BUILTIN_SCHEMES,
     DEFAULT_SCHEME,
-    InputError,
-    Secret,
-    check_signature,
+    ENCODINGS,
+    HASHES,
+    HMAC_SHA256_HEX,
+    INVENTORY_V1,
+    Scheme,
     get_scheme,
-    sign,
 )
-from inventory_cli.errors import UnknownSchemeError
-from inventory_cli.signing.schemes import ENCODINGS, HASHES, HMAC_SHA256_HEX, INVENTORY_V1, Scheme
+from inventory_cli.signing.signatures import Secret, check_signature, sign
 from inventory_cli.workflows.verdict import judge
 
 KNOWN_SECRET = "s3cret"

@@ -16,9 +16,9 @@ from typing import Any
 
 import click
 
-from .. import __version__
 from ..config.find import find_config
 from ..errors import DeliveryError, InvalidPayloadError, InvwhError
+from ..version import __version__
 from .context import AppContext
 from .status import ExitStatus
 

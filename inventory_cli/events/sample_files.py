@@ -25,10 +25,6 @@ class Sample(NamedTuple):
     name: str  # relative, "/"-separated: "stock-increase.json", "invalid/array.json"
     body: bytes
 
-    @property
-    def meant_invalid(self) -> bool:
-        return self.name.startswith(INVALID_DIR + "/")
-
     def check(self) -> EventCheck:
         return check_event(self.body)
 

@@ -57,11 +57,6 @@ class Feed:
         self.bad_lines: list[BadLine] = []
         self.closed = False
 
-    @property
-    def pending_bytes(self) -> int:
-        """How much of a last line is waiting for its newline."""
-        return len(self._tail)
-
     def poll(self) -> int:
         """Read what was appended since the last call; returns how many new entries and bad lines."""
         with self._read_lock:

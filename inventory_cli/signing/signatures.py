@@ -162,15 +162,6 @@ def wrong_secret(scheme: Scheme) -> Secret:
     return Secret(scheme.secret_prefix + text)
 
 
-def generate_secret(scheme: Scheme) -> Secret:
-    """A new random secret in the form ``scheme`` takes."""
-    raw = os.urandom(24)
-    if scheme.secret_encoding == "utf8":
-        return Secret(scheme.secret_prefix + "invwh-" + raw.hex())
-    text = raw.hex() if scheme.secret_encoding == "hex" else encode_digest("base64", raw)
-    return Secret(scheme.secret_prefix + text)
-
-
 def new_message_id(scheme: Scheme) -> str:
     """A fresh message id for a scheme with an ``id_header``: ``msg_`` and 32 hex digits."""
     return scheme.id_prefix + os.urandom(16).hex()

@@ -162,22 +162,6 @@ class CheckRun:
     #: The first request found no receiver at all: the run stopped there.
     unreachable: bool = False
 
-    @property
-    def failed(self) -> list[CaseResult]:
-        return [r for r in self.results if r.outcome == report.FAILED]
-
-    @property
-    def warnings(self) -> list[CaseResult]:
-        return [r for r in self.results if r.outcome == report.WARNING]
-
-    @property
-    def not_proven(self) -> list[CaseResult]:
-        return [r for r in self.results if r.outcome == report.NOT_PROVEN]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.not_proven and self.stopped is None and not self.unreachable
-
 
 def case_item(case: CaseResult, rerun: str | None = None) -> Item:
     """A case as an item of the run's report; ``rerun`` is the command that runs it alone."""

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from .. import __version__
 from ..errors import InputError, MissingSecretError
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, new_message_id, sign
 from ..transport import failures
 from ..transport.retry import RetryPolicy, retry_after_seconds
 from ..urls import url_problem
+from ..version import __version__
 
 #: The two answers the inventory API documents for this webhook.
 CONTRACT = {200: "processed", 422: "processing failed"}

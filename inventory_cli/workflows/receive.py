@@ -52,12 +52,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import __version__
 from ..errors import InputError
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, key_for
 from ..transport.request_reader import Refusal, Request
 from ..transport.server import Answer, HttpServer
+from ..version import __version__
 from .recording import Recording
 from .verdict import Verdict, judge
 

@@ -14,12 +14,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .. import __version__
 from ..events.validation import check_event
 from ..json_text import use_fast_decoder
 from ..signing.schemes import Scheme
 from ..transport.client_pool import ClientPool, Outcome, Post
 from ..transport.retry import RetryPolicy
+from ..version import __version__
 from .delivery import Deliverer, DeliveryOptions, DeliveryResult, Signer
 from .recording import BadLine, Recorded, why_not_a_delivery
 
