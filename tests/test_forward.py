@@ -125,6 +125,22 @@ def test_hop_by_hop_fields_are_not_passed_on_either_way():
     assert arrived[0].endswith(b"\r\n\r\n" + EVENT)
 
 
+def test_a_chunked_answer_reaches_the_sender_whole():
+    def app(connection: socket.socket) -> None:
+        with connection:
+            read_message(connection)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
+                b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+            )
+
+    with tcp_server(app) as port, proxy(f"http://127.0.0.1:{port}/") as (receiver, _):
+        response = post(receiver.url)
+    assert response.content == b"hello world"
+    assert response.headers["Content-Length"] == "11" and "Transfer-Encoding" not in response.headers
+    assert response.headers["Content-Type"] == "text/plain"
+
+
 def test_forwarded_headers_add_to_what_earlier_proxies_said():
     headers = request_headers(
         {"Host": "hooks.example", "X-Forwarded-For": "203.0.113.9", "Forwarded": "for=203.0.113.9"},
@@ -394,3 +410,25 @@ def test_listen_refuses_a_forward_url_that_is_not_one():
         stderr = listen.process.stderr.read()
     assert status == 2
     assert stderr.startswith("invwh: error: ") and "Traceback" not in stderr
+
+
+def test_a_stop_while_the_app_works_still_answers_and_records_that_delivery(tmp_path):
+    record = tmp_path / "rec.jsonl"
+    arrived = threading.Event()
+
+    def app(request):
+        arrived.set()
+        time.sleep(0.5)  # the stop comes while the app works
+        return Reply(200, b"done")
+
+    with serve(app) as server:
+        receiver = Receiver(
+            ReceiverConfig(SCHEME, [SECRET], port=0, forward_to=server.endpoint(), record=str(record))
+        ).start()
+        with ThreadPoolExecutorOne() as pool:
+            answer = pool.submit(post, receiver.url)
+            assert arrived.wait(TIMEOUT)
+            receiver.close()
+            response = answer.result(TIMEOUT)
+    assert response.status_code == 200 and response.content == b"done"
+    assert json.loads(record.read_text("utf-8"))["forward"]["body"] == "done"

@@ -445,7 +445,9 @@ class Receiver:
             delivery.status = result.status
         elif not result.blocked:
             delivery.status = 502
-        if self._closing or not self._record(delivery):
+        # Once the app has it, it is recorded even if a stop began meanwhile (while the recording is
+        # open, for the drain's few seconds): what the app acted on must not be missing from the record.
+        if not self._record(delivery):
             return None
         assert self.tally is not None
         self.tally.count(result)
