@@ -19,6 +19,7 @@ from test_listen import listen_subprocess
 from inventory_cli.errors import InputError
 from inventory_cli.signing.schemes import get_scheme
 from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.transport import forward_client
 from inventory_cli.workflows.forward import ACCEPTED_REJECTED, REFUSED_ACCEPTED, request_headers
 from inventory_cli.workflows.receive import ReceivedDelivery, Receiver, ReceiverConfig
 from inventory_cli.workflows.recording import read_recording
@@ -304,20 +305,37 @@ class _PortRecordingHandler(BaseHTTPRequestHandler):
         pass
 
 
-def test_forwards_keep_their_connection_to_the_app_alive():
+@contextlib.contextmanager
+def port_recording_app() -> Iterator[tuple[str, list[int]]]:
+    """An app that notes the client port of each request: which connection carried it."""
     ports: list[int] = []
     handler = type("Handler", (_PortRecordingHandler,), {"ports": ports})
     app = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     app.daemon_threads = True
     threading.Thread(target=app.serve_forever, args=(0.05,), daemon=True).start()
     try:
-        with proxy(f"http://127.0.0.1:{app.server_address[1]}/") as (receiver, _):
-            for _ in range(5):
-                assert post(receiver.url).status_code == 200
+        yield f"http://127.0.0.1:{app.server_address[1]}/", ports
     finally:
         app.shutdown()
         app.server_close()
+
+
+def test_forwards_keep_their_connection_to_the_app_alive():
+    with port_recording_app() as (url, ports), proxy(url) as (receiver, _):
+        for _ in range(5):
+            assert post(receiver.url).status_code == 200
     assert len(ports) == 5 and len(set(ports)) == 1
+
+
+def test_a_connection_idle_for_long_is_not_reused(monkeypatch):
+    """An app may close an idle connection just as a request is written to it: an old one is not risked."""
+    monkeypatch.setattr(forward_client, "IDLE_SECONDS", 0.2)
+    with port_recording_app() as (url, ports), proxy(url) as (receiver, _):
+        post(receiver.url)
+        post(receiver.url)
+        time.sleep(0.4)
+        post(receiver.url)
+    assert ports[0] == ports[1] != ports[2]
 
 
 def test_a_post_is_never_sent_twice_when_the_app_closes_without_answering():

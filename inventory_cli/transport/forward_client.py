@@ -36,6 +36,9 @@ from .client_pool import ATTEMPT_TIMEOUTS, MAX_HEAD_BYTES
 
 #: Idle connections kept for reuse, at most.
 MAX_IDLE = 64
+#: An idle connection older than this is closed rather than reused: apps close theirs after a few
+#: seconds (Node.js after 5), and a request written just as the app closes would fail (never resent).
+IDLE_SECONDS = 2.0
 
 
 class ForwardAnswer(NamedTuple):
@@ -125,7 +128,7 @@ class ForwardClient:
         self.netloc = parts.netloc.rpartition("@")[2]
         self.timeout = timeout
         self.max_answer = max_answer
-        self._idle: list[socket.socket] = []
+        self._idle: list[tuple[socket.socket, float]] = []  # and when each became idle
         self._lock = threading.Lock()
         self._closed = False
 
@@ -143,6 +146,9 @@ class ForwardClient:
                 if reused and not getattr(error, "written", 0):
                     continue  # nothing of it went out on a connection the app had closed: a fresh one
                 raise ForwardError(_describe(error, "writing to")) from None
+            except BaseException:
+                sock.close()
+                raise
             try:
                 answer, keep = self._read(sock, ends)
             except BaseException:
@@ -158,7 +164,7 @@ class ForwardClient:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
-        for sock in idle:
+        for sock, _ in idle:
             sock.close()
 
     # --- connections ---------------------------------------------------------------
@@ -166,9 +172,12 @@ class ForwardClient:
     def _connection(self) -> tuple[socket.socket, bool]:
         while True:
             with self._lock:
-                sock = self._idle.pop() if self._idle else None
+                sock, since = self._idle.pop() if self._idle else (None, 0.0)
             if sock is None:
                 break
+            if time.monotonic() - since > IDLE_SECONDS:
+                sock.close()
+                continue
             try:
                 # Closed (or chattering) while idle: found before a byte of the request goes out.
                 sock.setblocking(False)
@@ -196,7 +205,7 @@ class ForwardClient:
     def _put_back(self, sock: socket.socket) -> None:
         with self._lock:
             if not self._closed and len(self._idle) < MAX_IDLE:
-                self._idle.append(sock)
+                self._idle.append((sock, time.monotonic()))
                 return
         sock.close()
 
