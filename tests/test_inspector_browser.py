@@ -106,8 +106,38 @@ def test_a_delivery_appears_live_without_a_reload(browser, tmp_path):
         "stock.decrease",
         "invalid",
         "signature_mismatch",
+        "",  # no app behind this recording's listen
     ]
     assert len(cells[2]) == len("06:02:57.233")
+
+
+def test_the_apps_answer_and_a_disagreement_are_shown_as_text(browser, tmp_path):
+    """Behind listen --forward-to: the app's answer beside the verdict, a disagreement flagged."""
+    path = tmp_path / "rec.jsonl"
+    forged = json.loads(line(EVENT, secret=Secret("another-secret")))
+    forged["forward"] = {
+        "status": 200,
+        "headers": {"X-App": '<b onmouseover="window.__pwned=5">'},
+        "body": HOSTILE[0].decode(),
+        "body_encoding": "utf-8",
+        "seconds": 0.004,
+        "agrees": False,
+        "disagreement": "app_accepted_rejected",
+        "why": "the app accepted (200) a delivery invwh rejects (signature_mismatch)",
+    }
+    write(path, json.dumps(forged).encode() + b"\n")
+    with inspecting(path) as served:
+        open_page(browser, served, 1)
+        app_cell = rows(browser)[0].find_elements("tag name", "td")[-1]
+        cell_text, cell_class = app_cell.text, app_cell.get_attribute("class")
+        open_delivery(browser, 0)
+        forward = browser.find_element("css selector", "#detail .forward").text
+        pwned = browser.execute_script("return window.__pwned")
+        bold = browser.execute_script("return document.querySelectorAll('#detail b, #detail img').length")
+    assert cell_text == "200 (disagrees)" and "invalid" in cell_class
+    assert "Disagreement: the app accepted (200) a delivery invwh rejects (signature_mismatch)" in forward
+    assert HOSTILE[0].decode() in forward and '<b onmouseover="window.__pwned=5">' in forward
+    assert pwned is None and bold == 0
 
 
 def test_filters_show_only_the_matching_deliveries(browser, tmp_path):
@@ -174,15 +204,15 @@ def test_the_body_shows_its_invisible_characters(browser, tmp_path):
 def test_fields_the_page_does_not_know_are_shown_as_text(browser, tmp_path):
     path = tmp_path / "rec.jsonl"
     data = json.loads(line(EVENT))
-    data["forward"] = {"status": 200, "body": "<i>accepted</i>", "agrees": False}
+    data["a_later_field"] = {"status": 200, "body": "<i>accepted</i>", "agrees": False}  # a newer listen's
     write(path, json.dumps(data).encode() + b"\n")
     with inspecting(path) as served:
         open_page(browser, served, 1)
         open_delivery(browser, 0)
         shown = browser.find_element("css selector", "#detail .other-fields").text
         italics = browser.execute_script("return document.querySelectorAll('i').length")
-    assert shown.splitlines()[0] == "forward"
-    assert json.loads(shown.split("\n", 1)[1]) == data["forward"]
+    assert shown.splitlines()[0] == "a_later_field"
+    assert json.loads(shown.split("\n", 1)[1]) == data["a_later_field"]
     assert italics == 0
 
 

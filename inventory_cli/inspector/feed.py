@@ -6,6 +6,11 @@ until its newline arrives. The lines are kept as their JSON text (what
 ``GET /api/deliveries`` and the event stream send, in the recording's own
 shape, fields unknown to this version included) and parsed again when one is
 looked at closely, so memory holds the recording once.
+
+``Feed.in_memory()`` is the same feed without a file (``listen --inspect``
+with no ``--record``): ``push`` gives it each line as listen would record
+it, and it keeps the last ``MEMORY_ENTRIES`` of them, so memory stays
+bounded however long listen runs.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import IO
 
 from ..files import file_access
 from ..workflows.recording import MAX_LINE_BYTES, BadLine, Recorded, parse_line
 
 #: How much is read at a time while catching up with the file.
 _CHUNK_BYTES = 1024 * 1024
+#: The deliveries an in-memory feed keeps: the oldest go first.
+MEMORY_ENTRIES = 1000
 
 
 @dataclass(frozen=True)
@@ -43,10 +51,12 @@ class Feed:
     until ``close``. Safe to use from many threads.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
-        self.path = os.fspath(path)
-        with file_access(f"recording {self.path}"):
-            self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+    def __init__(self, path: str | os.PathLike[str] | None, *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.path = os.fspath(path) if path is not None else None
+        self._file: IO[bytes] | None = None
+        if self.path is not None:
+            with file_access(f"recording {self.path}"):
+                self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         self._max_line_bytes = max_line_bytes
         self._tail = b""  # the start of a line whose newline has not arrived yet
         self._skipping = False  # inside a line too long to keep, until its newline
@@ -56,11 +66,36 @@ class Feed:
         self.entries: list[Entry] = []
         self.bad_lines: list[BadLine] = []
         self.closed = False
+        #: In memory: how many of the oldest entries were let go (``entries[0]`` is that index).
+        self.dropped = 0
+
+    @classmethod
+    def in_memory(cls) -> Feed:
+        """A feed given its lines by ``push``, not read from a file."""
+        return cls(None)
+
+    def push(self, line: bytes) -> None:
+        """Add lines of a recording (whole, newline-ended), as if appended to the file. Any thread."""
+        with self._read_lock:
+            if self.closed:
+                return
+            entries: list[Entry] = []
+            bad: list[BadLine] = []
+            self._take(line, entries, bad)
+        if entries or bad:
+            with self._changed:
+                self.entries.extend(entries)
+                self.bad_lines.extend(bad)
+                excess = len(self.entries) - MEMORY_ENTRIES
+                if excess > 0:
+                    del self.entries[:excess]
+                    self.dropped += excess
+                self._changed.notify_all()
 
     def poll(self) -> int:
         """Read what was appended since the last call; returns how many new entries and bad lines."""
         with self._read_lock:
-            if self.closed:
+            if self.closed or self._file is None:
                 return 0
             entries: list[Entry] = []
             bad: list[BadLine] = []
@@ -93,7 +128,7 @@ class Feed:
             if isinstance(parsed, Recorded):
                 # JSON keeps CR only as whitespace between tokens: the event stream's lines must hold none.
                 text = raw.decode("utf-8").strip().replace("\r", " ")
-                entries.append(Entry(len(self.entries) + len(entries), self._line, text))
+                entries.append(Entry(self.dropped + len(self.entries) + len(entries), self._line, text))
             elif parsed is not None:
                 bad.append(parsed)
         if len(self._tail) > self._max_line_bytes:  # not kept: only its end is waited for
@@ -105,10 +140,14 @@ class Feed:
         feed is closed, at most ``timeout`` seconds. True when there is something new."""
         with self._changed:
             self._changed.wait_for(
-                lambda: self.closed or len(self.entries) > entries_seen or len(self.bad_lines) > bad_seen,
+                lambda: (
+                    self.closed
+                    or self.dropped + len(self.entries) > entries_seen
+                    or len(self.bad_lines) > bad_seen
+                ),
                 timeout,
             )
-            return len(self.entries) > entries_seen or len(self.bad_lines) > bad_seen
+            return self.dropped + len(self.entries) > entries_seen or len(self.bad_lines) > bad_seen
 
     def follow(self, stop: threading.Event, interval: float = 0.1) -> None:
         """Poll until ``stop`` is set (run on a thread of its own)."""
@@ -118,7 +157,7 @@ class Feed:
 
     def close(self) -> None:
         with self._read_lock:
-            if not self.closed:
+            if not self.closed and self._file is not None:
                 self._file.close()
         with self._changed:
             self.closed = True

@@ -223,10 +223,11 @@ class _Handler(BaseHTTPRequestHandler):
         return self._error(404, "not found")
 
     def _entry(self, text: str) -> Any:
-        entries = self.server.inspector.feed.entries
-        if not text.isdigit() or int(text) >= len(entries):
+        feed = self.server.inspector.feed
+        entries, dropped = feed.entries, feed.dropped  # an in-memory feed lets its oldest go
+        if not text.isdigit() or not dropped <= int(text) < dropped + len(entries):
             return None
-        return entries[int(text)]
+        return entries[int(text) - dropped]
 
     def do_POST(self) -> None:
         host = self._own_host()
@@ -287,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"retry: 1000\n\n")
         self.wfile.flush()
         while not inspector.stopping.is_set():
-            entries, bad = feed.entries[sent:], feed.bad_lines[bad_sent:]
+            entries, bad = feed.entries[max(0, sent - feed.dropped) :], feed.bad_lines[bad_sent:]
             chunks = [f"id: {entry.index}\nevent: delivery\ndata: {entry.text}\n\n" for entry in entries]
             chunks += [
                 "event: skipped\ndata: "
@@ -295,7 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
                 + "\n\n"
                 for line in bad
             ]
-            sent += len(entries)
+            sent = entries[-1].index + 1 if entries else sent
             bad_sent += len(bad)
             try:
                 self.wfile.write("".join(chunks).encode("utf-8") if chunks else b": idle\n\n")

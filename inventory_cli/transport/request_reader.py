@@ -75,6 +75,8 @@ class Request:
     #: False when the request had neither Content-Length nor chunked transfer coding (so no body).
     framed: bool = True
     keep_alive: bool = True
+    #: The client's address (its IP), as the server saw the connection: a proxy names it onward.
+    peer: str = ""
 
 
 class _Stop(Exception):

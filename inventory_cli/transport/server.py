@@ -67,9 +67,13 @@ _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errn
 
 class Answer(NamedTuple):
     status: int
-    body: bytes  # JSON
+    body: bytes  # JSON, unless ``headers`` says otherwise
     allow: str | None = None
     close: bool = False
+    #: Another server's header fields, sent as they are in place of ``Content-Type`` (a proxy's
+    #: answer): framing (``Content-Length``) is still this server's, and so are ``Server`` and
+    #: ``Date`` unless given here.
+    headers: tuple[tuple[str, str], ...] | None = None
 
 
 class _Connection:
@@ -81,6 +85,7 @@ class _Connection:
         "events",
         "linger_until",
         "out",
+        "peer",
         "reader",
         "sock",
     )
@@ -95,6 +100,7 @@ class _Connection:
         self.closing = False  # the last answer is decided: close once ``out`` is sent
         self.eof = False  # the client will send nothing more
         self.linger_until = 0.0  # lingering when set
+        self.peer = ""  # the client's IP, asked for only when a request is handed off
 
 
 class HttpServer:
@@ -110,8 +116,14 @@ class HttpServer:
         max_body: int,
         read_timeout: float,
         drain_seconds: float,
+        hand_off: Callable[[Request], bool] | None = None,
+        workers: int = 2,
     ) -> None:
         self.listener = listener
+        #: Says which requests wait on something slow (a forward to an app): they are handled on a
+        #: worker thread, as large bodies are, so that this loop serves the other connections meanwhile.
+        self.hand_off = hand_off
+        self.worker_count = workers
         self.handle = handle
         self.refuse = refuse
         self.server_name = server_name
@@ -313,7 +325,9 @@ class HttpServer:
             if isinstance(item, Refusal):
                 self._refuse(connection, item)
                 break
-            if len(item.body) > HEAVY_BODY:
+            if len(item.body) > HEAVY_BODY or (self.hand_off is not None and self.hand_off(item)):
+                if self.hand_off is not None:
+                    item.peer = connection.peer or self._peer(connection)
                 self._hand_to_worker(connection, item)
                 break
             try:
@@ -383,9 +397,15 @@ class HttpServer:
 
     # --- answers ------------------------------------------------------------------
 
+    @staticmethod
+    def _peer(connection: _Connection) -> str:
+        with contextlib.suppress(OSError):
+            connection.peer = str(connection.sock.getpeername()[0])
+        return connection.peer
+
     def _hand_to_worker(self, connection: _Connection, request: Request) -> None:
         if self._workers is None:
-            self._workers = ThreadPoolExecutor(2, thread_name_prefix="invwh-verdict")
+            self._workers = ThreadPoolExecutor(self.worker_count, thread_name_prefix="invwh-verdict")
         connection.busy = True
 
         def work() -> None:
@@ -421,11 +441,23 @@ class HttpServer:
         if int(now) != self._date_second:
             self._date_second = int(now)
             self._date = _http_date(now)
-        head = f"HTTP/1.1 {status} {_phrase(status)}\r\nServer: {self.server_name}\r\nDate: {self._date}\r\n"
+        head = f"HTTP/1.1 {status} {_phrase(status)}\r\n"
+        given = answer.headers
+        if given is None:
+            head += f"Server: {self.server_name}\r\nDate: {self._date}\r\n"
+        else:
+            names = {name.lower() for name, _ in given}
+            if "server" not in names:
+                head += f"Server: {self.server_name}\r\n"
+            if "date" not in names:
+                head += f"Date: {self._date}\r\n"
+            head += "".join(f"{name}: {value}\r\n" for name, value in given)
         body = b""
         if status >= 200 and status not in (204, 304):
             body = answer.body
-            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            if given is None:
+                head += "Content-Type: application/json\r\n"
+            head += f"Content-Length: {len(body)}\r\n"
             if method == "HEAD":
                 body = b""
         if answer.allow:

@@ -58,6 +58,7 @@ from ..signing.signatures import Secret, key_for
 from ..transport.request_reader import Refusal, Request
 from ..transport.server import Answer, HttpServer
 from ..version import __version__
+from .forward import Forwarder, ForwardResult, ForwardTally, answer_headers
 from .recording import Recording
 from .verdict import Verdict, judge
 
@@ -65,6 +66,9 @@ from .verdict import Verdict, judge
 DRAIN_SECONDS = 5.0
 #: Answer bodies kept for reuse: most answers are one of a few.
 ANSWER_CACHE_SIZE = 256
+#: With ``forward_to``: the worker threads that wait on the app, so deliveries that many at once
+#: are forwarded (``hey -c 32``) while the serving thread goes on with the other connections.
+FORWARD_WORKERS = 64
 
 
 @dataclass
@@ -84,6 +88,12 @@ class ReceiverConfig:
     #: For a scheme that signs the notification URL (square): the URL senders
     #: sign for. None: the receiver's own URL (``Receiver.url``).
     notification_url: str | None = None
+    #: Send every judged delivery on to this ``http://`` URL (the app) and answer what it answers.
+    forward_to: str | None = None
+    #: Seconds each silence of a forward may last (connect, write, read); 3 times that in all.
+    forward_timeout: float = 10.0
+    #: With ``forward_to``: answer an invalid delivery here (401/422), without forwarding it.
+    block_invalid: bool = False
 
     def check(self) -> None:
         """Raise InputError for a value the receiver cannot work with."""
@@ -111,6 +121,19 @@ class ReceiverConfig:
             raise InputError(problem)
         if self.notification_url is not None and not self.scheme.signs_url:
             raise InputError(f"the {self.scheme.name} scheme does not sign the notification URL")
+        if self.forward_to is None:
+            if self.block_invalid:
+                raise InputError("blocking invalid deliveries needs a URL to forward the others to")
+        else:
+            if not self.forward_to.lower().startswith("http://"):
+                raise InputError(f"deliveries are forwarded to an http:// URL, not {self.forward_to!r}")
+            if self.respond is not None:
+                raise InputError("a forced status and a forward exclude each other: the app answers")
+        if not math.isfinite(self.forward_timeout) or self.forward_timeout <= 0:
+            raise InputError(
+                "the forward timeout must be a finite number of seconds above 0, "
+                f"got {self.forward_timeout:g}"
+            )
 
 
 @dataclass
@@ -130,6 +153,8 @@ class ReceivedDelivery:
     message: str = ""
     #: False when the body was refused unread (411, 413): ``body`` is then empty.
     body_read: bool = True
+    #: With ``forward_to``: what the app answered (``status`` is then the app's status, or 502).
+    forward: ForwardResult | None = None
 
     @property
     def valid(self) -> bool:
@@ -209,6 +234,9 @@ class Receiver:
         self._answers: dict[tuple[int, bool, str, str | None, str], bytes] = {}
         self._notification_url: str | None = None
         self._stop_requested = False
+        self._forwarder: Forwarder | None = None
+        #: With ``forward_to``: the run's counts, for the summary at the stop.
+        self.tally: ForwardTally | None = ForwardTally() if config.forward_to is not None else None
 
     # --- life cycle --------------------------------------------------------
 
@@ -226,6 +254,14 @@ class Receiver:
                 listener.close()
                 raise
         self._address = listener.getsockname()[:2]
+        forwarding = self.config.forward_to is not None
+        if forwarding:
+            assert self.config.forward_to is not None
+            self._forwarder = Forwarder(
+                self.config.forward_to,
+                timeout=self.config.forward_timeout,
+                max_answer=max(self.config.max_body, 1024 * 1024),  # bounded: one per worker
+            )
         self._server = HttpServer(
             listener,
             self._answer,
@@ -234,6 +270,8 @@ class Receiver:
             max_body=self.config.max_body,
             read_timeout=self.config.read_timeout,
             drain_seconds=DRAIN_SECONDS,
+            hand_off=self._is_delivery if forwarding else None,
+            workers=FORWARD_WORKERS if forwarding else 2,
         )
         self._notification_url = self.notification_url
         if self._stop_requested:  # a signal came while binding: serving ends as soon as it begins
@@ -295,6 +333,8 @@ class Receiver:
                 server.close()
         if self._recording is not None:
             self._recording.close()
+        if self._forwarder is not None:
+            self._forwarder.close()
 
     def __enter__(self) -> Receiver:
         return self.start()
@@ -362,6 +402,8 @@ class Receiver:
         delivery = self._decide(request)
         if self._closing:
             return None
+        if self._forwarder is not None and delivery.verdict is not None:
+            return self._forward(request, delivery, self._forwarder)
         if not self._record(delivery):
             return None
         if self.on_delivery is not None:
@@ -374,6 +416,51 @@ class Receiver:
             allow="POST" if delivery.status == 405 else None,
             close=request.refusal is not None,  # the unread body would be taken for the next request
         )
+
+    def _is_delivery(self, request: Request) -> bool:
+        """A request to forward: handed to a worker, since it waits for the app."""
+        return (
+            request.method == "POST"
+            and request.refusal is None
+            and request.framed
+            and request.path.partition("?")[0] == self.config.path
+        )
+
+    def _forward(self, request: Request, delivery: ReceivedDelivery, forwarder: Forwarder) -> Answer | None:
+        """Send a judged delivery to the app (on a worker thread), record both, answer the app's answer."""
+        assert delivery.verdict is not None
+        if self.config.block_invalid and not delivery.valid:
+            result = ForwardResult(0.0, blocked=True)
+        else:
+            result = forwarder.forward(
+                request.path,
+                request.headers,
+                request.body,
+                sender=request.peer,
+                valid=delivery.valid,
+                reason=delivery.reason,
+            )
+        delivery.forward = result
+        if result.status is not None:
+            delivery.status = result.status
+        elif not result.blocked:
+            delivery.status = 502
+        # Once the app has it, it is recorded even if a stop began meanwhile (while the recording is
+        # open, for the drain's few seconds): what the app acted on must not be missing from the record.
+        if not self._record(delivery):
+            return None
+        assert self.tally is not None
+        self.tally.count(result)
+        if self.on_delivery is not None:
+            self.on_delivery(delivery)
+        if result.status is not None and delivery.status == result.status:
+            return Answer(result.status, result.body, headers=answer_headers(result.headers))
+        # Blocked (invwh's own answer), the app unreachable (502), or the recording failed (503).
+        reason, message = delivery.reason, delivery.message
+        if delivery.status == 502:
+            reason, message = "forward_failed", f"the app could not be reached: {result.error}"
+        body = self._answer_body(delivery.status, delivery.valid, reason, delivery.event_type, message)
+        return Answer(delivery.status, body)
 
     def _answer_body(
         self, status: int, valid: bool, reason: str, event_type: str | None, message: str

@@ -12,6 +12,14 @@ else its base64 with ``"body_encoding": "base64"``. ``verdict`` is null for a
 request that was not judged (another path or method, a body refused); when the
 body was not read at all (411, 413) the line also says ``"body_read": false``.
 
+Behind ``listen --forward-to`` a judged delivery's line also holds ``forward``,
+what the app answered: ``{"status": 200, "headers": {...}, "body": "...",
+"body_encoding": "utf-8", "seconds": 0.004, "agrees": true}`` (the body as
+the request's is kept), with ``"disagreement"`` (``app_accepted_rejected`` or
+``app_refused_accepted``) and ``"why"`` when ``agrees`` is false, ``"error"``
+instead of a status when the app could not be reached (the sender got 502),
+and ``"blocked": true`` when ``--block-invalid`` answered it instead.
+
 ``Recording`` appends lines from many threads at once without tearing or
 interleaving them, and a line the disk refuses (full, or over the file size
 limit) is taken back whole; ``read_recording`` streams them back, in
@@ -38,6 +46,7 @@ from ..json_text import loads
 from ..text import shorten
 
 if TYPE_CHECKING:
+    from .forward import ForwardResult
     from .verdict import Verdict
 
 
@@ -73,13 +82,37 @@ def iso_utc(unix: float) -> str:
 _last_second: tuple[int, str] = (-1, "")
 
 
+def _body_text(body: bytes) -> tuple[str, str]:
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), "base64"
+
+
+def forward_record(result: ForwardResult) -> dict[str, Any]:
+    """The ``forward`` object of a line: what the app answered, or why it did not."""
+    record: dict[str, Any] = {}
+    if result.blocked:
+        record["blocked"] = True
+    elif result.status is None:
+        record["error"] = result.error
+    else:
+        headers: dict[str, str] = {}
+        for name, value in result.headers:
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        text, encoding = _body_text(result.body)
+        record.update(status=result.status, headers=headers, body=text, body_encoding=encoding)
+    record["seconds"] = round(result.seconds, 6)
+    record["agrees"] = result.agrees
+    if not result.agrees:
+        record["disagreement"] = result.disagreement
+        record["why"] = result.why
+    return record
+
+
 def delivery_record(delivery: AnsweredRequest) -> dict[str, Any]:
     """The recording's object for one answered request."""
-    body = delivery.body
-    try:
-        text, encoding = body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(body).decode("ascii"), "base64"
+    text, encoding = _body_text(delivery.body)
     verdict = delivery.verdict
     record: dict[str, Any] = {
         "received_at": iso_utc(delivery.received_at),
@@ -96,6 +129,9 @@ def delivery_record(delivery: AnsweredRequest) -> dict[str, Any]:
     }
     if not delivery.body_read:
         record["body_read"] = False
+    forward = getattr(delivery, "forward", None)
+    if forward is not None:
+        record["forward"] = forward_record(forward)
     return record
 
 
@@ -243,6 +279,8 @@ class Recorded:
     verdict: dict[str, Any] | None = None
     #: False when the receiver refused the body unread (411, 413): ``body`` is then empty.
     body_read: bool = True
+    #: Behind ``listen --forward-to``: the app's answer, as recorded (see ``forward_record``).
+    forward: dict[str, Any] | None = None
 
 
 #: What ``invwh listen`` answers a request that was no delivery: another path (404), another
@@ -394,13 +432,26 @@ def parse_line(line: bytes | str, number: int = 1) -> Recorded | BadLine | None:
     body_read = get("body_read", True)
     if type(body_read) is not bool:
         return BadLine(number, "body_read is not true or false")
+    forward = get("forward")
+    if forward is not None and type(forward) is not dict:
+        return BadLine(number, "forward is not an object")
     if type(received_at_unix) is int:
         try:
             received_at_unix = float(received_at_unix)
         except OverflowError:
             return BadLine(number, "received_at_unix is out of range")
     return Recorded(
-        number, method, path, headers, body, received_at_unix, received_at, status, verdict, body_read
+        number,
+        method,
+        path,
+        headers,
+        body,
+        received_at_unix,
+        received_at,
+        status,
+        verdict,
+        body_read,
+        forward,
     )
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ...events.validation import EventCheck
     from ...signing.schemes import Scheme
     from ...workflows.audit import AuditItem, AuditTally
+    from ...workflows.forward import ForwardResult
     from ...workflows.receive import ReceivedDelivery
     from ...workflows.report import Item, Report
     from ...workflows.verdict import Verdict
@@ -216,8 +217,21 @@ def delivery_line(delivery: ReceivedDelivery) -> str:
             "message": delivery.message,
             "hints": list(verdict.hints) if verdict is not None else [],
             "body_bytes": len(delivery.body),
+            **({"forward": forward_summary(delivery.forward)} if delivery.forward is not None else {}),
         }
     )
+
+
+def forward_summary(result: ForwardResult) -> dict[str, Any]:
+    """The app's answer on a JSON log line: the recording's ``forward`` object, the body's size for it."""
+    from ...workflows.recording import forward_record
+
+    shown = forward_record(result)
+    shown.pop("headers", None)
+    shown.pop("body_encoding", None)
+    if shown.pop("body", None) is not None:
+        shown["body_bytes"] = len(result.body)
+    return shown
 
 
 # --- sign ----------------------------------------------------------------------------------

@@ -103,6 +103,43 @@
     $("empty").hidden = total > 0;
   }
 
+  // Behind listen --forward-to: what the app answered, and whether it agrees with the verdict.
+  function appSummary(forward) {
+    if (!forward || typeof forward !== "object") return "";
+    if (forward.blocked) return "not forwarded";
+    if (typeof forward.error === "string") return "unreachable";
+    return forward.agrees === false ? `${forward.status} (disagrees)` : String(forward.status ?? "");
+  }
+
+  function appCell(forward) {
+    const disagrees = forward && typeof forward === "object" && forward.agrees === false;
+    const title = forward && typeof forward === "object" ? String(forward.why || forward.error || "") : "";
+    return el("td", { class: disagrees ? "app invalid" : "app", text: appSummary(forward), title });
+  }
+
+  function renderForward(forward) {
+    if (!forward || typeof forward !== "object") return null;
+    const box = el("div", { class: "forward" });
+    box.append(el("h3", { text: "The app's answer" }));
+    if (forward.agrees === false) {
+      box.append(el("p", { class: "invalid disagreement", text: `Disagreement: ${String(forward.why || "")}` }));
+    }
+    if (forward.blocked) {
+      box.append(el("p", { text: "Not forwarded: --block-invalid answered it." }));
+    } else if (typeof forward.error === "string") {
+      box.append(el("p", { class: "invalid", text: `The app could not be reached: ${forward.error}` }));
+    } else {
+      const ms = typeof forward.seconds === "number" ? ` in ${Math.round(forward.seconds * 1000)} ms` : "";
+      box.append(el("p", { text: `${String(forward.status ?? "")}${ms}` }));
+      box.append(el("table", { class: "headers" }, el("tbody", {}, Object.entries(forward.headers || {}).map(
+        ([name, value]) => el("tr", {}, el("td", { text: name }), el("td", { text: String(value) })),
+      ))));
+      const body = forward.body_encoding === "base64" ? `(base64) ${forward.body}` : String(forward.body ?? "");
+      box.append(el("pre", { class: "answer-body", text: body }));
+    }
+    return box;
+  }
+
   function addDelivery(index, delivery) {
     if (state.deliveries[index] !== undefined) return; // a resumed stream sends nothing twice, but be sure
     state.deliveries[index] = delivery;
@@ -130,6 +167,7 @@
         text: verdict === "none" ? "not judged" : verdict,
       }),
       el("td", { class: "reason", text: reasonOf(delivery), title: reasonOf(delivery) }),
+      appCell(delivery.forward),
     );
     row.addEventListener("click", () => select(index));
     state.rows[index] = row;
@@ -245,7 +283,7 @@
   // answer of a forwarding proxy), shown as JSON text rather than left out.
   const KNOWN_FIELDS = new Set([
     "received_at", "received_at_unix", "method", "path", "headers", "body", "body_encoding", "verdict",
-    "status", "body_read",
+    "status", "body_read", "forward",
   ]);
 
   function renderOtherFields(delivery) {
@@ -269,6 +307,7 @@
       ),
       el("h3", { text: "Verdict" }),
       renderJudgement(detail.judgement),
+      renderForward(delivery.forward),
       renderOtherFields(delivery),
       el("h3", { text: "Actions" }),
       renderActions(detail, delivery),

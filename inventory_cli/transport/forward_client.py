@@ -1,0 +1,273 @@
+"""Requests to one ``http://`` origin, each answer read whole: what ``listen --forward-to`` sends on.
+
+``client_pool.py`` keeps of an answer only what a verdict needs (a status and
+a preview) and runs its own loop; a proxy needs every header field and the
+whole body of each answer, and is called from many worker threads at once,
+each waiting for its app's answer. So this client is blocking, one request
+per call, over a shared set of idle keep-alive connections (at most one per
+worker in use), with llhttp (``httptools``) reading each answer.
+
+What it promises at the edges (RFC 9110 §9.2.2, RFC 9112 §9):
+
+- A request is written once. An idle connection found closed (or with bytes
+  nobody asked for) before any byte of the request went out is replaced by a
+  fresh one; once a byte went out, a close or reset is that request's failure
+  (``ForwardError``), never a silent re-send.
+- Every silence (connect, write, read) is bounded by ``timeout``, and the
+  whole exchange by ``ATTEMPT_TIMEOUTS`` times it: a trickling app fails in
+  bounded time. The answer's head is bounded (64 KiB) and so is its body
+  (``max_answer``): a flood fails in bounded memory.
+- An answer delimited by the close, an HTTP/1.0 answer and ``Connection:
+  close`` end the connection; interim (1xx) answers are read past.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+import httptools
+
+from . import failures
+from .client_pool import ATTEMPT_TIMEOUTS, MAX_HEAD_BYTES
+
+#: Idle connections kept for reuse, at most.
+MAX_IDLE = 64
+#: An idle connection older than this is closed rather than reused: apps close theirs after a few
+#: seconds (Node.js after 5), and a request written just as the app closes would fail (never resent).
+IDLE_SECONDS = 2.0
+
+
+class ForwardAnswer(NamedTuple):
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]  # as sent, in order, repeated fields repeated
+    body: bytes
+
+
+class ForwardError(Exception):
+    """The app gave no usable answer; the message says why, in a few words."""
+
+
+class _Unsolicited(Exception):
+    """Bytes after a complete answer, which no request asked for."""
+
+
+class _Answer:
+    """llhttp's callbacks, gathering one answer."""
+
+    def __init__(self, max_body: int) -> None:
+        self.max_body = max_body
+        self.parser = httptools.HttpResponseParser(self)
+        self.reset()
+
+    def reset(self) -> None:
+        self.status = 0
+        self.reason = b""
+        self.headers: list[tuple[str, str]] = []
+        self.body = bytearray()
+        self.head_done = False
+        self.complete = False
+        self.keep = True
+        self.length_given = False
+        self.chunked = False
+        self.encoded = False
+        self.too_large = False
+
+    @property
+    def until_close(self) -> bool:
+        return self.head_done and not self.chunked and (self.encoded or not self.length_given)
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            raise _Unsolicited
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lowered = name.lower()
+        if lowered == b"content-length":
+            self.length_given = True
+        elif lowered == b"transfer-encoding":
+            self.encoded = True
+            self.chunked = value.rpartition(b",")[2].strip().lower() == b"chunked"
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self.head_done = True
+        self.status = self.parser.get_status_code()
+        if not self.parser.should_keep_alive() or self.parser.get_http_version() != "1.1":
+            self.keep = False
+
+    def on_body(self, chunk: bytes) -> None:
+        if len(self.body) + len(chunk) > self.max_body:
+            self.too_large = True
+        else:
+            self.body += chunk
+
+    def on_message_complete(self) -> None:
+        if 100 <= self.status < 200:
+            self.reset()  # an interim answer: the final one follows
+        else:
+            self.complete = True
+
+
+class ForwardClient:
+    """Sends requests to the origin of ``url`` (``http://host:port``) and reads their answers whole."""
+
+    def __init__(self, url: str, *, timeout: float, max_answer: int = 16 * 1024 * 1024) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"the forward client takes http:// URLs, not {url!r}")
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        self.netloc = parts.netloc.rpartition("@")[2]
+        self.timeout = timeout
+        self.max_answer = max_answer
+        self._idle: list[tuple[socket.socket, float]] = []  # and when each became idle
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def send(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> ForwardAnswer:
+        """One request and its final answer; raises ``ForwardError``. Any thread."""
+        head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers)
+        data = (head + f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+        ends = time.monotonic() + self.timeout * ATTEMPT_TIMEOUTS
+        while True:
+            sock, reused = self._connection()
+            try:
+                self._write(sock, data, ends)
+            except OSError as error:
+                sock.close()
+                if reused and not getattr(error, "written", 0):
+                    continue  # nothing of it went out on a connection the app had closed: a fresh one
+                raise ForwardError(_describe(error, "writing to")) from None
+            except BaseException:
+                sock.close()
+                raise
+            try:
+                answer, keep = self._read(sock, ends)
+            except BaseException:
+                sock.close()
+                raise
+            if keep:
+                self._put_back(sock)
+            else:
+                sock.close()
+            return answer
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for sock, _ in idle:
+            sock.close()
+
+    # --- connections ---------------------------------------------------------------
+
+    def _connection(self) -> tuple[socket.socket, bool]:
+        while True:
+            with self._lock:
+                sock, since = self._idle.pop() if self._idle else (None, 0.0)
+            if sock is None:
+                break
+            if time.monotonic() - since > IDLE_SECONDS:
+                sock.close()
+                continue
+            try:
+                # Closed (or chattering) while idle: found before a byte of the request goes out.
+                sock.setblocking(False)
+                sock.recv(1, socket.MSG_PEEK)
+                gone = True
+            except BlockingIOError:
+                gone = False
+            except OSError:
+                gone = True
+            if gone:
+                sock.close()
+                continue
+            sock.setblocking(True)
+            return sock, True
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except TimeoutError:
+            raise ForwardError(failures.connect_timed_out(self.timeout)) from None
+        except (OSError, UnicodeError) as error:
+            described = failures.describe_os_error(error) if isinstance(error, OSError) else str(error)
+            raise ForwardError(described) from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, False
+
+    def _put_back(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self._closed and len(self._idle) < MAX_IDLE:
+                self._idle.append((sock, time.monotonic()))
+                return
+        sock.close()
+
+    def _write(self, sock: socket.socket, data: bytes, ends: float) -> None:
+        view = memoryview(data)
+        written = 0
+        while written < len(view):
+            sock.settimeout(self._silence(ends))
+            try:
+                written += sock.send(view[written:])
+            except OSError as error:
+                error.written = written  # type: ignore[attr-defined]
+                raise
+
+    def _silence(self, ends: float) -> float:
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise ForwardError(failures.incomplete_answer(self.timeout, ATTEMPT_TIMEOUTS))
+        return min(self.timeout, left)
+
+    def _read(self, sock: socket.socket, ends: float) -> tuple[ForwardAnswer, bool]:
+        answer = _Answer(self.max_answer)
+        parser = answer.parser
+        head_read = 0
+        while True:
+            try:
+                sock.settimeout(self._silence(ends))
+                data = sock.recv(65536)
+            except TimeoutError:
+                raise ForwardError(failures.no_response(self.timeout)) from None
+            except OSError as error:
+                raise ForwardError(_describe(error, "reading from")) from None
+            if not data:
+                if answer.until_close:
+                    answer.complete = True
+                    answer.keep = False
+                    break
+                started = answer.head_done or head_read
+                raise ForwardError(failures.CLOSED_MID_ANSWER if started else failures.CLOSED_WITHOUT_ANSWER)
+            if not answer.head_done:
+                head_read += len(data)  # interim answers included
+            try:
+                parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                raise ForwardError(failures.SWITCHED_PROTOCOLS) from None
+            except (httptools.HttpParserError, _Unsolicited) as error:
+                if not answer.complete:
+                    raise ForwardError(failures.malformed(str(error) or type(error).__name__)) from None
+                answer.keep = False  # bytes after the answer: it stands, the connection ends
+            if answer.too_large:
+                raise ForwardError(f"the answer's body is over {self.max_answer} bytes")
+            if not answer.head_done and head_read > MAX_HEAD_BYTES:
+                raise ForwardError(failures.head_too_long(MAX_HEAD_BYTES))
+            if answer.complete:
+                break
+        return (
+            ForwardAnswer(answer.status, answer.reason.decode("latin-1"), answer.headers, bytes(answer.body)),
+            answer.keep,
+        )
+
+
+def _describe(error: OSError, doing: str) -> str:
+    if isinstance(error, TimeoutError):
+        return f"no progress {doing} the app in time"
+    return failures.describe_os_error(error)
