@@ -23,6 +23,7 @@ LAYERS = [
     # The base every layer may use: the error types, reading the user's files.
     (
         "inventory_cli.errors",
+        "inventory_cli.outcome",
         "inventory_cli.files",
         "inventory_cli.record",
         "inventory_cli.json_text",

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ...errors import MissingSecretError
+from ...outcome import Outcome
 from ..context import AppContext
 from ..options import (
     check_notification_url,
@@ -23,7 +24,6 @@ from ..options import (
     secret_options,
     tolerance_option,
 )
-from ..status import ExitStatus
 
 
 @click.command(short_help="Watch a recording's deliveries in a browser.")
@@ -66,7 +66,7 @@ def inspect_command(
     notification_url: str | None,
     url: str | None,
     output_format: str,
-) -> ExitStatus:
+) -> Outcome:
     """Serve a page that shows every delivery of RECORDING, following it as it grows.
 
     RECORDING is a file `invwh listen --record` writes. Each delivery appears
@@ -151,7 +151,7 @@ def inspect_command(
             stop.set()
             server.stop()
     click.echo(f"invwh inspect: stopped after {len(feed.entries)} deliveries", err=True)
-    return ExitStatus.OK
+    return Outcome.OK
 
 
 def _curl(url: str, method: str, headers: Mapping[str, str], body: bytes) -> str:

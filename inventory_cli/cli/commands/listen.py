@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ...outcome import Outcome
 from ..context import AppContext
 from ..options import (
     check_notification_url,
@@ -24,7 +25,6 @@ from ..options import (
     secret_options,
     tolerance_option,
 )
-from ..status import ExitStatus
 
 if TYPE_CHECKING:
     from ...workflows.receive import ReceivedDelivery, Receiver, ReceiverConfig
@@ -103,7 +103,7 @@ def listen(
     read_timeout: float,
     notification_url: str | None,
     output_format: str,
-) -> ExitStatus:
+) -> Outcome:
     """Receive webhook deliveries on a local URL, verify each one and answer it.
 
     Answers 200 to a validly signed inventory event, 401 to a missing, bad or
@@ -167,7 +167,7 @@ def listen(
             printer.close()
         plural = "s" if printer.count != 1 else ""
         click.echo(f"invwh listen: stopped after {printer.count} request{plural}", err=True)
-    return ExitStatus.OK
+    return Outcome.OK
 
 
 def _warn_of_loose_mode(mode: int | None, record: str | None) -> None:

@@ -7,9 +7,10 @@ import time
 
 import click
 
+from ...errors import InvalidPayloadError
 from ...events.payloads import read_payload
+from ...outcome import Outcome
 from ...signing.signatures import MAX_UNIX_SECONDS
-from ..app import fail
 from ..context import AppContext
 from ..options import (
     URL,
@@ -25,7 +26,6 @@ from ..options import (
     scheme_option,
     secret_options,
 )
-from ..status import ExitStatus
 
 DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
 
@@ -92,7 +92,7 @@ def sign(
     notification_url: str | None,
     header_lines: tuple[str, ...],
     no_validate: bool,
-) -> ExitStatus:
+) -> Outcome:
     """Sign PAYLOAD (a file, or - for standard input) and print the headers to send.
 
     The signature covers the file's exact bytes: send exactly that file.
@@ -129,11 +129,10 @@ def sign(
 
         check = check_event(loaded.body)
         if not check.ok:
-            fail(
+            raise InvalidPayloadError(
                 f"{loaded.name} is not a valid inventory event (use --no-validate to sign it anyway):",
                 map(str, check.problems),
             )
-            return ExitStatus.CHECK_FAILED
         event_type = check.event_type
 
     if timestamp is None:
@@ -173,4 +172,4 @@ def sign(
         from ..output.sign_text import curl_command
 
         sys.stdout.write(curl_command(url, method.upper(), headers, loaded))
-    return ExitStatus.OK
+    return Outcome.OK
