@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..config.find import find_config
+from ..config.settings import CONFIG_ENV, load_settings_file
 from ..errors import DeliveryError, InvalidPayloadError, InvwhError
 from ..outcome import Ended, Outcome
 from .context import AppContext
@@ -203,7 +203,7 @@ class InvwhGroup(click.Group):
     "--config",
     "config_path",
     metavar="PATH",
-    envvar="INVWH_CONFIG",
+    envvar=CONFIG_ENV,
     show_envvar=True,
     help="Read defaults and schemes from this file [default: ./invwh.toml, else [tool.invwh] "
     "in ./pyproject.toml].",
@@ -233,12 +233,7 @@ def cli(ctx: click.Context, color: bool | None, config_path: str | None) -> None
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    config = None
-    # Most runs have no config file: look before importing the module that reads one.
-    if config_path is not None or find_config() is not None:
-        from ..config.load import load_config
-
-        config = load_config(config_path)
+    config = load_settings_file(config_path)
     ctx.obj = AppContext(color=color, config=config)
     if config is not None:
         from .options import config_default_map

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ...config.settings import URL_ENV
 from ...errors import MissingSecretError
 from ...outcome import Outcome
 from ..context import AppContext
@@ -47,7 +48,7 @@ from ..options import (
 @notification_url_option("For a scheme that signs the URL (square): the URL the deliveries were sent to.")
 @click.option(
     "--url",
-    envvar="INVWH_URL",
+    envvar=URL_ENV,
     show_envvar=True,
     metavar="URL",
     help="The URL the page offers to replay to (it can be changed there).",

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
 from ...outcome import Outcome
-from ...signing.schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME
+from ...signing.schemes import BUILTIN_SCHEMES
 from ..context import AppContext
-from ..options import SCHEME_ENV, complete_scheme_name, format_option, resolve_scheme
+from ..options import complete_scheme_name, format_option, resolve_scheme
 
 
 @click.group(invoke_without_command=True, short_help="List the signature schemes, or show one.")
@@ -72,5 +71,6 @@ def show(app: AppContext, name: str) -> Outcome:
 
 def _default_scheme(app: AppContext) -> str:
     """The scheme a command uses without --scheme: the environment's, the config's, or the built-in one."""
-    from_config = app.config.scheme if app.config is not None else None
-    return os.environ.get(SCHEME_ENV) or from_config or DEFAULT_SCHEME
+    from ...config import settings
+
+    return settings.scheme_name(config=app.config)

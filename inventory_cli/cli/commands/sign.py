@@ -7,6 +7,7 @@ import time
 
 import click
 
+from ...config.settings import URL_ENV
 from ...errors import InvalidPayloadError
 from ...events.payloads import read_payload
 from ...outcome import Outcome
@@ -65,7 +66,7 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
     type=URL(),
     default=DEFAULT_URL,
     show_default=True,
-    envvar="INVWH_URL",
+    envvar=URL_ENV,
     show_envvar=True,
     help="The URL for --format curl, and the one signed for by a scheme that signs the URL (square).",
 )
