@@ -397,11 +397,17 @@ def _shown(text: str) -> str:
     return text if text.isprintable() else "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
+#: The project's config file, read once a session (a plain ``secret`` in it costs a ``git`` run).
+_SETTINGS_FILE = pytest.StashKey["Config | None"]()
+
+
 def _settings_file(config: pytest.Config) -> Config | None:
     """The project's invwh config file, as the CLI would find it run from the rootdir."""
-    from .config.settings import load_settings_file
+    if _SETTINGS_FILE not in config.stash:
+        from .config.settings import load_settings_file
 
-    return load_settings_file(directory=config.rootpath)
+        config.stash[_SETTINGS_FILE] = load_settings_file(directory=config.rootpath)
+    return config.stash[_SETTINGS_FILE]
 
 
 def _secret(config: pytest.Config) -> Secret:
