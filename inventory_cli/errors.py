@@ -7,6 +7,8 @@ signature, invalid payload) is not an exception: it is a verdict.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class InvwhError(Exception):
     """Base class for every error the core raises on purpose."""
@@ -38,7 +40,14 @@ class ConfigError(InputError):
 
 
 class InvalidPayloadError(InvwhError):
-    """A payload to be sent is not a valid inventory event: a failed check (exit 1), not a usage error."""
+    """A payload to be sent is not a valid inventory event: a failed check (exit 1), not a usage error.
+
+    ``details`` are its problems, one line each, said indented under the message.
+    """
+
+    def __init__(self, message: str, details: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
 
 
 class DeliveryError(InvwhError):

@@ -29,12 +29,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from .config.settings import SCHEME_ENV, SECRET_ENV, URL_ENV
 from .text import outside, remember_secret, shorten
 
 COMMANDS = ("send", "check", "trigger", "replay", "verify")
 #: Commands whose report is the run report (items and a summary) and that write JUnit.
 RUN_COMMANDS = ("send", "check", "trigger", "replay")
 USAGE = 2
+#: How the action's inputs reach this step: ``INVWH_ACTION_COMMAND`` and so on.
+INPUT_PREFIX = "INVWH_ACTION_"
 
 #: Rows in the summary table at most: a replay of a million lines shows its failures, not its lines.
 MAX_ROWS = 100
@@ -57,7 +60,7 @@ class Inputs:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Inputs:
         def get(name: str) -> str:
-            return environ.get(f"INVWH_ACTION_{name.upper()}", "")
+            return environ.get(f"{INPUT_PREFIX}{name.upper()}", "")
 
         return cls(*(get(name) for name in ("command", "args", "url", "secret", "scheme", "junit")))
 
@@ -86,8 +89,9 @@ def command_line(inputs: Inputs, python: str) -> list[str]:
 
 def child_environment(inputs: Inputs, environ: Mapping[str, str]) -> dict[str, str]:
     """The job's environment, with the inputs as invwh's settings; empty inputs leave the job's own."""
-    env = {k: v for k, v in environ.items() if not k.startswith("INVWH_ACTION_")}
-    settings = {"INVWH_SECRET": inputs.secret, "INVWH_URL": inputs.url, "INVWH_SCHEME": inputs.scheme}
+    env = {k: v for k, v in environ.items() if not k.startswith(INPUT_PREFIX)}
+    # The child resolves them as any invwh command does: below its --url or --scheme in args.
+    settings = {SECRET_ENV: inputs.secret, URL_ENV: inputs.url, SCHEME_ENV: inputs.scheme}
     for name, value in settings.items():
         if value:
             env[name] = value

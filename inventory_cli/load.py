@@ -12,11 +12,12 @@ send time. A subclass may set ``scheme``, ``secret``, ``weights``,
 ``recording`` (re-sign and send the bodies of a ``listen --record`` file,
 byte for byte), ``path`` and ``expected``.
 
-Settings come as for every invwh command: the class attribute, else the
-environment (``INVWH_SECRET``, ``INVWH_SCHEME``, ``INVWH_URL`` when there is
-no ``--host``), else the config file (``invwh.toml``, ``$INVWH_CONFIG``),
-else the default scheme. They are read once per process, when Locust starts,
-so a missing secret stops the run with one line before anything is sent.
+Settings are resolved as for every invwh command (``config/settings.py``):
+the class attribute, else the environment (``INVWH_SECRET``,
+``INVWH_SCHEME``, ``INVWH_URL`` when there is no ``--host``), else the config
+file (``invwh.toml``, ``$INVWH_CONFIG``), else the default scheme. They are
+read once per process, when Locust starts, so a missing secret stops the run
+with one line before anything is sent.
 
 Importing Locust patches the standard library (gevent), so nothing else in
 the package imports this module.
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import random
 import sys
 from collections.abc import Collection, Iterator, Mapping
@@ -36,19 +36,15 @@ from typing import Any, ClassVar
 from locust import HttpUser, events, task
 from locust.runners import MasterRunner
 
-from .config.load import Config, load_config
-from .errors import InvwhError, MissingSecretError
+from .config import settings as resolved
+from .config.settings import SECRET_ENV, load_settings_file
+from .errors import InvwhError
 from .events.factory import event_body, make_event
 from .events.validation import event_type_names
-from .signing.schemes import DEFAULT_SCHEME, Scheme, get_scheme
+from .signing.schemes import Scheme
 from .signing.signatures import Secret, sign
 from .workflows.recording import BadLine, read_recording
 from .workflows.replay import event_type_of
-
-SECRET_ENV = "INVWH_SECRET"
-SCHEME_ENV = "INVWH_SCHEME"
-URL_ENV = "INVWH_URL"
-CONFIG_ENV = "INVWH_CONFIG"
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +123,11 @@ def prepare(user_class: type[WebhookUser]) -> Settings:
 
 
 def _resolve(user_class: type[WebhookUser]) -> Settings:
-    config = load_config(os.environ.get(CONFIG_ENV))
-    scheme = _scheme(user_class, config)
-    secret = _secret(user_class, config)
+    config = load_settings_file()
+    scheme = resolved.scheme(user_class.scheme or None, config=config)
+    explicit = () if user_class.secret is None else (user_class.secret,)
+    ways = f"set the {SECRET_ENV} environment variable or {user_class.__name__}.secret"
+    secret = resolved.secrets(explicit, config=config, ways=ways)[0]
     weights = dict(user_class.weights)
     unknown = sorted(set(weights) - set(event_type_names()))
     if unknown:
@@ -141,25 +139,6 @@ def _resolve(user_class: type[WebhookUser]) -> Settings:
         raise InvwhError(f"{user_class.__name__}.weights: weights of 0 or more, not all 0")
     bodies = None if user_class.recording is None else itertools.cycle(_recorded_bodies(user_class.recording))
     return Settings(scheme, secret, bodies)
-
-
-def _scheme(user_class: type[WebhookUser], config: Config | None) -> Scheme:
-    name = user_class.scheme or os.environ.get(SCHEME_ENV) or (config.scheme if config else None)
-    return get_scheme(name or DEFAULT_SCHEME, config.schemes if config else None)
-
-
-def _secret(user_class: type[WebhookUser], config: Config | None) -> Secret:
-    text = user_class.secret or os.environ.get(SECRET_ENV)
-    if text is None and config is not None:
-        if config.secret_env and os.environ.get(config.secret_env) is not None:
-            text = os.environ[config.secret_env]
-        elif config.secret is not None:
-            return config.secret
-    if text is None:
-        raise MissingSecretError(
-            f"no secret given: set the {SECRET_ENV} environment variable or {user_class.__name__}.secret"
-        )
-    return Secret(text)
 
 
 def _recorded_bodies(path: str) -> list[Body]:
@@ -190,5 +169,8 @@ def _check_settings(environment: Any, runner: Any = None, **_: Any) -> None:
             log.error("invwh: error: %s", error)
             sys.exit(2)
         if user_class.host is None and not environment.host:
-            config = load_config(os.environ.get(CONFIG_ENV))
-            user_class.host = os.environ.get(URL_ENV) or (config.url if config else None)
+            try:
+                user_class.host = resolved.url(config=load_settings_file())
+            except InvwhError as error:
+                log.error("invwh: error: %s", error)
+                sys.exit(2)

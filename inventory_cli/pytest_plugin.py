@@ -9,9 +9,13 @@ Installing invwh registers it with pytest (the ``pytest11`` entry point
   ``invwh listen``, in a thread) on a free port, for testing a sender: it
   keeps every delivery with its verdict.
 
-Both use one secret: ``INVWH_SECRET`` when set, else the ini option
-``invwh_secret``, else ``DEFAULT_TEST_SECRET``; and one scheme: the ini option
-``invwh_scheme``, else ``inventory-v1``. pytest imports this module at
+Both use one secret and one scheme, resolved as every invwh command resolves
+them (``config/settings.py``): the environment (``INVWH_SECRET``,
+``INVWH_SCHEME``) when set, else the ini options ``invwh_secret`` and
+``invwh_scheme``, else the config file in the rootdir (``invwh.toml``,
+``[tool.invwh]`` in ``pyproject.toml``, or ``$INVWH_CONFIG``: its
+``secret_env``, ``secret``, ``scheme`` and schemes), else
+``DEFAULT_TEST_SECRET`` and ``inventory-v1``. pytest imports this module at
 start-up in every project where invwh is installed, so it imports only
 pytest; the rest of invwh loads when a test asks for a fixture.
 
@@ -23,7 +27,6 @@ the app under test, so it is hidden where it is shown, not where it is used.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -33,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .config.load import Config
+    from .signing.schemes import Scheme
     from .signing.signatures import Secret
     from .workflows.receive import ReceivedDelivery, Receiver
 
@@ -45,12 +50,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "invwh_secret",
         "the secret invwh's webhook_signer and webhook_receiver fixtures use "
-        "(INVWH_SECRET wins when set; default: a fixed test secret)",
+        "(INVWH_SECRET wins when set; else invwh.toml's; default: a fixed test secret)",
         default="",
     )
     parser.addini(
         "invwh_scheme",
-        "the signature scheme of invwh's webhook fixtures (default: inventory-v1)",
+        "the signature scheme of invwh's webhook fixtures "
+        "(INVWH_SCHEME wins when set; else invwh.toml's; default: inventory-v1)",
         default="",
     )
 
@@ -239,13 +245,14 @@ def _masked(value: object) -> str:
 class WebhookSigner:
     """Signs bodies and makes fresh events with the fixtures' secret and scheme."""
 
-    def __init__(self, secret: str, scheme: str) -> None:
-        from .signing.schemes import get_scheme
+    def __init__(self, secret: str, scheme: str | Scheme) -> None:
+        from .signing.schemes import Scheme, get_scheme
         from .signing.signatures import Secret
 
         # Both checked now, so that a bad setting fails at the fixture, not in the test.
         self._secret = Secret(secret)
-        self.scheme = get_scheme(scheme).name
+        self._scheme = scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
+        self.scheme = self._scheme.name
 
     @property
     def secret(self) -> SecretText:
@@ -271,7 +278,7 @@ class WebhookSigner:
         return sign_headers(
             body,
             secret=self._secret if secret is None else secret,
-            scheme=scheme or self.scheme,
+            scheme=scheme or self._scheme,
             timestamp=timestamp,
             method=method,
         )
@@ -294,14 +301,15 @@ class WebhookSigner:
 class WebhookReceiver:
     """A running verifying receiver and what it has received so far."""
 
-    def __init__(self, secret: Secret, scheme: str) -> None:
-        from .signing.schemes import get_scheme
+    def __init__(self, secret: Secret, scheme: str | Scheme) -> None:
+        from .signing.schemes import Scheme, get_scheme
         from .workflows.receive import Receiver, ReceiverConfig
 
         self._secret = secret
         self._received: list[ReceivedDelivery] = []
         self._arrived = threading.Condition()
-        config = ReceiverConfig(scheme=get_scheme(scheme), secrets=[secret], port=0)
+        scheme = scheme if isinstance(scheme, Scheme) else get_scheme(scheme)
+        config = ReceiverConfig(scheme=scheme, secrets=[secret], port=0)
         self._receiver: Receiver = Receiver(config, on_delivery=self._keep)
 
     def _keep(self, delivery: ReceivedDelivery) -> None:
@@ -389,26 +397,40 @@ def _shown(text: str) -> str:
     return text if text.isprintable() else "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
-def _setting(config: pytest.Config, ini_name: str, env_name: str | None, default: str) -> str:
-    if env_name and os.environ.get(env_name):
-        return os.environ[env_name]
-    return str(config.getini(ini_name) or "").strip() or default
+#: The project's config file, read once a session (a plain ``secret`` in it costs a ``git`` run).
+_SETTINGS_FILE = pytest.StashKey["Config | None"]()
 
 
-def _secret(config: pytest.Config) -> str:
-    return _setting(config, "invwh_secret", "INVWH_SECRET", DEFAULT_TEST_SECRET)
+def _settings_file(config: pytest.Config) -> Config | None:
+    """The project's invwh config file, as the CLI would find it run from the rootdir."""
+    if _SETTINGS_FILE not in config.stash:
+        from .config.settings import load_settings_file
+
+        config.stash[_SETTINGS_FILE] = load_settings_file(directory=config.rootpath)
+    return config.stash[_SETTINGS_FILE]
 
 
-def _scheme(config: pytest.Config) -> str:
-    from .signing.schemes import DEFAULT_SCHEME
+def _secret(config: pytest.Config) -> Secret:
+    from .config import settings
 
-    return _setting(config, "invwh_scheme", None, DEFAULT_SCHEME)
+    ini = str(config.getini("invwh_secret") or "").strip()
+    # Never missing: a test suite without a secret of its own signs with the public test secret.
+    ways = "the fixtures' default"
+    found = settings.secrets(config=_settings_file(config), local=ini, default=DEFAULT_TEST_SECRET, ways=ways)
+    return found[0]
+
+
+def _scheme(config: pytest.Config) -> Scheme:
+    from .config import settings
+
+    ini = str(config.getini("invwh_scheme") or "").strip()
+    return settings.scheme(config=_settings_file(config), local=ini)
 
 
 @pytest.fixture
 def webhook_signer(pytestconfig: pytest.Config) -> WebhookSigner:
     """Signs bodies (``.sign(body)`` gives the headers) and makes fresh events (``.event(type)``)."""
-    secret = _secret(pytestconfig)
+    secret = _secret(pytestconfig).key.decode("utf-8")
     _hand_out(pytestconfig, secret)
     return WebhookSigner(secret, _scheme(pytestconfig))
 
@@ -416,11 +438,9 @@ def webhook_signer(pytestconfig: pytest.Config) -> WebhookSigner:
 @pytest.fixture
 def webhook_receiver(pytestconfig: pytest.Config) -> Iterator[WebhookReceiver]:
     """A verifying receiver on a free port (``.url``), stopped after the test."""
-    from .signing.signatures import Secret
-
     secret = _secret(pytestconfig)
-    _hand_out(pytestconfig, secret)
-    receiver = WebhookReceiver(Secret(secret), _scheme(pytestconfig)).start()
+    _hand_out(pytestconfig, secret.key.decode("utf-8"))
+    receiver = WebhookReceiver(secret, _scheme(pytestconfig)).start()
     try:
         yield receiver
     finally:

@@ -2,8 +2,9 @@
 
 This is the one place where the core's exceptions and a run's outcome become
 a line on stderr and an exit status (``status.py``). Commands return an
-``ExitStatus`` for their verdict, or the ``Report`` of a run (its outcome
-decides); they never call ``sys.exit`` themselves.
+``outcome.Outcome`` for their verdict, or the ``Report`` of a run (an
+``outcome.Ended``: its outcome decides, its reasons are said), or raise an
+``errors.InvwhError``; they neither pick an exit status nor print an error.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 
 import click
 
-from ..config.find import find_config
+from ..config.settings import CONFIG_ENV, load_settings_file
 from ..errors import DeliveryError, InvalidPayloadError, InvwhError
+from ..outcome import Ended, Outcome
 from ..version import __version__
 from .context import AppContext
 from .status import ExitStatus
@@ -41,14 +43,13 @@ COMMANDS = {
 }
 
 
-#: ``report.Outcome`` values and their exit statuses (by value: importing the
-#: report module here would slow every command's start).
+#: What a command comes to, and the exit status it ends in: the only such table.
 OUTCOME_STATUS = {
-    "ok": ExitStatus.OK,
-    "failed": ExitStatus.CHECK_FAILED,
-    "undelivered": ExitStatus.DELIVERY_FAILED,
-    "interrupted": ExitStatus.INTERRUPTED,
-    "nothing_to_deliver": ExitStatus.USAGE,
+    Outcome.OK: ExitStatus.OK,
+    Outcome.FAILED: ExitStatus.CHECK_FAILED,
+    Outcome.UNDELIVERED: ExitStatus.DELIVERY_FAILED,
+    Outcome.INTERRUPTED: ExitStatus.INTERRUPTED,
+    Outcome.NOTHING_TO_DELIVER: ExitStatus.USAGE,
 }
 
 
@@ -175,22 +176,19 @@ class InvwhGroup(click.Group):
             command = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
             raise usage_error(error, command) from None
         except InvwhError as error:
-            fail(str(error))
+            fail(str(error), error.details if isinstance(error, InvalidPayloadError) else ())
             ctx.exit(status_for(error))
         except KeyboardInterrupt:
             click.echo("invwh: interrupted", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)
-        if isinstance(result, int):
-            ctx.exit(int(result))
-        outcome = getattr(result, "outcome", None)
-        if outcome is not None:  # a run's report: say why nothing was delivered, whatever the format
-            if result.error is not None:
-                fail(result.error)
-            if getattr(result, "nothing_to_deliver", None) is not None:
-                fail(result.nothing_to_deliver)
-            if outcome.value == "interrupted":
+        if isinstance(result, Ended):  # a run's report: say why it fell short, whatever the format
+            for reason in result.reasons():
+                fail(reason)
+            result = result.outcome
+        if isinstance(result, Outcome):
+            if result is Outcome.INTERRUPTED:
                 click.echo("invwh: interrupted", err=True)
-            ctx.exit(OUTCOME_STATUS[outcome.value])
+            ctx.exit(OUTCOME_STATUS[result])
         return result
 
 
@@ -205,7 +203,7 @@ class InvwhGroup(click.Group):
     "--config",
     "config_path",
     metavar="PATH",
-    envvar="INVWH_CONFIG",
+    envvar=CONFIG_ENV,
     show_envvar=True,
     help="Read defaults and schemes from this file [default: ./invwh.toml, else [tool.invwh] "
     "in ./pyproject.toml].",
@@ -235,12 +233,7 @@ def cli(ctx: click.Context, color: bool | None, config_path: str | None) -> None
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    config = None
-    # Most runs have no config file: look before importing the module that reads one.
-    if config_path is not None or find_config() is not None:
-        from ..config.load import load_config
-
-        config = load_config(config_path)
+    config = load_settings_file(config_path)
     ctx.obj = AppContext(color=color, config=config)
     if config is not None:
         from .options import config_default_map

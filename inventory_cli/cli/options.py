@@ -1,19 +1,19 @@
 """Options shared by several commands, and turning their values into core objects.
 
-Settings come from, in this order of precedence: a command-line flag, an
-environment variable (``INVWH_SCHEME``, ``INVWH_URL``, ``INVWH_TOLERANCE``,
-``INVWH_SECRET``), the config file (``config/load.py``), the built-in default.
-Click applies the first three for ``--scheme``, ``--url`` and ``--tolerance``:
-each option names its variable (``envvar=``) and the group puts the config's
-values in ``ctx.default_map`` (``config_default_map``). The secret has more
-ways in, so ``resolve_secrets`` walks the same order itself.
+Settings are resolved in the order ``config/settings.py`` defines for every
+way in: a command-line flag, an environment variable (named there once), the
+config file, the built-in default. Click applies that order for ``--scheme``,
+``--url`` and ``--tolerance`` (each option's ``envvar=`` is the resolver's
+variable, and the group puts the config's values in ``ctx.default_map``:
+``config_default_map``), so that a usage error names the flag or variable at
+fault; the secrets, which have more ways in, are the resolver's
+(``resolve_secrets``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 import click
 from click.core import ParameterSource
 
-from ..errors import InputError, MissingSecretError
+from ..config.settings import SCHEME_ENV, SECRET_ENV, TOLERANCE_ENV, URL_ENV
+from ..errors import InputError
 from ..files import file_access
 from ..text import is_token
 from ..urls import url_problem
@@ -35,11 +36,6 @@ if TYPE_CHECKING:
     from ..workflows.delivery import DeliveryOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-SECRET_ENV = "INVWH_SECRET"
-SCHEME_ENV = "INVWH_SCHEME"
-URL_ENV = "INVWH_URL"
-TOLERANCE_ENV = "INVWH_TOLERANCE"
 
 #: Config setting -> the parameter it gives a default to, in every command that has it.
 CONFIG_PARAMETERS = {"url": "url", "scheme": "scheme_name", "tolerance": "tolerance"}
@@ -211,48 +207,23 @@ def resolve_scheme(name: str) -> Scheme:
 
 
 def resolve_secrets(values: Any, files: Any) -> list[Secret]:
-    """The secrets from flags, else the environment, else the config file.
+    """The secrets from flags, else as ``config.settings.secrets`` finds them.
 
     Accepts a single value or a tuple for each, so one function serves commands
-    with one secret and those that accept several. The config file's way is
-    ``secret_env`` (the variable it names), then a plain ``secret``.
+    with one secret and those that accept several.
     """
+    from ..config import settings
+
     values = _as_tuple(values)
     files = _as_tuple(files)
     if values:
         hint_secret_on_command_line()
     texts = list(values) + [_read_secret_file(path) for path in files]
-    if not texts:
-        from_env = os.environ.get(SECRET_ENV)
-        if from_env is not None:
-            texts = [from_env]
-    config = current_config()
-    if not texts and config is not None:
-        from_config_env = os.environ.get(config.secret_env) if config.secret_env else None
-        if from_config_env is not None:
-            texts = [from_config_env]
-        elif config.secret is not None:
-            from ..text import remember_secret
-
-            remember_secret(config.secret.key.decode("utf-8"))
-            return [config.secret]
-    if not texts:
-        unset = (
-            f" ({config.path} names {config.secret_env}, which is not set)"
-            if config is not None and config.secret_env
-            else ""
-        )
-        raise MissingSecretError(
-            f"no secret given: use --secret TEXT, --secret-file PATH or the {SECRET_ENV} "
-            f"environment variable{unset}"
-        )
-    from ..signing.signatures import Secret
-    from ..text import remember_secret
-
-    secrets = [Secret(text) for text in texts]
-    for text in texts:  # whatever invwh prints or writes from now on hides it, whoever echoed it
-        remember_secret(text)
-    return secrets
+    return settings.secrets(
+        texts,
+        config=current_config(),
+        ways=f"use --secret TEXT, --secret-file PATH or the {SECRET_ENV} environment variable",
+    )
 
 
 SECRET_HINT = f"invwh: hint: --secret shows in the process list; prefer ${SECRET_ENV} or --secret-file"
@@ -446,7 +417,7 @@ def endpoint_options(
                 "--url",
                 type=URL(),
                 required=url_required,
-                envvar="INVWH_URL",
+                envvar=URL_ENV,
                 show_envvar=True,
                 help="The receiver's URL."
                 + ("" if url_required else f" Not needed with {url_not_needed_with}."),
@@ -530,7 +501,7 @@ def tolerance_option(help_text: str) -> Callable[[F], F]:
         type=click.IntRange(min=0),
         default=300,
         show_default=True,
-        envvar="INVWH_TOLERANCE",
+        envvar=TOLERANCE_ENV,
         show_envvar=True,
         help=help_text,
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..config.settings import SECRET_ENV
 from ..errors import InputError
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, sign
@@ -132,7 +133,7 @@ class Actions:
     def _needs_secret(self, request: Request) -> None:
         if request.mode != "as_received" and self.secret is None:
             raise InputError(
-                "no secret to sign with: start invwh inspect with --secret-file PATH or INVWH_SECRET "
+                f"no secret to sign with: start invwh inspect with --secret-file PATH or {SECRET_ENV} "
                 "(or replay as received)"
             )
 

@@ -10,29 +10,16 @@ status. Nothing here knows of click or of any output format.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..outcome import Ended
+from ..outcome import Outcome as Outcome  # the type its reports end in, as its renderers name it
 from ..text import shorten
 
 if TYPE_CHECKING:
     from .delivery import DeliveryResult
-
-
-class Outcome(enum.Enum):
-    """What a command's run came to, as a whole."""
-
-    OK = "ok"
-    #: An answer or a case was not what it must be.
-    FAILED = "failed"
-    #: A request could not be delivered at all: the receiver was not reached.
-    UNDELIVERED = "undelivered"
-    #: Stopped by Ctrl-C or SIGTERM; the report covers what was done until then.
-    INTERRUPTED = "interrupted"
-    #: There was nothing to do (a recording with no delivery): an input error, not a pass.
-    NOTHING_TO_DELIVER = "nothing_to_deliver"
 
 
 # What one delivery or recording line came to.
@@ -75,7 +62,7 @@ class Item:
 
 
 @dataclass
-class Report:
+class Report(Ended):
     """A run's header, its counts and its end; the items themselves stream to the formats."""
 
     command: str
@@ -129,6 +116,9 @@ class Report:
         if any(self.counts.get(kind) for kind in FAILING):
             return Outcome.FAILED
         return Outcome.OK
+
+    def reasons(self) -> list[str]:
+        return [reason for reason in (self.error, self.nothing_to_deliver) if reason is not None]
 
     @property
     def ok(self) -> bool:

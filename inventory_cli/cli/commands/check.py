@@ -10,6 +10,7 @@ import tempfile
 import click
 
 from ...errors import InputError
+from ...outcome import Outcome
 from ...workflows.check import CaseResult, case_item, check_payloads, new_seed, run_checks
 from ...workflows.check_cases import select_cases
 from ...workflows.delivery import Deliverer
@@ -90,7 +91,7 @@ def check(
     output_format: str,
     junit_path: str | None,
     verbosity: int,
-) -> Report | int:
+) -> Report | Outcome:
     """Prove that a receiver accepts valid events and rejects forged ones.
 
     First each event type validly signed (must be accepted: 200, or what
@@ -126,7 +127,7 @@ def check(
         from ..output.check_cases import print_cases
 
         print_cases(output_format)
-        return 0
+        return Outcome.OK
     if endpoint is None:
         raise click.UsageError("Missing option '--url'.")
     scheme = resolve_scheme(scheme_name)

@@ -11,7 +11,9 @@ from typing import Any
 
 import click
 
+from ...config.settings import URL_ENV
 from ...errors import MissingSecretError
+from ...outcome import Outcome
 from ..context import AppContext
 from ..options import (
     check_notification_url,
@@ -23,7 +25,6 @@ from ..options import (
     secret_options,
     tolerance_option,
 )
-from ..status import ExitStatus
 
 
 @click.command(short_help="Watch a recording's deliveries in a browser.")
@@ -47,7 +48,7 @@ from ..status import ExitStatus
 @notification_url_option("For a scheme that signs the URL (square): the URL the deliveries were sent to.")
 @click.option(
     "--url",
-    envvar="INVWH_URL",
+    envvar=URL_ENV,
     show_envvar=True,
     metavar="URL",
     help="The URL the page offers to replay to (it can be changed there).",
@@ -66,7 +67,7 @@ def inspect_command(
     notification_url: str | None,
     url: str | None,
     output_format: str,
-) -> ExitStatus:
+) -> Outcome:
     """Serve a page that shows every delivery of RECORDING, following it as it grows.
 
     RECORDING is a file `invwh listen --record` writes. Each delivery appears
@@ -151,7 +152,7 @@ def inspect_command(
             stop.set()
             server.stop()
     click.echo(f"invwh inspect: stopped after {len(feed.entries)} deliveries", err=True)
-    return ExitStatus.OK
+    return Outcome.OK
 
 
 def _curl(url: str, method: str, headers: Mapping[str, str], body: bytes) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ...outcome import Outcome
 from ..context import AppContext
 from ..options import (
     check_notification_url,
@@ -24,7 +25,6 @@ from ..options import (
     secret_options,
     tolerance_option,
 )
-from ..status import ExitStatus
 
 if TYPE_CHECKING:
     from ...inspector.feed import Feed
@@ -142,7 +142,7 @@ def listen(
     inspect: bool,
     inspect_port: int,
     output_format: str,
-) -> ExitStatus:
+) -> Outcome:
     """Receive webhook deliveries on a local URL, verify each one and answer it.
 
     Answers 200 to a validly signed inventory event, 401 to a missing, bad or
@@ -231,8 +231,8 @@ def listen(
         if receiver.tally is not None:
             click.echo(f"invwh listen: {_forward_summary(receiver.tally)}", err=True)
             if receiver.tally.accepted_rejected:
-                return ExitStatus.CHECK_FAILED
-    return ExitStatus.OK
+                return Outcome.FAILED
+    return Outcome.OK
 
 
 def _forward_summary(tally: ForwardTally) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from ...events.sample_files import shipped_samples, write_samples
+from ...outcome import Outcome
 from ..context import AppContext
 from ..options import format_option
-from ..status import ExitStatus
 
 
 @click.command(short_help="List the shipped sample events, or write them into a directory.")
@@ -15,7 +15,7 @@ from ..status import ExitStatus
 @click.option("--force", is_flag=True, help="Overwrite existing files whose content differs.")
 @format_option("text", "json")
 @click.pass_obj
-def samples(app: AppContext, directory: str | None, force: bool, output_format: str) -> ExitStatus:
+def samples(app: AppContext, directory: str | None, force: bool, output_format: str) -> Outcome:
     """List the sample events that ship with invwh, or write them into DIR.
 
     Valid events go at the top of DIR and invalid ones in DIR/invalid/, byte
@@ -44,10 +44,10 @@ def samples(app: AppContext, directory: str | None, force: bool, output_format: 
             json.write(json.samples_document(shipped))
         else:
             write_samples_list(TextWriter(app.color), shipped)
-        return ExitStatus.OK
+        return Outcome.OK
     written = write_samples(directory, shipped, force=force)
     if output_format == "json":
         json.write(json.written_samples_document(directory, written))
     else:
         write_samples_written(TextWriter(app.color), directory, written)
-    return ExitStatus.OK
+    return Outcome.OK

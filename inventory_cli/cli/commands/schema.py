@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from ...events.validation import event_type_names, get_event_type, union_schema
-from ..status import ExitStatus
+from ...outcome import Outcome
 
 
 @click.command(short_help="Print an event type's JSON Schema.")
 @click.argument("event_type", required=False, metavar="[TYPE]", type=click.Choice(event_type_names()))
-def schema(event_type: str | None) -> ExitStatus:
+def schema(event_type: str | None) -> Outcome:
     """Print the JSON Schema (draft 2020-12) of TYPE, or of the union of all three.
 
     \b
@@ -21,4 +21,4 @@ def schema(event_type: str | None) -> ExitStatus:
     from ..output import json
 
     json.write(get_event_type(event_type).schema if event_type else union_schema())
-    return ExitStatus.OK
+    return Outcome.OK

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from ...signing.schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME
+from ...outcome import Outcome
+from ...signing.schemes import BUILTIN_SCHEMES
 from ..context import AppContext
-from ..options import SCHEME_ENV, complete_scheme_name, format_option, resolve_scheme
-from ..status import ExitStatus
+from ..options import complete_scheme_name, format_option, resolve_scheme
 
 
 @click.group(invoke_without_command=True, short_help="List the signature schemes, or show one.")
 @format_option("text", "json")
 @click.pass_context
-def schemes(ctx: click.Context, output_format: str) -> ExitStatus | None:
+def schemes(ctx: click.Context, output_format: str) -> Outcome | None:
     """List the signature schemes: the built-in presets and those the config file defines.
 
     For each: the headers a signed delivery carries, the bytes the HMAC
@@ -48,13 +47,13 @@ def schemes(ctx: click.Context, output_format: str) -> ExitStatus | None:
         from ..output.text import TextWriter
 
         write_schemes(TextWriter(app.color), listed, _default_scheme(app))
-    return ExitStatus.OK
+    return Outcome.OK
 
 
 @schemes.command()
 @click.argument("name", shell_complete=complete_scheme_name)
 @click.pass_obj
-def show(app: AppContext, name: str) -> ExitStatus:
+def show(app: AppContext, name: str) -> Outcome:
     """Print scheme NAME as a config block for invwh.toml.
 
     \b
@@ -67,10 +66,11 @@ def show(app: AppContext, name: str) -> ExitStatus:
     scheme = resolve_scheme(name)
     source = "built-in" if name in BUILTIN_SCHEMES else app.config.path if app.config else "config"
     sys.stdout.write(scheme_block(scheme, source))
-    return ExitStatus.OK
+    return Outcome.OK
 
 
 def _default_scheme(app: AppContext) -> str:
     """The scheme a command uses without --scheme: the environment's, the config's, or the built-in one."""
-    from_config = app.config.scheme if app.config is not None else None
-    return os.environ.get(SCHEME_ENV) or from_config or DEFAULT_SCHEME
+    from ...config import settings
+
+    return settings.scheme_name(config=app.config)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from ...errors import InvalidPayloadError
 from ...events.payloads import expand_paths, read_payload
+from ...outcome import Outcome
 from ...workflows.delivery import Deliverer
 from ...workflows.report import Report, delivery_item, delivery_report
-from ..app import fail
 from ..context import AppContext
 from ..options import (
     Endpoint,
@@ -22,7 +23,6 @@ from ..options import (
     scheme_option,
     secret_options,
 )
-from ..status import ExitStatus
 
 
 @click.command(short_help="Sign payloads and POST them to a receiver.")
@@ -50,7 +50,7 @@ def send(
     output_format: str,
     junit_path: str | None,
     verbosity: int,
-) -> Report | ExitStatus:
+) -> Report | Outcome:
     """Sign each payload at send time and POST its exact bytes to --url.
 
     A directory stands for every *.json file in it, sorted. Exit status 0 when
@@ -77,11 +77,10 @@ def send(
     if not no_validate:
         invalid = [(p, c) for p, c in zip(payloads, checks, strict=True) if not c.ok]
         if invalid:
-            fail(
+            raise InvalidPayloadError(
                 f"{len(invalid)} payload(s) are not valid inventory events; nothing was sent",
                 (f"{payload.name}: {problem}" for payload, check in invalid for problem in check.problems),
             )
-            return ExitStatus.CHECK_FAILED
 
     options = endpoint.delivery_options(
         scheme, secret, headers=extra_headers, follow_redirects=follow_redirects

@@ -7,9 +7,11 @@ import time
 
 import click
 
+from ...config.settings import URL_ENV
+from ...errors import InvalidPayloadError
 from ...events.payloads import read_payload
+from ...outcome import Outcome
 from ...signing.signatures import MAX_UNIX_SECONDS
-from ..app import fail
 from ..context import AppContext
 from ..options import (
     URL,
@@ -25,7 +27,6 @@ from ..options import (
     scheme_option,
     secret_options,
 )
-from ..status import ExitStatus
 
 DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
 
@@ -65,7 +66,7 @@ DEFAULT_URL = "http://127.0.0.1:8787/webhooks"
     type=URL(),
     default=DEFAULT_URL,
     show_default=True,
-    envvar="INVWH_URL",
+    envvar=URL_ENV,
     show_envvar=True,
     help="The URL for --format curl, and the one signed for by a scheme that signs the URL (square).",
 )
@@ -92,7 +93,7 @@ def sign(
     notification_url: str | None,
     header_lines: tuple[str, ...],
     no_validate: bool,
-) -> ExitStatus:
+) -> Outcome:
     """Sign PAYLOAD (a file, or - for standard input) and print the headers to send.
 
     The signature covers the file's exact bytes: send exactly that file.
@@ -129,11 +130,10 @@ def sign(
 
         check = check_event(loaded.body)
         if not check.ok:
-            fail(
+            raise InvalidPayloadError(
                 f"{loaded.name} is not a valid inventory event (use --no-validate to sign it anyway):",
                 map(str, check.problems),
             )
-            return ExitStatus.CHECK_FAILED
         event_type = check.event_type
 
     if timestamp is None:
@@ -173,4 +173,4 @@ def sign(
         from ..output.sign_text import curl_command
 
         sys.stdout.write(curl_command(url, method.upper(), headers, loaded))
-    return ExitStatus.OK
+    return Outcome.OK

@@ -6,11 +6,12 @@ import sys
 
 import click
 
+from ...errors import InvalidPayloadError
 from ...events.factory import apply_overrides, event_body, field_paths, make_event, unknown_fields
 from ...events.validation import check_event, event_type_names
+from ...outcome import Outcome
 from ...workflows.delivery import Deliverer
 from ...workflows.report import Report, delivery_item, delivery_report
-from ..app import fail
 from ..context import AppContext
 from ..options import (
     Endpoint,
@@ -25,7 +26,6 @@ from ..options import (
     scheme_option,
     secret_options,
 )
-from ..status import ExitStatus
 
 
 @click.command(short_help="Build a fresh event of a type and send it.")
@@ -57,7 +57,7 @@ def trigger(
     output_format: str,
     junit_path: str | None,
     verbosity: int,
-) -> Report | ExitStatus:
+) -> Report | Outcome:
     """Build a fresh TYPE event (new id, current time, plausible fields) and send it like `send`.
 
     TYPE is stock.increase, stock.decrease or stock.depleted. --set KEY=VALUE
@@ -82,15 +82,14 @@ def trigger(
     body = event_body(event)
     check = check_event(body)
     if not check.ok and not no_validate:
-        fail(
+        raise InvalidPayloadError(
             "the overrides make this an invalid event (use --no-validate to send it anyway):",
             map(str, check.problems),
         )
-        return ExitStatus.CHECK_FAILED
     if print_only:
         sys.stdout.buffer.write(body + b"\n")
         sys.stdout.flush()
-        return ExitStatus.OK
+        return Outcome.OK
     if endpoint is None:
         raise click.UsageError("give --url to send the event, or --print to write it out")
     scheme = resolve_scheme(scheme_name)

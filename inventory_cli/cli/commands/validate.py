@@ -6,16 +6,16 @@ import click
 
 from ...events.payloads import expand_paths, read_payload
 from ...events.validation import check_event
+from ...outcome import Outcome
 from ..context import AppContext
 from ..options import format_option
-from ..status import ExitStatus
 
 
 @click.command(short_help="Check payloads against the three event schemas.")
 @click.argument("payloads", nargs=-1, required=True, metavar="PAYLOAD...")
 @format_option("text", "json")
 @click.pass_obj
-def validate(app: AppContext, payloads: tuple[str, ...], output_format: str) -> ExitStatus:
+def validate(app: AppContext, payloads: tuple[str, ...], output_format: str) -> Outcome:
     """Validate each PAYLOAD (a file, a directory of *.json, or - for stdin) against the event schemas.
 
     Exit status 0 when every payload is a valid event, 1 when any is not.
@@ -37,4 +37,4 @@ def validate(app: AppContext, payloads: tuple[str, ...], output_format: str) -> 
         from ..output.verdict_text import write_validation
 
         write_validation(TextWriter(app.color), results)
-    return ExitStatus.OK if all(check.ok for _, check in results) else ExitStatus.CHECK_FAILED
+    return Outcome.OK if all(check.ok for _, check in results) else Outcome.FAILED

@@ -9,6 +9,7 @@ import click
 
 from ...errors import InputError
 from ...events.payloads import read_payload
+from ...outcome import Outcome
 from ...signing.schemes import Scheme
 from ...signing.signatures import MAX_UNIX_SECONDS, Secret
 from ..context import AppContext
@@ -26,7 +27,6 @@ from ..options import (
     secret_options,
     tolerance_option,
 )
-from ..status import ExitStatus
 
 if TYPE_CHECKING:
     from ..output.json import AuditJson
@@ -83,7 +83,7 @@ def verify(
     no_validate: bool,
     explain: bool,
     output_format: str,
-) -> ExitStatus:
+) -> Outcome:
     """Check a received delivery's signature, timestamp and payload.
 
     Exit status 0 when the delivery is valid, 1 when a check fails (with the
@@ -162,7 +162,7 @@ def verify(
         from ..output.verdict_text import write_verdict
 
         write_verdict(TextWriter(app.color), verdict, loaded.name)
-    return ExitStatus.OK if verdict.valid else ExitStatus.CHECK_FAILED
+    return Outcome.OK if verdict.valid else Outcome.FAILED
 
 
 def _audit(
@@ -175,7 +175,7 @@ def _audit(
     explain: bool,
     output_format: str,
     notification_url: str | None,
-) -> ExitStatus:
+) -> Outcome:
     from ...workflows.audit import AuditTally, audit
     from ...workflows.recording import read_recording
 
@@ -207,4 +207,4 @@ def _audit(
     report.finish(tally, empty)
     if empty is not None:
         raise InputError(empty)
-    return ExitStatus.OK if tally.ok else ExitStatus.CHECK_FAILED
+    return Outcome.OK if tally.ok else Outcome.FAILED
