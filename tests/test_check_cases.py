@@ -55,7 +55,9 @@ IDS = [
 @pytest.fixture
 def check(invwh):
     def run(url, *args, code=0):
-        return invwh("check", "--url", url, "--timeout", "5", *args, code=code, env=SECRET_ENV)
+        # A wide log (text is laid out for 80 columns unless COLUMNS says): these tests read whole lines.
+        env = {**SECRET_ENV, "COLUMNS": "300"}
+        return invwh("check", "--url", url, "--timeout", "5", *args, code=code, env=env)
 
     return run
 

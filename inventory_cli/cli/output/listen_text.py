@@ -2,8 +2,9 @@
 
 ``14:03:22.123  200  POST /webhooks  stock.increase  ok``, and for a refused
 delivery the message and the likely causes under it. The status is coloured
-on a terminal. What a client sent (method, path) is shown with its control
-characters escaped.
+on a terminal; a line wider than the width wraps at word boundaries under
+the method (rich, through ``text.TextWriter.render``). What a client sent
+(method, path) is shown with its control characters escaped.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .text import BOLD_GREEN, BOLD_RED, BOLD_YELLOW, YELLOW, TextWriter, printable
+from .text import TextWriter, printable, text
 
 if TYPE_CHECKING:
     from ...workflows.receive import ReceivedDelivery
@@ -29,15 +30,17 @@ def delivery_text(writer: TextWriter, delivery: ReceivedDelivery, *, forced: boo
     seconds, millis = divmod(round(delivery.received_at * 1_000_000) // 1000, 1000)
     clock = time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
     status = str(delivery.status) + (" (forced)" if forced and delivery.verdict is not None else "")
-    colour = BOLD_GREEN if delivery.status < 300 else BOLD_YELLOW if delivery.status < 500 else BOLD_RED
-    line = (
-        f"{clock}  {writer.paint(status, colour)}  {printable(delivery.method)} {printable(delivery.path)}  "
-        f"{printable(delivery.event_type or '-')}  {printable(delivery.reason)}"
-    )
+    code = delivery.status
+    style = "status.ok" if code < 300 else "status.refused" if code < 500 else "status.error"
+    request = f"{printable(delivery.method)} {printable(delivery.path)}"
+    line = text(
+        f"{clock}  ", writer.paint(status, style),
+        f"  {request}  {printable(delivery.event_type or '-')}  {printable(delivery.reason)}",
+    )  # fmt: skip
     if delivery.valid:
-        return line
-    lines = [f"{line}: {printable(delivery.message)}"]
+        return writer.render(line, indent=CAUSE_INDENT)
+    lines = [text(line, f": {printable(delivery.message)}")]
     hints = delivery.verdict.hints if delivery.verdict is not None else []
-    cause = writer.paint("likely cause:", YELLOW)
-    lines += [f"{CAUSE_INDENT}{cause} {printable(hint)}" for hint in hints]
-    return "\n".join(lines)
+    cause = writer.paint("likely cause:", "cause")
+    lines += [text(CAUSE_INDENT, cause, f" {printable(hint)}") for hint in hints]
+    return writer.render(*lines, indent=CAUSE_INDENT)
