@@ -29,8 +29,9 @@ Every known secret (``text.remember_secret``, called by
 ``options.resolve_secrets``) is redacted as it is written: by
 ``text.text`` (every piece of text before rich wraps it) and the stream
 under rich's console, ``plain.PlainWriter.line``, ``json.dumps`` and
-``junit.xml_text``. Nothing given to rich is read as markup. So what a command adds to an ``Item`` or a report is
-escaped and redacted without a call of its own.
+``junit.xml_text``. Nothing given to rich is read as markup. So what a
+command adds to an ``Item`` or a report is escaped and redacted without a
+call of its own.
 
 Nothing here decides an exit status (``cli/app.py`` does), and importing the
 package costs nothing, so ``invwh sign`` pays only for the module it prints

@@ -73,9 +73,10 @@ class _Redacting:
         return self.stream.fileno()
 
 
-def make_console(stream: IO[str], color: bool | None) -> Console:
+def make_console(stream: IO[str], color: bool | None, *, redraws: bool = False) -> Console:
     """A console for ``stream`` with invwh's theme, colour and width; rich's own reading of the
-    environment is turned off (``_environ={}``), so that the decision is ``theme``'s alone."""
+    environment is turned off (``_environ={}``), so that the decision is ``theme``'s alone.
+    ``redraws``: a status line is redrawn in place on it (``progress``)."""
     colour = color_wanted(color, stream)
     return Console(
         file=_Redacting(stream),  # type: ignore[arg-type]
@@ -83,7 +84,7 @@ def make_console(stream: IO[str], color: bool | None) -> Console:
         height=25,
         color_system="standard" if colour else None,
         force_terminal=is_terminal(stream),
-        force_interactive=False,
+        force_interactive=redraws,
         theme=THEME,
         markup=False,
         emoji=False,

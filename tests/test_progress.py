@@ -1,0 +1,174 @@
+"""Progress while a long run runs: seen on a real pseudo-terminal before the run ends, never in a pipe.
+
+The receiver holds an answer until the test opens a gate, so the run is
+caught while deliveries are still pending: what the terminal shows then is
+what a person watching sees.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import TEST_SECRET
+from servers import Reply, serve
+from terminal import SCRIPT, Terminal
+from test_replay import DECREASE, INCREASE, recorded_line
+
+from inventory_cli.cli.output import progress
+from inventory_cli.workflows.audit import AuditTally
+
+ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def gated(answers: list[int], gate: threading.Event, hold_from: int):
+    """Answers ``answers`` in turn; from request ``hold_from`` on (1-based), only once ``gate`` opens."""
+    count = 0
+    lock = threading.Lock()
+
+    def answer(request):
+        nonlocal count
+        with lock:
+            count += 1
+            number = count
+        if number >= hold_from:
+            gate.wait(30)
+        return Reply(answers[min(number, len(answers)) - 1])
+
+    return answer
+
+
+def a_recording(path: Path, lines: int) -> Path:
+    path.write_bytes(b"".join(recorded_line(INCREASE if n % 2 else DECREASE) for n in range(lines)))
+    return path
+
+
+def piped(args: list[str], *, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR", "FORCE_COLOR")}
+    return subprocess.run(
+        [SCRIPT, *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        env={**env, "INVWH_SECRET": TEST_SECRET, "TERM": "xterm-256color"},
+        check=False,
+    )
+
+
+# --- replay ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_a_replay_shows_lines_done_rate_and_unexpected_while_deliveries_are_pending(tmp_path, columns):
+    recording = a_recording(tmp_path / "r.jsonl", 5)
+    gate = threading.Event()
+    with serve(gated([200, 503, 200], gate, hold_from=3)) as server:
+        terminal = Terminal(["replay", str(recording), "--url", server.endpoint()], columns)
+        try:
+            # Lines 1 and 2 are answered, line 3 waits at the gate: the run is not over.
+            seen = terminal.wait_for("2 / 5 lines")
+            still_running = terminal.running()
+            shown_while_running = terminal.text
+        finally:
+            gate.set()
+        code, shown = terminal.finish()
+    assert seen and still_running, shown
+    plain = ESCAPE.sub("", shown_while_running)
+    status = plain[plain.rindex("replay  ") :]
+    assert re.search(r"replay  2 / 5 lines · [\d,]+/s", status), status
+    assert "1 unexpected" in status
+    assert code == 1
+    assert "5 lines: 4 as expected, 1 unexpected" in shown
+    # The status line is erased at the end: the summary is the last thing shown.
+    assert ESCAPE.sub("", shown).rstrip().endswith("5 lines: 4 as expected, 1 unexpected")
+
+
+def test_a_piped_replay_is_plain_text_with_no_progress(tmp_path):
+    recording = a_recording(tmp_path / "r.jsonl", 3)
+    with serve() as server:
+        done = piped(["replay", str(recording), "--url", server.endpoint()])
+    assert done.returncode == 0, done.stderr
+    for stream in (done.stdout, done.stderr):
+        assert b"\x1b" not in stream and b"\r" not in stream
+    assert b"lines \xc2\xb7" not in done.stderr  # no status line
+    assert done.stdout.decode().endswith("3 lines: 3 as expected\n")
+
+
+def test_no_progress_turns_the_status_line_off_on_a_terminal(tmp_path):
+    recording = a_recording(tmp_path / "r.jsonl", 3)
+    with serve() as server:
+        args = ["replay", str(recording), "--url", server.endpoint(), "--no-progress"]
+        code, shown = Terminal(args).finish()
+    assert code == 0
+    assert " / 3 lines" not in shown and "lines ·" not in shown
+
+
+def test_progress_forced_into_a_pipe_is_plain_lines(tmp_path):
+    recording = a_recording(tmp_path / "r.jsonl", 2)
+    gate = threading.Event()
+    timer = threading.Timer(progress.PLAIN_EVERY * 1.5, gate.set)  # one plain status line's time
+    with serve(gated([200], gate, hold_from=2)) as server:
+        timer.start()
+        done = piped(["replay", str(recording), "--url", server.endpoint(), "--progress"])
+    timer.join()
+    assert done.returncode == 0, done.stderr
+    assert b"\x1b" not in done.stderr and b"\r" not in done.stderr
+    assert "replay  1 / 2 lines · " in done.stderr.decode()
+
+
+# --- the audit --------------------------------------------------------------------------------------
+
+
+def test_an_audit_shows_deliveries_and_failures_while_it_reads(tmp_path):
+    good = recorded_line(INCREASE)
+    bad = recorded_line(DECREASE, headers={"X-Webhook-Signature": "v1=forged", "X-Timestamp": "1"})
+    read, write = os.pipe()  # the recording comes through a pipe the test feeds
+    terminal = Terminal(["verify", "--recording", "-", "--tolerance", "0"], 80, stdin=read)
+    os.close(read)
+    try:
+        os.write(write, good * 3 + bad)
+        seen = terminal.wait_for("4 deliveries")
+        still_running = terminal.running()
+        shown_while_running = terminal.text
+        os.write(write, good)
+    finally:
+        os.close(write)
+    code, shown = terminal.finish()
+    assert seen and still_running, shown
+    plain = ESCAPE.sub("", shown_while_running)
+    status = plain[plain.rindex("audit  ") :]
+    assert re.search(r"audit  4 deliveries · [\d,]+/s · 1 failed", status), status
+    assert code == 1
+    assert "4 of 5 deliveries valid" in shown
+
+
+def test_the_audit_status_says_how_much_of_the_file_is_read(tmp_path):
+    recording = a_recording(tmp_path / "r.jsonl", 400)
+    whole = recording.stat().st_size
+    tally = AuditTally()
+    with recording.open("rb", buffering=0) as stream:
+        describe = progress.audit_status(tally, stream)
+        assert describe().plain.startswith(f"audit  0 B / {progress.size(whole)} · 0 deliveries")
+        stream.read(whole // 2)
+        tally.total = 7
+        assert describe().plain.startswith(f"audit  {progress.size(whole // 2)} / {progress.size(whole)}")
+        assert "7 deliveries" in describe().plain
+
+
+def test_a_piped_audit_has_no_status_line(tmp_path):
+    recording = a_recording(tmp_path / "r.jsonl", 3)
+    done = piped(["verify", "--recording", str(recording), "--tolerance", "0"])
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b""
+    assert b"\x1b" not in done.stdout and b"\r" not in done.stdout
+
+
+def test_the_status_words():
+    assert [progress.duration(s) for s in (4.4, 65, 3725)] == ["4 s", "1 min 5 s", "1 h 2 min"]
+    assert [progress.size(n) for n in (512, 12_500, 80_000_000)] == ["512 B", "12.5 KB", "80.0 MB"]
+    assert sys.executable  # the installed script runs beside this interpreter
