@@ -313,7 +313,7 @@ def test_on_a_narrow_terminal_a_rerun_command_is_split_so_it_still_pastes(check)
     with serve(strict_receiver()) as server:
         url = server.endpoint()
         args = ["check", "--url", url, "--seed", "9", "--expect", "200", "--expect", "202"]
-        code, shown = run_on_a_terminal(args, columns=60)
+        code, shown = run_on_a_terminal(args, columns=60, stderr_too=False)  # stdout's layout
         expected = [case["rerun"] for case in check(url, *args[3:], "--format", "json").json["items"]]
     assert code == 0
     lines = re.sub(r"\x1b\[[0-9;]*m", "", shown).splitlines()

@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import TEST_SECRET
-from servers import Reply, serve
+from conftest import SAMPLES, TEST_SECRET
+from servers import Reply, free_port, serve
 from terminal import SCRIPT, Terminal
 from test_replay import DECREASE, INCREASE, recorded_line
 
@@ -111,14 +111,74 @@ def test_no_progress_turns_the_status_line_off_on_a_terminal(tmp_path):
 def test_progress_forced_into_a_pipe_is_plain_lines(tmp_path):
     recording = a_recording(tmp_path / "r.jsonl", 2)
     gate = threading.Event()
-    timer = threading.Timer(progress.PLAIN_EVERY * 1.5, gate.set)  # one plain status line's time
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR", "FORCE_COLOR")}
     with serve(gated([200], gate, hold_from=2)) as server:
-        timer.start()
-        done = piped(["replay", str(recording), "--url", server.endpoint(), "--progress"])
-    timer.join()
-    assert done.returncode == 0, done.stderr
-    assert b"\x1b" not in done.stderr and b"\r" not in done.stderr
-    assert "replay  1 / 2 lines · " in done.stderr.decode()
+        process = subprocess.Popen(
+            [SCRIPT, "replay", str(recording), "--url", server.endpoint(), "--progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env={**env, "INVWH_SECRET": TEST_SECRET},
+        )
+        try:
+            assert process.stderr is not None
+            first = process.stderr.readline()  # line 2 waits at the gate until this line is read
+        finally:
+            gate.set()
+        _, rest = process.communicate(timeout=60)
+    assert process.returncode == 0, rest
+    said = first + rest
+    assert b"\x1b" not in said and b"\r" not in said
+    assert first.decode().startswith("replay  1 / 2 lines · "), said
+
+
+# --- send: rows as they come, retries as they wait ---------------------------------------------------
+
+
+def test_send_shows_each_row_as_its_delivery_is_answered(tmp_path):
+    names = [f"event-{n}.json" for n in (1, 2, 3)]
+    for name in names:
+        (tmp_path / name).write_bytes(INCREASE)
+    gate = threading.Event()
+    with serve(gated([200, 200, 200], gate, hold_from=3)) as server:
+        terminal = Terminal(["send", *names, "--url", server.endpoint()], 80, cwd=tmp_path)
+        try:
+            seen = terminal.wait_for("event-2.json   stock.increase")  # rows 1 and 2 answered, 3 at the gate
+            still_running = terminal.running()
+            shown_while_running = ESCAPE.sub("", terminal.text)
+        finally:
+            gate.set()
+        code, shown = terminal.finish()
+    assert seen and still_running, shown
+    assert "✓ event-1.json" in shown_while_running and "event-3.json" not in shown_while_running
+    assert "send  2 / 3 deliveries" in shown_while_running
+    assert code == 0
+    # At the end the whole table, once, in order: the rows shown meanwhile are erased with the status.
+    plain = ESCAPE.sub("", shown)
+    final = plain[plain.index("\n", plain.rindex("send  ")) :]  # after the last status line
+    assert [line.split()[1] for line in final.splitlines() if line.startswith("✓ ")] == names, final
+
+
+def test_a_retry_says_how_long_it_waits_and_why_while_it_waits(tmp_path):
+    port = free_port()  # nothing listens: every attempt is refused
+    url = f"http://127.0.0.1:{port}/webhooks"
+    terminal = Terminal(["send", str(SAMPLES / "stock-increase.json"), "--url", url, "--retries", "2"], 120)
+    seen = terminal.wait_for("(attempt 2 of 3): connection refused")
+    code, shown = terminal.finish()
+    assert seen, shown
+    plain = ESCAPE.sub("", shown)
+    assert re.search(r"retrying in 0\.\d s \(attempt 2 of 3\): connection refused", plain), plain
+    assert "(attempt 3 of 3)" in plain  # the second wait, counted anew
+    assert code == 3
+    assert plain.index("attempt 2 of 3") < plain.index("1 delivery: 1 not delivered")
+
+
+def test_a_retry_in_a_pipe_says_nothing_on_stderr_but_the_error(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/webhooks"
+    done = piped(["send", str(SAMPLES / "stock-increase.json"), "--url", url, "--retries", "1"])
+    assert done.returncode == 3
+    assert b"retrying" not in done.stderr and b"\x1b" not in done.stderr
+    assert done.stderr.decode().startswith("invwh: error: could not deliver")
 
 
 # --- the audit --------------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ def environment(**extra: str) -> dict[str, str]:
 
 def on_a_terminal(args: list[str], columns: int = 80, cwd: Path | None = None) -> tuple[int, list[str]]:
     """Runs the installed ``invwh`` with its stdout on a pseudo-terminal ``columns`` wide."""
-    code, shown = run_on_a_terminal(args, columns, cwd=cwd)
+    # stdout's layout; the status line on stderr meanwhile is test_progress's.
+    code, shown = run_on_a_terminal(args, columns, cwd=cwd, stderr_too=False)
     return code, ANSI.sub("", shown).splitlines()
 
 

@@ -22,13 +22,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, Any
 
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from ...text import printable
+from ...workflows.delivery import RetryWait
 from .text import TextWriter, make_console, text
 from .theme import can_redraw
 
@@ -51,24 +54,55 @@ class Progress:
     """A status line on stderr while the ``with`` block runs; see the module's docstring."""
 
     def __init__(
-        self, describe: Describe, *, color: bool | None, enabled: bool, writers: tuple[Any, ...] = ()
+        self,
+        describe: Describe,
+        *,
+        color: bool | None,
+        enabled: bool,
+        writers: tuple[Any, ...] = (),
+        above: Callable[[int], Text | None] | None = None,
     ) -> None:
         self.describe = describe
+        #: The rows of a table so far, shown above the status on the same terminal (send, check).
+        self.above = above
         self.enabled = enabled
         self.stream = sys.stderr
         self.console = make_console(self.stream, color, redraws=can_redraw(self.stream))
+        if can_redraw(self.stream):
+            with suppress(OSError, ValueError):
+                self.console.height = os.get_terminal_size(self.stream.fileno()).lines
         self.live: Live | None = None
         self.note: str | None = None  # said after the status: a retry's wait
+        self._retry: tuple[float, RetryWait] | None = None
         self._writers = [w for w in writers if isinstance(w, TextWriter)]
         self._shared: list[tuple[TextWriter, Any]] = []
         self._stop = threading.Event()
         self._plain: threading.Thread | None = None
 
-    def _render(self) -> Text:
+    def _render(self) -> RenderableType:
         status = self.describe()
-        if self.note:
-            status = text(status, "  ", Text(self.note, style="warn"))
+        note = self.note or self._retry_note()
+        if note:
+            status = text(status, "  ", Text(note, style="warn"))
+        if self.above is not None and self._shared:
+            rows = self.above(max(1, self.console.size.height - 3))
+            if rows is not None:
+                return Group(rows, status)
         return status
+
+    def retrying(self, wait: RetryWait) -> None:
+        """A ``Deliverer``'s ``on_retry``: the wait is said, counting down, until it is over."""
+        self._retry = (time.monotonic() + wait.seconds, wait)
+        self.refresh()
+
+    def _retry_note(self) -> str | None:
+        if self._retry is None:
+            return None
+        until, wait = self._retry
+        left = until - time.monotonic()
+        if left <= 0:
+            return None
+        return f"retrying in {left:.1f} s (attempt {wait.attempt} of {wait.attempts}): {printable(wait.why)}"
 
     def __enter__(self) -> Progress:
         if not self.enabled:
@@ -126,7 +160,8 @@ class Progress:
 def for_report(reporter: Any, describe: Describe, *, color: bool | None, progress: bool | None) -> Progress:
     """The status line of a reported run; its text on the same terminal scrolls above it."""
     writers = tuple(getattr(sink, "writer", None) for sink in reporter.sinks)
-    return Progress(describe, color=color, enabled=wanted(progress), writers=writers)
+    above = next((sink.so_far for sink in reporter.sinks if hasattr(sink, "so_far")), None)
+    return Progress(describe, color=color, enabled=wanted(progress), writers=writers, above=above)
 
 
 def _same_terminal(one: IO[str], other: IO[str]) -> bool:
@@ -187,6 +222,20 @@ def status_line(head: str, parts: list[str], failures: int, failure_words: str) 
         line.append(" · ")
         line.append(f"{failures:,} {failure_words}", style="fail")
     return line
+
+
+def delivery_status(head: str, report: Any, noun: str, total: int | None = None) -> Describe:
+    """``send  3 / 12 deliveries · 2.1/s · 1 unexpected``: a run's items so far (``report``'s counts)."""
+    pace = Pace.now()
+
+    def describe() -> Text:
+        counts = dict(report.counts)  # a copy made at once: the run adds to it meanwhile
+        done = sum(counts.values())
+        parts = [f"{done:,} / {total:,} {noun}" if total else f"{done:,} {noun}", f"{pace.rate(done):,.1f}/s"]
+        failed = sum(counts.get(kind, 0) for kind in ("unexpected", "undelivered", "failed"))
+        return status_line(head, parts, failed, "failed" if noun == "cases" else "unexpected")
+
+    return describe
 
 
 def audit_status(tally: Any, stream: IO[bytes]) -> Describe:

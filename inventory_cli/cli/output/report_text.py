@@ -107,6 +107,31 @@ class TextSink:
     # --- the table ---------------------------------------------------------------
 
     def _table(self, report: Report, items: list[Item]) -> None:
+        writer = self.writer
+        heading, rows = self._layout(report, items)
+        writer.line()
+        writer.print(heading, wrap=False)
+        for item, row in zip(items, rows, strict=True):
+            for line in row:
+                writer.print(line, wrap=False)
+            for note in item.notes:
+                self._note(item, note)
+            if self.verbosity >= VERBOSE:
+                self._exchanges(item)
+        writer.line()
+
+    def so_far(self, room: int) -> Text | None:
+        """The table's last rows so far, at most ``room`` lines with its heading: what a status line
+        shows above it on a terminal while the run goes on (the whole table follows at the end)."""
+        items = list(self.rows[-room:])  # a copy: the run appends meanwhile
+        if self.report is None or not items or self.verbosity == QUIET:
+            return None
+        heading, rows = self._layout(self.report, items)
+        lines = [line for row in rows for line in row][-max(1, room - 1) :]
+        return Text("\n").join([heading, *lines])
+
+    def _layout(self, report: Report, items: list[Item]) -> tuple[Text, list[list[Text]]]:
+        """The heading line, and each item's row as lines (its notes not included)."""
         # Names, cells and notes hold what came from outside (file names, a receiver's answer):
         # each is shown through ``printable``, so whatever a command puts in them is safe.
         writer = self.writer
@@ -119,7 +144,6 @@ class TextSink:
             [(text(mark, " ", name), *row) for mark, name, row in zip(marks, names, cells, strict=True)],
             rule=False,
         )
-        writer.line()
         # Too wide for the width: the name goes on a line of its own above the other cells.
         unbounded = writer.console.options.update(width=10**6)
         if writer.console.measure(whole, options=unbounded).maximum <= writer.width:
@@ -132,15 +156,7 @@ class TextSink:
                 [*self._name_lines(mark, name), Text(INDENT) + line]
                 for mark, name, line in zip(marks, names, apart[1:], strict=True)
             ]
-        writer.print(heading, wrap=False)
-        for item, row in zip(items, rows, strict=True):
-            for line in row:
-                writer.print(line, wrap=False)
-            for note in item.notes:
-                self._note(item, note)
-            if self.verbosity >= VERBOSE:
-                self._exchanges(item)
-        writer.line()
+        return heading, rows
 
     def _note(self, item: Item, note: str) -> None:
         rerun = item.data.get("rerun")
