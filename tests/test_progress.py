@@ -7,8 +7,10 @@ what a person watching sees.
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -18,9 +20,12 @@ import pytest
 from conftest import SAMPLES, TEST_SECRET
 from servers import Reply, free_port, serve
 from terminal import SCRIPT, Terminal
+from test_listen import post
 from test_replay import DECREASE, INCREASE, recorded_line
 
 from inventory_cli.cli.output import progress
+from inventory_cli.signing.schemes import get_scheme
+from inventory_cli.signing.signatures import Secret
 from inventory_cli.workflows.audit import AuditTally
 
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -226,6 +231,71 @@ def test_a_piped_audit_has_no_status_line(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr == b""
     assert b"\x1b" not in done.stdout and b"\r" not in done.stdout
+
+
+# --- listen: a footer under the log --------------------------------------------------------------
+
+
+def test_listen_keeps_counts_by_verdict_under_its_log_on_a_terminal():
+    terminal = Terminal(["listen", "--port", "0"], 100)
+    try:
+        assert terminal.wait_for("listening on http://"), terminal.text
+        url = re.search(r"listening on (http://\S+)", terminal.text).group(1)
+        post(url)
+        post(url, headers={"Content-Type": "application/json", "X-Webhook-Signature": "v1=AAAA"})
+        assert terminal.wait_for(" 2 requests"), terminal.text
+        footer = ESCAPE.sub("", terminal.text)
+        footer = footer[footer.rindex("listen  2 requests") :]
+        assert re.match(r"listen  2 requests: 1 ok, 1 \w+ · [\d.]+/s", footer), footer
+    finally:
+        terminal.process.send_signal(signal.SIGINT)
+    code, shown = terminal.finish()
+    assert code == 0
+    plain = ESCAPE.sub("", shown)
+    # Each log line on a line of its own, and the footer erased at the end: the stop is the last word.
+    assert plain.rstrip().endswith("invwh listen: stopped after 2 requests"), plain
+    assert re.search(r"\n\d\d:\d\d:\d\d\.\d{3}  200  POST /webhooks  stock.increase  ok\n", plain), plain
+
+
+def test_listen_in_a_pipe_has_no_footer():
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR", "FORCE_COLOR")}
+    process = subprocess.Popen(
+        [SCRIPT, "listen", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={**env, "INVWH_SECRET": TEST_SECRET},
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().decode().split()[-1]
+        post(url)
+    finally:
+        process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert b"\x1b" not in stdout + stderr and b"\r" not in stdout + stderr
+    assert b"requests:" not in stdout and b"/s" not in stdout
+
+
+def test_a_listen_line_wraps_at_word_boundaries_under_its_method():
+    from inventory_cli.cli.output import listen_text
+    from inventory_cli.cli.output.text import TextWriter
+    from inventory_cli.workflows.receive import ReceivedDelivery
+    from inventory_cli.workflows.verdict import judge
+
+    body = b'{"inventoryStockIncreaseEventType": "stock.increase"}'
+    headers = {"X-Webhook-Signature": "v1=AAAA", "X-Timestamp": "1"}
+    verdict = judge(get_scheme("inventory-v1"), [Secret(TEST_SECRET)], body, headers, now=1)
+    delivery = ReceivedDelivery(1.0, "POST", "/webhooks", headers, body, verdict, 401, verdict.reason)
+    for columns in (60, 100):
+        writer = TextWriter(color=False, out=io.StringIO())
+        writer.width = columns
+        lines = listen_text.delivery_text(writer, delivery, forced=False).splitlines()
+        assert max(len(line) for line in lines) <= columns, lines
+        assert all(line.startswith(listen_text.CAUSE_INDENT) for line in lines[1:]), lines
+        said = " ".join(line.strip() for line in lines)
+        assert delivery.message in said and verdict.hints[0] in said  # every word whole, none cut
 
 
 def test_the_status_words():

@@ -8,6 +8,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +162,7 @@ def listen(
                 )
             settings = _settings(config, receiver.notification_url)
             click.echo(f"invwh listen: {settings}; Ctrl-C stops", err=True)
+            printer.show_footer()
             receiver.serve_forever()
         finally:
             receiver.close()
@@ -221,6 +223,10 @@ class _Printer:
         from ..output.log_stream import LogStream
 
         self.count = 0
+        #: Requests answered so far, by verdict: what the footer counts.
+        self.by_reason: dict[str, int] = {}
+        self._started = time.monotonic()
+        self._footer: Callable[[], str] | None = None
         self._lock = threading.Lock()
         self.listening_line: Callable[[str], str]
         self._text: Callable[[ReceivedDelivery], str]
@@ -231,16 +237,27 @@ class _Printer:
         else:
             from ..output import listen_text
             from ..output.text import TextWriter
+            from ..output.theme import can_redraw
 
             writer = TextWriter(app.color)
             self.listening_line = listen_text.listening_line
             self._text = functools.partial(listen_text.delivery_text, writer, forced=forced)
+            if can_redraw(sys.stdout):
+                self._footer = lambda: listen_text.footer_text(
+                    writer, dict(self.by_reason), time.monotonic() - self._started
+                )
         self._log = LogStream(sys.stdout, _say_dropped)
+
+    def show_footer(self) -> None:
+        """Counts under the log, once the URL is out (a terminal and text only)."""
+        if self._footer is not None:
+            self._log.show_footer(self._footer)
 
     def __call__(self, delivery: ReceivedDelivery) -> None:
         text = self._text(delivery)
         with self._lock:
             self.count += 1
+            self.by_reason[delivery.reason] = self.by_reason.get(delivery.reason, 0) + 1
         self._log.put(text)
 
     def close(self) -> None:

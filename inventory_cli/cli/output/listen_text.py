@@ -10,6 +10,7 @@ the method (rich, through ``text.TextWriter.render``). What a client sent
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .text import TextWriter, printable, text
@@ -44,3 +45,23 @@ def delivery_text(writer: TextWriter, delivery: ReceivedDelivery, *, forced: boo
     cause = writer.paint("likely cause:", "cause")
     lines += [text(CAUSE_INDENT, cause, f" {printable(hint)}") for hint in hints]
     return writer.render(*lines, indent=CAUSE_INDENT)
+
+
+def footer_text(writer: TextWriter, counts: Mapping[str, int], seconds: float) -> str:
+    """The line kept under the log on a terminal: ``12 requests: 10 ok, 2 signature_mismatch · 0.4/s``.
+
+    ``counts`` is the requests answered so far by verdict (``ReceivedDelivery.reason``);
+    ``seconds`` how long the receiver has listened. Cut to the width: it must stay one line.
+    """
+    total = sum(counts.values())
+    parts = [
+        writer.paint(f"{count} {printable(reason)}", "ok" if reason == "ok" else "fail")
+        for reason, count in sorted(counts.items(), key=lambda item: (item[0] != "ok", -item[1], item[0]))
+    ]
+    line = text(writer.paint("listen", "title"), f"  {total} request{'s' if total != 1 else ''}")
+    for number, part in enumerate(parts):
+        line.append(": " if number == 0 else ", ")
+        line.append(part)
+    line.append(f" · {total / seconds if seconds > 0 else 0.0:.1f}/s")
+    line.truncate(max(1, writer.width - 1))  # the last column would wrap the cursor onto a new line
+    return writer.render(line)
