@@ -89,6 +89,26 @@ def test_no_colour_on_a_terminal_with_no_color_set():
     assert code == 0 and "\x1b[" not in shown
 
 
+def test_no_escape_sequence_at_all_on_a_dumb_terminal():
+    code, shown = terminal_run(["schemes"], columns=100, env={"TERM": "dumb"})
+    assert code == 0 and "\x1b" not in shown
+    assert max(cell_width(line) for line in shown.splitlines()) <= 100
+
+
+def test_force_color_colours_a_pipe_and_no_color_wins_over_it(invwh):
+    coloured = invwh("schemes", env={"NO_COLOR": "", "FORCE_COLOR": "1"}).stdout
+    assert "\x1b[" in coloured
+    assert "\x1b[" not in invwh("schemes", env={"NO_COLOR": "1", "FORCE_COLOR": "1"}).stdout
+    assert "\x1b[" not in invwh("--no-color", "schemes", env={"NO_COLOR": "", "FORCE_COLOR": "1"}).stdout
+
+
+@pytest.mark.parametrize("columns", [None, "60", "120"])
+def test_a_pipe_is_laid_out_for_80_columns_unless_columns_says(invwh, columns):
+    shown = invwh("schemes", env={"COLUMNS": columns} if columns else None).stdout
+    widest = max(cell_width(line) for line in shown.splitlines())
+    assert widest == int(columns or 80), shown  # the rule under the heading spans the width
+
+
 @pytest.mark.parametrize(
     "args, code",
     [

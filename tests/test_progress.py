@@ -113,6 +113,15 @@ def test_no_progress_turns_the_status_line_off_on_a_terminal(tmp_path):
     assert " / 3 lines" not in shown and "lines ·" not in shown
 
 
+def test_a_dumb_terminal_gets_no_status_line(tmp_path):
+    recording = a_recording(tmp_path / "r.jsonl", 3)
+    with serve() as server:
+        args = ["replay", str(recording), "--url", server.endpoint()]
+        code, shown = Terminal(args, env={"TERM": "dumb"}).finish()
+    assert code == 0
+    assert "\x1b" not in shown and "\r" not in shown and "lines ·" not in shown
+
+
 def test_progress_forced_into_a_pipe_is_plain_lines(tmp_path):
     recording = a_recording(tmp_path / "r.jsonl", 2)
     gate = threading.Event()

@@ -128,7 +128,7 @@ def check(
     if list_cases:
         from ..output.check_cases import print_cases
 
-        print_cases(output_format)
+        print_cases(output_format, app.color)
         return 0
     if endpoint is None:
         raise click.UsageError("Missing option '--url'.")

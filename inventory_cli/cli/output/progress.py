@@ -24,16 +24,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
 from ...text import printable
-from ...workflows.delivery import RetryWait
 from .text import TextWriter, make_console, text
 from .theme import can_redraw
+
+if TYPE_CHECKING:
+    from ...workflows.delivery import RetryWait
 
 #: How often the status line is redrawn on a terminal.
 REFRESHES_PER_SECOND = 8
