@@ -104,7 +104,7 @@ def test_force_color_colours_a_pipe_and_no_color_wins_over_it(invwh):
 
 @pytest.mark.parametrize("columns", [None, "60", "120"])
 def test_a_pipe_is_laid_out_for_80_columns_unless_columns_says(invwh, columns):
-    shown = invwh("schemes", env={"COLUMNS": columns} if columns else None).stdout
+    shown = invwh("schemes", env={"COLUMNS": columns}).stdout  # None: unset, whatever the caller's is
     widest = max(cell_width(line) for line in shown.splitlines())
     assert widest == int(columns or 80), shown  # the rule under the heading spans the width
 

@@ -85,7 +85,7 @@ def test_a_send_table_fits_80_columns_without_cutting_a_name_or_a_word(tmp_path)
 def test_in_a_pipe_the_table_is_laid_out_for_80_columns_or_for_columns(invwh, tmp_path):
     paths = long_named_payloads(tmp_path)
     with serve(lambda request: Reply(401, REFUSAL)) as server:
-        piped = invwh("send", *paths, "--url", server.endpoint(), code=1).stdout
+        piped = invwh("send", *paths, "--url", server.endpoint(), code=1, env={"COLUMNS": None}).stdout
         wide = invwh("send", *paths, "--url", server.endpoint(), code=1, env={"COLUMNS": "300"}).stdout
     assert max(cell_width(line) for line in piped.splitlines()) <= 80, piped
     assert "\x1b[" not in piped and "\r" not in piped
