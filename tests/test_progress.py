@@ -173,6 +173,26 @@ def test_send_shows_each_row_as_its_delivery_is_answered(tmp_path):
     assert [line.split()[1] for line in final.splitlines() if line.startswith("✓ ")] == names, final
 
 
+def test_check_shows_each_case_as_it_is_done(tmp_path):
+    gate = threading.Event()
+    # The preflight's three events, the raw body's two, a tampered body: then the gate.
+    with serve(gated([200], gate, hold_from=7)) as server:
+        terminal = Terminal(["check", "--url", server.endpoint(), "--timeout", "20"], 120)
+        try:
+            seen = terminal.wait_for("rejects a tampered body")
+            still_running = terminal.running()
+            shown_while_running = ESCAPE.sub("", terminal.text)
+        finally:
+            gate.set()
+        code, shown = terminal.finish()
+    assert seen and still_running, shown
+    assert "✓ accepts stock.increase" in shown_while_running
+    assert "rejects another secret" not in shown_while_running  # its answer is still held
+    assert "check  5 cases" in shown_while_running
+    assert code == 1  # a receiver that accepts everything fails the check
+    assert "rejects another secret" in ESCAPE.sub("", shown)
+
+
 def test_a_retry_says_how_long_it_waits_and_why_while_it_waits(tmp_path):
     port = free_port()  # nothing listens: every attempt is refused
     url = f"http://127.0.0.1:{port}/webhooks"
