@@ -150,7 +150,7 @@ def test_no_import_cycle():
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in cycles)
 
 
-def test_the_core_knows_nothing_of_click():
+def test_the_core_knows_nothing_of_click_or_rich():
     for module, path in MODULES.items():
         if layer_of(module) >= layer_of("inventory_cli.cli"):
             continue  # the CLI, and the root above it (importing the root loads nothing: test_api)
@@ -162,7 +162,8 @@ def test_the_core_knows_nothing_of_click():
                 named = [node.module or ""]
             else:
                 continue
-            assert not any(name.split(".")[0] == "click" for name in named), f"{module} imports click"
+            for package in ("click", "rich"):
+                assert not any(name.split(".")[0] == package for name in named), f"{module} imports {package}"
 
 
 def test_the_graph_sees_imports_at_every_depth():

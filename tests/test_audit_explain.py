@@ -43,7 +43,9 @@ def recording(tmp_path: Path) -> Path:
 
 
 def run_audit(invwh, recording, *args, code=1):
-    return invwh("verify", "--recording", recording, *args, code=code, env={"INVWH_SECRET": TEST_SECRET})
+    # A wide log (text is laid out for 80 columns unless COLUMNS says): the tests read whole lines.
+    env = {"INVWH_SECRET": TEST_SECRET, "COLUMNS": "300"}
+    return invwh("verify", "--recording", recording, *args, code=code, env=env)
 
 
 def test_explain_prints_the_likely_cause_under_each_failing_line(invwh, recording):

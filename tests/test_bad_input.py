@@ -124,7 +124,7 @@ def test_verify_reports_the_payload(invwh, tmp_path, case):
         "--now",
         NOW,
     ]
-    text = invwh(*args, code=1).stdout
+    text = invwh(*args, code=1, env={"COLUMNS": "300"}).stdout  # a wide log: the head line whole
     assert text.startswith(f"✗ invalid: {path} fails invalid_payload\n")
     assert CASES[case][2] in text
     data = invwh(*args, "--format", "json", code=1).json

@@ -67,6 +67,8 @@ def verdicts(report: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture
 def check(invwh):
     def run(url, *args, code=0, env=SECRET_ENV):
+        # A wide log (text is laid out for 80 columns unless COLUMNS says): these tests read whole lines.
+        env = {"COLUMNS": "300", **env}
         return invwh("check", "--url", url, "--timeout", "5", *args, code=code, env=env)
 
     return run

@@ -319,8 +319,9 @@ def test_empty_secret_in_environment(invwh):
 
 def test_verify_valid_text(invwh):
     result = invwh(
-        "verify", "--body", KNOWN, "--secret", "s3cret", *headers_args(signed(KNOWN)), "--now", NOW
-    )
+        "verify", "--body", KNOWN, "--secret", "s3cret", *headers_args(signed(KNOWN)), "--now", NOW,
+        env={"COLUMNS": "300"},  # a wide log: the head line whole, however long the checkout's path
+    )  # fmt: skip
     lines = result.stdout.splitlines()
     assert lines[0] == f"✓ valid: {KNOWN} is a stock.increase signed with inventory-v1"
     assert "signature valid" in lines[1]
@@ -370,7 +371,7 @@ def test_verify_names_the_likely_cause(invwh, tmp_path):
     body = tmp_path / "body.json"
     body.write_bytes(KNOWN.read_bytes() + b"\n")
     args = ["verify", "--body", body, "--secret", "s3cret", *headers_args(signed(KNOWN)), "--tolerance", "0"]
-    text = invwh(*args, code=1).stdout
+    text = invwh(*args, code=1, env={"COLUMNS": "300"}).stdout  # a wide log: each line whole
     assert "likely cause: the signature was made over the body without its trailing newline" in text
     data = invwh(*args, "--format", "json", code=1).json
     assert data["hints"] == ["the signature was made over the body without its trailing newline"]
@@ -456,7 +457,10 @@ def test_verify_other_scheme(invwh):
         "verify", "--body", INCREASE, "--secret", "k", *headers_args(headers), "--scheme", "hmac-sha256-hex"
     )
     with_stamp = headers_args({**headers, "X-Timestamp": NOW})
-    text = invwh("verify", "--body", INCREASE, "--secret", "k", *with_stamp, "--now", NOW, code=1).stdout
+    text = invwh(
+        "verify", "--body", INCREASE, "--secret", "k", *with_stamp, "--now", NOW, code=1,
+        env={"COLUMNS": "300"},  # a wide log: each line whole
+    ).stdout  # fmt: skip
     assert "try --scheme hmac-sha256-hex" in text
 
 

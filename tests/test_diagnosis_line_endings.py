@@ -56,5 +56,5 @@ def test_verify_prints_the_cause(invwh, tmp_path, signed_body, received_body, ca
     headers = tmp_path / "headers.txt"
     headers.write_text(invwh("sign", signed_path, "--secret", TEST_SECRET).stdout)
     args = ["verify", "--body", received_path, "-H", f"@{headers}", "--secret", TEST_SECRET]
-    assert f"likely cause: {cause}" in invwh(*args, code=1).stdout
+    assert f"likely cause: {cause}" in invwh(*args, code=1, env={"COLUMNS": "300"}).stdout  # a wide log
     assert invwh(*args, "--format", "json", code=1).json["hints"] == [cause]

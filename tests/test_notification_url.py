@@ -159,7 +159,8 @@ def test_verify_checks_against_the_notification_url_given(invwh, tmp_path):
     headers.write_text(signed, encoding="utf-8")
     args = ["verify", "--body", SAMPLES / "stock-increase.json", "--scheme", "square", "-H", f"@{headers}"]
     assert invwh(*args, "--notification-url", TUNNEL, env=ENV).stdout.startswith("✓ valid")
-    elsewhere = invwh(*args, "--notification-url", TUNNEL + "/", env=ENV, code=1).stdout
+    wide = {**ENV, "COLUMNS": "300"}  # a wide log: each line whole
+    elsewhere = invwh(*args, "--notification-url", TUNNEL + "/", env=wide, code=1).stdout
     assert f"made for the notification URL {TUNNEL}, not {TUNNEL}/" in elsewhere
 
 

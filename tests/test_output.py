@@ -1,9 +1,10 @@
-"""cli/output: plain text written directly, colour only where asked, tables that fit, JSON by the json module.
+"""cli/output: text laid out by rich, colour only where asked, tables that fit, JSON by the json module.
 
 The tables of ``verify --recording`` and ``schemes`` run under a real
 pseudo-terminal (no line wider than it, no word cut, colour) and in a pipe
-(no colour, no wrapping); the streamed JSON is compared with the document
-built whole; and no command loads rich any more.
+(no colour, 80 columns unless COLUMNS says); the streamed JSON is compared
+with the document built whole; rich is loaded by what it renders, and never
+by ``sign``, ``validate`` or ``--version``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def test_schemes_fits_the_terminal_in_colour(columns):
 def test_schemes_on_a_terminal_wraps_cells_and_cuts_no_word(invwh):
     code, shown = terminal_run(["schemes"], columns=90)
     assert code == 0
-    piped = invwh("schemes").stdout  # the same table in a pipe: no colour, no wrapping
+    piped = invwh("schemes", env={"COLUMNS": "300"}).stdout  # a wide pipe: no colour, nothing wrapped
     assert "\x1b[" not in piped
     assert "X-Hub-Signature-256: sha256=<hex HMAC-SHA256>" in piped
     # The terminal's table wraps cells, so its words come in another order; none is cut or lost.
@@ -88,6 +89,26 @@ def test_no_colour_on_a_terminal_with_no_color_set():
     assert code == 0 and "\x1b[" not in shown
 
 
+def test_no_escape_sequence_at_all_on_a_dumb_terminal():
+    code, shown = terminal_run(["schemes"], columns=100, env={"TERM": "dumb"})
+    assert code == 0 and "\x1b" not in shown
+    assert max(cell_width(line) for line in shown.splitlines()) <= 100
+
+
+def test_force_color_colours_a_pipe_and_no_color_wins_over_it(invwh):
+    coloured = invwh("schemes", env={"NO_COLOR": "", "FORCE_COLOR": "1"}).stdout
+    assert "\x1b[" in coloured
+    assert "\x1b[" not in invwh("schemes", env={"NO_COLOR": "1", "FORCE_COLOR": "1"}).stdout
+    assert "\x1b[" not in invwh("--no-color", "schemes", env={"NO_COLOR": "", "FORCE_COLOR": "1"}).stdout
+
+
+@pytest.mark.parametrize("columns", [None, "60", "120"])
+def test_a_pipe_is_laid_out_for_80_columns_unless_columns_says(invwh, columns):
+    shown = invwh("schemes", env={"COLUMNS": columns}).stdout  # None: unset, whatever the caller's is
+    widest = max(cell_width(line) for line in shown.splitlines())
+    assert widest == int(columns or 80), shown  # the rule under the heading spans the width
+
+
 @pytest.mark.parametrize(
     "args, code",
     [
@@ -105,10 +126,8 @@ def test_colour_on_request_and_never_in_a_pipe_without_it(invwh, args, code):
     assert ANSI.sub("", invwh("--color", *args, code=code, env=env).stdout) == plain
 
 
-def test_no_command_loads_rich_not_even_for_a_table_in_colour(tmp_path):
-    recording = tmp_path / "r.jsonl"
-    mixed_recording(recording)
-    runs = [["schemes"], ["samples"], ["verify", "--recording", str(recording)]]
+def loaded_after(runs: list[list[str]], modules: tuple[str, ...] = ("rich",)) -> list[str]:
+    """Which of ``modules`` are imported once invwh has run each of ``runs`` in a fresh process."""
     program = (
         "import sys\n"
         "from inventory_cli.cli.app import cli\n"
@@ -117,7 +136,7 @@ def test_no_command_loads_rich_not_even_for_a_table_in_colour(tmp_path):
         "        cli(['--color', *args], prog_name='invwh')\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "print('rich' in sys.modules, file=sys.stderr)\n"
+        f"print(sorted(m for m in {modules!r} if m in sys.modules), file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", program],
@@ -126,7 +145,25 @@ def test_no_command_loads_rich_not_even_for_a_table_in_colour(tmp_path):
         timeout=60,
         env={**os.environ, "INVWH_SECRET": TEST_SECRET},
     )
-    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+    return eval(done.stderr.strip().splitlines()[-1])  # a list of names, printed by the child
+
+
+def test_sign_validate_and_version_never_load_rich_not_even_in_colour(tmp_path):
+    invalid = tmp_path / "bad.json"
+    invalid.write_text('{"inventoryStockIncreaseEventType": "stock.increase"}')
+    runs = [
+        ["sign", str(SAMPLES / "stock-increase.json")],
+        ["validate", str(SAMPLES / "stock-increase.json"), str(invalid)],
+        ["--version"],
+    ]
+    assert loaded_after(runs) == []
+
+
+@pytest.mark.parametrize("args", [["schemes"], ["samples"], ["verify", "--recording", "{recording}"]])
+def test_what_lays_out_a_table_is_rendered_by_rich(tmp_path, args):
+    recording = tmp_path / "r.jsonl"
+    mixed_recording(recording)
+    assert loaded_after([[arg.format(recording=recording) for arg in args]]) == ["rich"]
 
 
 # --- the writer ---------------------------------------------------------------------------

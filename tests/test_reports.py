@@ -51,7 +51,8 @@ def environment(**extra: str) -> dict[str, str]:
 
 def on_a_terminal(args: list[str], columns: int = 80, cwd: Path | None = None) -> tuple[int, list[str]]:
     """Runs the installed ``invwh`` with its stdout on a pseudo-terminal ``columns`` wide."""
-    code, shown = run_on_a_terminal(args, columns, cwd=cwd)
+    # stdout's layout; the status line on stderr meanwhile is test_progress's.
+    code, shown = run_on_a_terminal(args, columns, cwd=cwd, stderr_too=False)
     return code, ANSI.sub("", shown).splitlines()
 
 
@@ -81,14 +82,18 @@ def test_a_send_table_fits_80_columns_without_cutting_a_name_or_a_word(tmp_path)
     assert REFUSAL.decode() in said
 
 
-def test_in_a_pipe_a_row_stays_on_one_line(invwh, tmp_path):
+def test_in_a_pipe_the_table_is_laid_out_for_80_columns_or_for_columns(invwh, tmp_path):
     paths = long_named_payloads(tmp_path)
     with serve(lambda request: Reply(401, REFUSAL)) as server:
-        result = invwh("send", *paths, "--url", server.endpoint(), code=1)
-    for path in paths:
-        (row,) = [line for line in result.stdout.splitlines() if str(path) in line]
+        piped = invwh("send", *paths, "--url", server.endpoint(), code=1, env={"COLUMNS": None}).stdout
+        wide = invwh("send", *paths, "--url", server.endpoint(), code=1, env={"COLUMNS": "300"}).stdout
+    assert max(cell_width(line) for line in piped.splitlines()) <= 80, piped
+    assert "\x1b[" not in piped and "\r" not in piped
+    for path in paths:  # a wide log: each row on one line, its answer under it
+        (row,) = [line for line in wide.splitlines() if str(path) in line]
         assert row.startswith("✗ ") and "stock.increase   401" in row
-    assert f"    401 Unauthorized: {REFUSAL.decode()}" in result.stdout.splitlines()
+    assert f"    401 Unauthorized: {REFUSAL.decode()}" in wide.splitlines()
+    assert REFUSAL.decode() in " ".join(line.strip() for line in piped.splitlines())  # wrapped, not cut
 
 
 def test_a_check_at_80_columns_wraps_each_explanation_under_its_row():
@@ -162,7 +167,8 @@ def test_quiet_says_only_what_failed_and_the_summary(invwh):
 
 def test_verbose_shows_each_request_and_answer(invwh):
     with serve(lambda request: Reply(200, b'{"ok": true}')) as server:
-        result = invwh("trigger", "stock.depleted", "--url", server.endpoint(), "-v")
+        # A wide log: each header whole on its line.
+        result = invwh("trigger", "stock.depleted", "--url", server.endpoint(), "-v", env={"COLUMNS": "300"})
     (request,) = server.received
     lines = result.stdout.splitlines()
     assert f"    > POST {server.endpoint()}" in lines

@@ -153,7 +153,8 @@ def test_a_receiver_that_reserializes_before_verifying_gets_401(invwh, kind):
 
 
 def test_the_list_names_each_sample_its_event_or_why_not_and_its_size(invwh):
-    lines = invwh("samples").stdout.splitlines()
+    # A wide log: a row per sample. At 80 columns (a pipe's default) the long reasons wrap.
+    lines = invwh("samples", env={"COLUMNS": "120"}).stdout.splitlines()
     assert lines[0].split() == ["sample", "event", "size"]
     rows = lines[1:-1]
     assert len(rows) == len(shipped_samples())

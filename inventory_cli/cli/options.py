@@ -495,6 +495,16 @@ def report_options(function: F) -> F:
     return cast(F, format_option("text", "json")(decorated))
 
 
+def progress_option(function: F) -> F:
+    """``--progress/--no-progress``: where the run stands, on stderr while it runs (default: when
+    stderr is a terminal). The command gets ``progress``: True, False or None (decide)."""
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Show where the run stands on stderr while it runs [default: when stderr is a terminal].",
+    )(function)
+
+
 def tolerance_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--tolerance",

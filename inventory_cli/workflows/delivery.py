@@ -106,6 +106,17 @@ class DeliveryResult:
         }
 
 
+@dataclass(frozen=True)
+class RetryWait:
+    """A wait before another attempt, as it begins: for whoever shows where a run stands."""
+
+    seconds: float
+    attempt: int  # the attempt that follows the wait
+    attempts: int  # attempts in all, at most
+    why: str  # the last attempt's failure or answer: "connection refused", "503 Service Unavailable"
+    payload: str
+
+
 def check_url(url: str) -> str:
     """``url`` when a delivery can be made to it (``urls.url_problem``), else ``InputError``."""
     problem = url_problem(url)
@@ -121,10 +132,18 @@ class Deliverer:
     concurrent replays keep one connection per worker.
     """
 
-    def __init__(self, options: DeliveryOptions, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        options: DeliveryOptions,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[RetryWait], None] | None = None,
+    ) -> None:
         self.options = options
         check_url(options.url)
         self._sleep = sleep
+        #: Told of each wait before a retry, as it begins (the CLI's status line says it).
+        self.on_retry = on_retry
         self.retry = RetryPolicy(options.retries, options.backoff)
         self._local = threading.local()
         self._sessions: list[Any] = []
@@ -184,6 +203,9 @@ class Deliverer:
             pause = self.retry.wait_before_retry(result.attempts, result.status, result.error, retry_after)
             if pause is None:
                 break
+            if self.on_retry is not None:
+                why = result.error or f"{result.status} {result.reason}".strip()
+                self.on_retry(RetryWait(pause, result.attempts + 1, self.retry.retries + 1, why, payload))
             self._sleep(pause)
         result.elapsed = time.monotonic() - started
         return result

@@ -20,6 +20,7 @@ from ..options import (
     Endpoint,
     endpoint_options,
     expect_option,
+    progress_option,
     report_options,
     resolve_scheme,
     resolve_secret,
@@ -73,6 +74,7 @@ DEFAULT_TOLERANCE = 300
     help="Write the command that re-runs each failed, warned or not proven case to FILE, one a line.",
 )
 @report_options
+@progress_option
 @click.pass_obj
 def check(
     app: AppContext,
@@ -91,6 +93,7 @@ def check(
     output_format: str,
     junit_path: str | None,
     verbosity: int,
+    progress: bool | None,
 ) -> Report | Outcome:
     """Prove that a receiver accepts valid events and rejects forged ones.
 
@@ -126,7 +129,7 @@ def check(
     if list_cases:
         from ..output.check_cases import print_cases
 
-        print_cases(output_format)
+        print_cases(output_format, app.color)
         return Outcome.OK
     if endpoint is None:
         raise click.UsageError("Missing option '--url'.")
@@ -134,6 +137,7 @@ def check(
     expect = expected or (200,)
 
     from ...events.payloads import read_payload
+    from ..output import progress as shown
     from ..output.reporter import open_reporter
 
     payloads = [read_payload(path) for path in payload_paths]
@@ -149,35 +153,35 @@ def check(
     report.preamble.append(f"seed {seed}: --seed {seed} sends the same events again")
     report.extra.update(strict=strict, seed=seed, expect=sorted(expect))
     reruns: list[str] = []
-    with (
-        open_reporter(app, report, output_format, junit_path, verbosity) as reporter,
-        Deliverer(options) as deliverer,
-    ):
+    with open_reporter(app, report, output_format, junit_path, verbosity) as reporter:
+        standing = shown.delivery_status("check", report, "cases")
+        status = shown.for_report(reporter, standing, color=app.color, progress=progress)
+        with Deliverer(options, on_retry=status.retrying) as deliverer, status:
 
-        def stream(case: CaseResult) -> None:
-            # Each case is reported as it is done: its result never changes after.
-            command = rerun.command(case.id)
-            if case.outcome in (FAILED, WARNING, NOT_PROVEN):
-                reruns.append(command)
-            reporter.add(case_item(case, command))
+            def stream(case: CaseResult) -> None:
+                # Each case is reported as it is done: its result never changes after.
+                command = rerun.command(case.id)
+                if case.outcome in (FAILED, WARNING, NOT_PROVEN):
+                    reruns.append(command)
+                reporter.add(case_item(case, command))
 
-        run = run_checks(
-            deliverer,
-            scheme,
-            secret,
-            tolerance=tolerance,
-            strict=strict,
-            expect=expect,
-            seed=seed,
-            payloads=payloads,
-            cases=selected,
-            on_result=stream,
-        )
-        report.extra.update(stopped=run.stopped, diagnosis=run.diagnosis)
-        if run.stopped:
-            report.epilogue.append(f"stopped: {run.stopped}")
-        elif run.diagnosis:
-            report.epilogue.append(f"note: {run.diagnosis}")
+            run = run_checks(
+                deliverer,
+                scheme,
+                secret,
+                tolerance=tolerance,
+                strict=strict,
+                expect=expect,
+                seed=seed,
+                payloads=payloads,
+                cases=selected,
+                on_result=stream,
+            )
+            report.extra.update(stopped=run.stopped, diagnosis=run.diagnosis)
+            if run.stopped:
+                report.epilogue.append(f"stopped: {run.stopped}")
+            elif run.diagnosis:
+                report.epilogue.append(f"note: {run.diagnosis}")
     if reproduce_path is not None:
         _write_lines(reproduce_path, reruns)
     return report

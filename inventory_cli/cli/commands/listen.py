@@ -8,6 +8,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -220,6 +221,7 @@ def listen(
                 )
             settings = _settings(config, receiver.notification_url)
             click.echo(f"invwh listen: {settings}; Ctrl-C stops", err=True)
+            printer.show_footer()
             receiver.serve_forever()
         finally:
             receiver.close()
@@ -312,6 +314,10 @@ class _Printer:
         from ..output.log_stream import LogStream
 
         self.count = 0
+        #: Requests answered so far, by verdict: what the footer counts.
+        self.by_reason: dict[str, int] = {}
+        self._started = time.monotonic()
+        self._footer: Callable[[], str] | None = None
         self._lock = threading.Lock()
         #: With --inspect and no --record: the inspector's feed, given each line listen would record.
         self.feed: Feed | None = None
@@ -326,17 +332,28 @@ class _Printer:
         else:
             from ..output import listen_text
             from ..output.text import TextWriter
+            from ..output.theme import can_redraw
 
             writer = TextWriter(app.color)
             self.listening_line = listen_text.listening_line
             self.inspector_line = _inspector_text_line
             self._text = functools.partial(listen_text.delivery_text, writer, forced=forced)
+            if can_redraw(sys.stdout):
+                self._footer = lambda: listen_text.footer_text(
+                    writer, dict(self.by_reason), time.monotonic() - self._started
+                )
         self._log = LogStream(sys.stdout, _say_dropped)
+
+    def show_footer(self) -> None:
+        """Counts under the log, once the URL is out (a terminal and text only)."""
+        if self._footer is not None:
+            self._log.show_footer(self._footer)
 
     def __call__(self, delivery: ReceivedDelivery) -> None:
         text = self._text(delivery)
         with self._lock:
             self.count += 1
+            self.by_reason[delivery.reason] = self.by_reason.get(delivery.reason, 0) + 1
         feed = self.feed
         if feed is not None:
             from ...workflows.recording import encode_line

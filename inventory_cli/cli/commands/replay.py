@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,13 +13,26 @@ from ...events.validation import event_type_names
 from ...workflows.delivery import Deliverer
 from ...workflows.recording import read_recording
 from ...workflows.replay import ReplayItem, ReplayOptions, replay
-from ...workflows.report import MALFORMED, SKIPPED, Item, Report, delivery_item, delivery_report
+from ...workflows.report import (
+    MALFORMED,
+    SKIPPED,
+    UNDELIVERED,
+    UNEXPECTED,
+    Item,
+    Report,
+    delivery_item,
+    delivery_report,
+)
 from ..context import AppContext
+
+if TYPE_CHECKING:
+    from rich.text import Text
 from ..options import (
     Endpoint,
     FiniteRange,
     endpoint_options,
     expect_option,
+    progress_option,
     report_options,
     resolve_scheme,
     resolve_secret,
@@ -58,6 +73,7 @@ MAX_RATE = 1_000_000
 @click.option("--limit", type=click.IntRange(min=1), help="Replay at most this many deliveries.")
 @expect_option
 @report_options
+@progress_option
 @click.pass_obj
 def replay_command(
     app: AppContext,
@@ -75,6 +91,7 @@ def replay_command(
     output_format: str,
     junit_path: str | None,
     verbosity: int,
+    progress: bool | None,
 ) -> Report:
     """Replay RECORDING (an `invwh listen --record` file, or - for stdin) against --url.
 
@@ -111,6 +128,7 @@ def replay_command(
         expected=expected or (200,),
     )
 
+    from ..output import progress as shown
     from ..output.reporter import open_reporter
 
     report = delivery_report("replay", endpoint.url, scheme.name, streamed=True)
@@ -143,14 +161,33 @@ def replay_command(
             f"replayed to {report.url} in {seconds:.1f} s{rate}; statuses: {listed or 'none'}"
         )
 
+    # Where the replay stands: read by the status line's own thread, a few times a second.
+    position: dict[str, int | None] = {"line": 0, "delivered": 0, "total": None}
+    pace = shown.Pace(started)
+
+    def standing() -> Text:
+        done, total, delivered = position["line"] or 0, position["total"], position["delivered"] or 0
+        lines = f"{done:,} / {total:,} lines" if total else f"{done:,} lines"
+        parts = [lines, f"{pace.rate(delivered):,.0f}/s"]
+        left = pace.left(done, total)
+        if left is not None:
+            parts.append(f"{left} left")
+        failed = report.counts.get(UNEXPECTED, 0) + report.counts.get(UNDELIVERED, 0)
+        return shown.status_line("replay", parts, failed, "unexpected")
+
+    if recording != "-" and shown.wanted(progress):
+        threading.Thread(target=shown.count_lines, args=(recording, position), daemon=True).start()
     with (
         open_reporter(
             app, report, output_format, junit_path, verbosity, before_finish=statistics
         ) as reporter,
         Deliverer(options) as deliverer,
+        shown.for_report(reporter, standing, color=app.color, progress=progress),
     ):
         for replayed in replay(records, deliverer, scheme, replay_options):
+            position["line"] = replayed.line
             if replayed.result is not None:
+                position["delivered"] = (position["delivered"] or 0) + 1
                 status = replayed.result.status
                 key = "not delivered" if status is None else str(status)
                 statuses[key] = statuses.get(key, 0) + 1

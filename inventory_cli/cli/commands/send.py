@@ -16,6 +16,7 @@ from ..options import (
     expect_option,
     header_option,
     parse_headers,
+    progress_option,
     report_options,
     require_signed_headers,
     resolve_scheme,
@@ -35,6 +36,7 @@ from ..options import (
 @click.option("--follow-redirects", is_flag=True, help="Follow redirects, re-sending the POST and its body.")
 @click.option("--no-validate", is_flag=True, help="Send payloads even if they are not valid events.")
 @report_options
+@progress_option
 @click.pass_obj
 def send(
     app: AppContext,
@@ -50,6 +52,7 @@ def send(
     output_format: str,
     junit_path: str | None,
     verbosity: int,
+    progress: bool | None,
 ) -> Report | Outcome:
     """Sign each payload at send time and POST its exact bytes to --url.
 
@@ -85,16 +88,20 @@ def send(
     options = endpoint.delivery_options(
         scheme, secret, headers=extra_headers, follow_redirects=follow_redirects
     )
+    from ..output import progress as shown
     from ..output.reporter import open_reporter
 
     report = delivery_report("send", endpoint.url, scheme.name)
-    with (
-        open_reporter(app, report, output_format, junit_path, verbosity) as reporter,
-        Deliverer(options) as deliverer,
-    ):
-        for payload, check in zip(payloads, checks, strict=True):
-            result = deliverer.deliver(
-                payload.body, payload=payload.name, event_type=check.event_type, expected=expected or (200,)
-            )
-            reporter.add(delivery_item(result))
+    with open_reporter(app, report, output_format, junit_path, verbosity) as reporter:
+        standing = shown.delivery_status("send", report, "deliveries", len(payloads))
+        status = shown.for_report(reporter, standing, color=app.color, progress=progress)
+        with Deliverer(options, on_retry=status.retrying) as deliverer, status:
+            for payload, check in zip(payloads, checks, strict=True):
+                result = deliverer.deliver(
+                    payload.body,
+                    payload=payload.name,
+                    event_type=check.event_type,
+                    expected=expected or (200,),
+                )
+                reporter.add(delivery_item(result))
     return report

@@ -33,8 +33,8 @@ def validate(app: AppContext, payloads: tuple[str, ...], output_format: str) -> 
 
         json.write(json.validation_document(results))
     else:
-        from ..output.text import TextWriter
+        from ..output.plain import PlainWriter
         from ..output.verdict_text import write_validation
 
-        write_validation(TextWriter(app.color), results)
+        write_validation(PlainWriter(app.color), results)
     return Outcome.OK if all(check.ok for _, check in results) else Outcome.FAILED

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -21,6 +22,7 @@ from ..options import (
     header_option,
     notification_url_option,
     parse_headers,
+    progress_option,
     resolve_scheme,
     resolve_secrets,
     scheme_option,
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     help="With --recording: under each failing line, the likely cause verify would name.",
 )
 @format_option("text", "json")
+@progress_option
 @click.pass_obj
 def verify(
     app: AppContext,
@@ -83,6 +86,7 @@ def verify(
     no_validate: bool,
     explain: bool,
     output_format: str,
+    progress: bool | None,
 ) -> Outcome:
     """Check a received delivery's signature, timestamp and payload.
 
@@ -135,6 +139,7 @@ def verify(
             explain,
             output_format,
             notification_url,
+            progress,
         )
     assert body_path is not None
     if body_path == "-" and "@-" in header_lines:
@@ -175,11 +180,20 @@ def _audit(
     explain: bool,
     output_format: str,
     notification_url: str | None,
+    progress: bool | None,
 ) -> Outcome:
+    from ...files import file_access
     from ...workflows.audit import AuditTally, audit
     from ...workflows.recording import read_recording
+    from ..output import progress as shown
 
-    records = read_recording(sys.stdin.buffer if path == "-" else path)
+    stream: IO[bytes]
+    if path == "-":
+        stream = sys.stdin.buffer
+    else:  # opened here, so that the status line can say how far the reading has come
+        with file_access(f"recording {path}"):
+            stream = open(path, "rb")  # noqa: SIM115 - closed below
+    records = read_recording(stream)
     tally = AuditTally()
     report: AuditJson | AuditText
     if output_format == "json":
@@ -199,9 +213,19 @@ def _audit(
         explain=explain,
         url=notification_url,
     )
-    for item in items:
-        tally.add(item)
-        report.add(item)
+    writer = getattr(report, "writer", None)
+    with (
+        contextlib.closing(stream),
+        shown.Progress(
+            shown.audit_status(tally, stream),
+            color=app.color,
+            enabled=shown.wanted(progress),
+            writers=(writer,),
+        ),
+    ):
+        for item in items:
+            tally.add(item)
+            report.add(item)
     # A wrong file in CI must not go green: a recording with no delivery is an input error.
     empty = None if tally.deliveries else f"{'standard input' if path == '-' else path} holds no deliveries"
     report.finish(tally, empty)

@@ -1,11 +1,17 @@
 """Everything invwh prints: one module per output format, and the reporter that feeds them.
 
-- ``text`` is the writer of plain text for people (marks, colour on a
-  terminal only, wrapping, tables); the ``*_text`` modules use it, one per
-  kind of report: ``report_text`` (a run of send, trigger, demo, replay,
-  check), ``verdict_text`` (verify, validate, a recording's audit),
-  ``listen_text``, ``schemes_text``, ``samples_text`` and ``sign_text``
-  (headers and a curl command).
+- ``text`` is the writer of text for people, rendered by rich (marks,
+  colour as ``theme`` decides, wrapping at word boundaries, tables, all to
+  the terminal's width or 80 columns); the ``*_text`` modules use it, one
+  per kind of report: ``report_text`` (a run of send, trigger, demo, replay,
+  check), ``verdict_text`` (verify, a recording's audit), ``listen_text``,
+  ``schemes_text``, ``samples_text``. ``theme`` is the one colour theme and
+  the colour and width decisions; ``plain`` writes ``validate``'s few lines
+  without rich, and ``sign_text`` the headers and curl command that other
+  tools read, so that neither start-up pays for rich.
+- ``progress`` shows where a long run stands (replay, an audit, retries, a
+  receiver's footer) on stderr when stderr is a terminal, fed plain data by
+  the workflows' callbacks; nothing of it reaches a pipe.
 - ``json`` is every JSON document and JSON line, built as dicts and written
   by the ``json`` module; streamed where the data is streamed.
 - ``junit`` is the JUnit XML file, ``toml`` a scheme as a config block, and
@@ -21,9 +27,11 @@ applies it to every item's name, cells and notes, ``exchange`` to every
 field, ``json`` to a report's sentences (``error``, ``explanation``).
 Every known secret (``text.remember_secret``, called by
 ``options.resolve_secrets``) is redacted as it is written: by
-``TextWriter.line``/``wrapped``/``table``, ``json.dumps`` and
-``junit.xml_text``. So what a command adds to an ``Item`` or a report is
-escaped and redacted without a call of its own.
+``text.text`` (every piece of text before rich wraps it) and the stream
+under rich's console, ``plain.PlainWriter.line``, ``json.dumps`` and
+``junit.xml_text``. Nothing given to rich is read as markup. So what a
+command adds to an ``Item`` or a report is escaped and redacted without a
+call of its own.
 
 Nothing here decides an exit status (``cli/app.py`` does), and importing the
 package costs nothing, so ``invwh sign`` pays only for the module it prints

@@ -2,18 +2,22 @@
 
 ``14:03:22.123  200  POST /webhooks  stock.increase  ok``, and for a refused
 delivery the message and the likely causes under it. The status is coloured
-on a terminal. What a client sent (method, path) is shown with its control
-characters escaped.
+on a terminal; a line wider than the width wraps at word boundaries under
+the method (rich, through ``text.TextWriter.render``). What a client sent
+(method, path) is shown with its control characters escaped.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .text import BOLD_GREEN, BOLD_RED, BOLD_YELLOW, YELLOW, TextWriter, printable
+from .text import TextWriter, printable, text
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from ...workflows.forward import ForwardResult
     from ...workflows.receive import ReceivedDelivery
 
@@ -25,15 +29,19 @@ def listening_line(url: str) -> str:
     return f"invwh listen: listening on {url}"
 
 
-def forward_text(writer: TextWriter, forward: ForwardResult) -> str:
+def forward_text(writer: TextWriter, forward: ForwardResult) -> Text:
     """The app's side of a forwarded delivery: ``-> app 200 (4 ms)``, or why it got no answer."""
     if forward.blocked:
-        return "-> not forwarded (--block-invalid)"
+        return text("-> not forwarded (--block-invalid)")
     millis = f"{forward.seconds * 1000:.0f} ms"
     if forward.status is None:
-        return f"-> app {writer.paint('unreachable', BOLD_RED)}: {printable(forward.error or '')} ({millis})"
-    colour = BOLD_GREEN if forward.agrees else BOLD_RED
-    return f"-> app {writer.paint(str(forward.status), colour)} ({millis})"
+        return text(
+            "-> app ",
+            writer.paint("unreachable", "status.error"),
+            f": {printable(forward.error or '')} ({millis})",
+        )
+    style = "status.ok" if forward.agrees else "status.error"
+    return text("-> app ", writer.paint(str(forward.status), style), f" ({millis})")
 
 
 def delivery_text(writer: TextWriter, delivery: ReceivedDelivery, *, forced: bool) -> str:
@@ -41,20 +49,44 @@ def delivery_text(writer: TextWriter, delivery: ReceivedDelivery, *, forced: boo
     seconds, millis = divmod(round(delivery.received_at * 1_000_000) // 1000, 1000)
     clock = time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
     status = str(delivery.status) + (" (forced)" if forced and delivery.verdict is not None else "")
-    colour = BOLD_GREEN if delivery.status < 300 else BOLD_YELLOW if delivery.status < 500 else BOLD_RED
-    line = (
-        f"{clock}  {writer.paint(status, colour)}  {printable(delivery.method)} {printable(delivery.path)}  "
-        f"{printable(delivery.event_type or '-')}  {printable(delivery.reason)}"
-    )
+    code = delivery.status
+    style = "status.ok" if code < 300 else "status.refused" if code < 500 else "status.error"
+    request = f"{printable(delivery.method)} {printable(delivery.path)}"
+    line = text(
+        f"{clock}  ", writer.paint(status, style),
+        f"  {request}  {printable(delivery.event_type or '-')}  {printable(delivery.reason)}",
+    )  # fmt: skip
     forward = delivery.forward
     if forward is not None:
-        line += f"  {forward_text(writer, forward)}"
+        line = text(line, "  ", forward_text(writer, forward))
     if delivery.valid and (forward is None or forward.agrees):
-        return line
-    lines = [f"{line}: {printable(delivery.message)}" if not delivery.valid else line]
+        return writer.render(line, indent=CAUSE_INDENT)
+    lines = [text(line, f": {printable(delivery.message)}") if not delivery.valid else line]
     if forward is not None and not forward.agrees:
-        lines.append(f"{CAUSE_INDENT}{writer.paint('disagreement:', BOLD_RED)} {printable(forward.why)}")
+        lines.append(
+            text(CAUSE_INDENT, writer.paint("disagreement:", "status.error"), f" {printable(forward.why)}")
+        )
     hints = delivery.verdict.hints if delivery.verdict is not None else []
-    cause = writer.paint("likely cause:", YELLOW)
-    lines += [f"{CAUSE_INDENT}{cause} {printable(hint)}" for hint in hints]
-    return "\n".join(lines)
+    cause = writer.paint("likely cause:", "cause")
+    lines += [text(CAUSE_INDENT, cause, f" {printable(hint)}") for hint in hints]
+    return writer.render(*lines, indent=CAUSE_INDENT)
+
+
+def footer_text(writer: TextWriter, counts: Mapping[str, int], seconds: float) -> str:
+    """The line kept under the log on a terminal: ``12 requests: 10 ok, 2 signature_mismatch · 0.4/s``.
+
+    ``counts`` is the requests answered so far by verdict (``ReceivedDelivery.reason``);
+    ``seconds`` how long the receiver has listened. Cut to the width: it must stay one line.
+    """
+    total = sum(counts.values())
+    parts = [
+        writer.paint(f"{count} {printable(reason)}", "ok" if reason == "ok" else "fail")
+        for reason, count in sorted(counts.items(), key=lambda item: (item[0] != "ok", -item[1], item[0]))
+    ]
+    line = text(writer.paint("listen", "title"), f"  {total} request{'s' if total != 1 else ''}")
+    for number, part in enumerate(parts):
+        line.append(": " if number == 0 else ", ")
+        line.append(part)
+    line.append(f" · {total / seconds if seconds > 0 else 0.0:.1f}/s")
+    line.truncate(max(1, writer.width - 1))  # the last column would wrap the cursor onto a new line
+    return writer.render(line)

@@ -17,6 +17,12 @@ lines go into a bounded queue, and a writer thread empties it.
 
 A stdout that is gone (``listen | head``, ``EPIPE``) ends the writing
 silently: the command goes on serving.
+
+On a terminal, ``show_footer`` keeps one line under the log (``listen``'s
+counts by verdict and rate): the writer erases it before each batch of lines
+and draws it again after them, and every ``FOOTER_SECONDS`` while idle; it
+is written only when the terminal has room, like the lines, and erased by
+``close``. Nowhere else (a pipe, a file) is a footer drawn.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ STALL_SECONDS = 1.0
 #: A write of at most this much to a pipe with room never blocks (POSIX's atomic pipe write).
 _CHUNK = getattr(select, "PIPE_BUF", 512)
 _POLL_SECONDS = 0.1
+FOOTER_SECONDS = 0.5
+#: Back to the start of the line, and erase it: where the footer was.
+_ERASE = "\r\x1b[2K"
 
 
 class LogStream:
@@ -67,6 +76,8 @@ class LogStream:
         #: Lines dropped in all, and those not yet said.
         self.dropped = 0
         self._unsaid = 0
+        self._footer: Callable[[], str] | None = None
+        self._footer_shown = False
         self._thread = threading.Thread(target=self._run, name="invwh-log", daemon=True)
         self._thread.start()
 
@@ -85,12 +96,24 @@ class LogStream:
             self._pending.append(line)
             self._pending_bytes += len(line)
 
+    def show_footer(self, footer: Callable[[], str]) -> bool:
+        """Keep ``footer()`` (one line, no newline) under the log, on a terminal only; says whether."""
+        if self._fd is None or not os.isatty(self._fd):
+            return False
+        with self._condition:
+            self._footer = footer
+            self._condition.notify()
+        return True
+
     def close(self) -> None:
         """Write what is queued (see the module's docstring), then say any lines dropped."""
         with self._condition:
             self._closing = True
             self._condition.notify()
         self._thread.join()
+        if self._footer_shown and not self._broken:
+            with contextlib.suppress(OSError):
+                self._write_some(_ERASE)
         self._say()
 
     # --- the writer thread --------------------------------------------------------
@@ -100,13 +123,22 @@ class LogStream:
         while True:
             with condition:
                 while not self._pending and not self._closing:
-                    condition.wait()
+                    if self._footer is None:
+                        condition.wait()
+                    elif not condition.wait(FOOTER_SECONDS):
+                        break  # idle: the footer is drawn again (its rate moves)
                 if not self._waits_for_reader and not self._closing:
                     condition.wait(FLUSH_SECONDS)  # gather the lines of a moment into one write
                 lines, self._pending, self._pending_bytes = self._pending, [], 0
                 closing = self._closing
+            footer = None if closing else self._footer
+            if lines and self._footer_shown:  # the footer is under the log: erased before the lines
+                lines[0] = _ERASE + lines[0]
+                self._footer_shown = False
             if lines and not self._broken:
                 self._write(lines, closing)
+            if footer is not None and not self._broken:
+                self._draw(footer)  # and drawn again under them
             if not lines:
                 if closing:
                     return
@@ -157,6 +189,27 @@ class LogStream:
                     self.dropped += given_up
                     self._unsaid += given_up
                 return
+
+    def _draw(self, footer: Callable[[], str]) -> None:
+        """The footer, when the terminal has room for it now; else it waits for the next draw."""
+        try:
+            text = (_ERASE if self._footer_shown else "") + footer()
+            self._footer_shown = self._write_some(text) or self._footer_shown
+        except OSError:
+            self._broken = True
+
+    def _write_some(self, text: str) -> bool:
+        """``text`` in one write if the terminal has room at once (it is short); says whether."""
+        assert self._fd is not None
+        poller = select.poll()
+        poller.register(self._fd, select.POLLOUT)
+        if not poller.poll(0):
+            return False
+        data = text.encode(self._encoding, errors="backslashreplace")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        return True
 
     def _say(self) -> None:
         with self._condition:

@@ -1,12 +1,13 @@
 """A run's ``Report`` for people: a table that fits the terminal, then one summary line.
 
-On a terminal no line is wider than the terminal and nothing is cut: a row
-too wide for it puts its name on a line of its own, and what is said about
-an item (why it failed, what the receiver answered) wraps at word boundaries
-under its row, and a command to re-run it breaks between its words with a
-backslash at each line's end, so that it pastes whole. In a pipe or a CI log lines are not wrapped. A streamed
-report (a replay) prints one line per item that is not as expected, as it
-comes, instead of a table.
+rich lays it out (``text.TextWriter``), to the terminal's width, or 80
+columns in a pipe unless ``COLUMNS`` says. No line is wider and nothing is
+cut: a row too wide puts its name on a line of its own, and what is said
+about an item (why it failed, what the receiver answered) wraps at word
+boundaries under its row, and a command to re-run it breaks between its
+words with a backslash at each line's end, so that it pastes whole. A
+streamed report (a replay) prints one line per item that is not as
+expected, as it comes, instead of a table.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from ...workflows.report import (
     Report,
 )
 from . import NORMAL, QUIET, VERBOSE
-from . import text as marks
+from . import theme as marks
 from .exchange import exchange_lines
-from .text import BOLD, BOLD_GREEN, BOLD_RED, DIM, GAP, INDENT, TextWriter, cell_width, printable
+from .text import INDENT, Text, TextWriter, cell_width, make_table, printable, text
 
 _MARKS = {
     AS_EXPECTED: marks.OK,
@@ -66,9 +67,9 @@ class TextSink:
     def start(self, report: Report) -> None:
         self.report = report
         if self.verbosity > QUIET:
-            self.writer.line(self.writer.paint(report.title, BOLD))
+            self.writer.line(self.writer.paint(report.title, "title"))
             for line in report.preamble:
-                self.writer.wrapped(printable(line), "")
+                self.writer.wrapped(printable(line))
 
     def add(self, item: Item) -> None:
         assert self.report is not None
@@ -80,7 +81,7 @@ class TextSink:
         mark = self._mark(item.outcome)
         notes = item.notes or (_label(item.outcome),)
         for note in notes:
-            self.writer.wrapped(f"{printable(item.name)}: {mark} {printable(note)}", INDENT)
+            self.writer.wrapped(f"{printable(item.name)}: ", mark, f" {printable(note)}", indent=INDENT)
         if self.verbosity >= VERBOSE:
             self._exchanges(item)
 
@@ -92,12 +93,12 @@ class TextSink:
                 if item.outcome in (UNEXPECTED, UNDELIVERED, FAILED, MALFORMED, WARNING, NOT_PROVEN):
                     note = item.notes[0] if item.notes else _label(item.outcome)
                     self.writer.wrapped(
-                        f"{self._mark(item.outcome)} {printable(item.name)}: {printable(note)}", INDENT
+                        self._mark(item.outcome), f" {printable(item.name)}: {printable(note)}", indent=INDENT
                     )
         if self.verbosity > QUIET:
             for line in report.epilogue:
-                self.writer.wrapped(printable(line), INDENT)
-        self.writer.line(self.writer.paint(summary_line(report), BOLD_GREEN if report.ok else BOLD_RED))
+                self.writer.wrapped(printable(line), indent=INDENT)
+        self.writer.line(self.writer.paint(summary_line(report), "passed" if report.ok else "failed"))
         self.writer.flush()
 
     def abandon(self) -> None:
@@ -106,35 +107,60 @@ class TextSink:
     # --- the table ---------------------------------------------------------------
 
     def _table(self, report: Report, items: list[Item]) -> None:
-        # Names, cells and notes hold what came from outside (file names, a receiver's answer):
-        # each is shown through ``printable``, so whatever a command puts in them is safe.
-        width = self.writer.width
-        headings = report.columns
-        rows = [tuple(map(printable, (item.name, *item.cells))) for item in items]
-        widths = [max(cell_width(row[i]) for row in [headings, *rows]) for i in range(len(headings))]
-        full = 2 + sum(widths) + len(GAP) * (len(widths) - 1)
-        # Too wide for the terminal: the name goes on a line of its own above the other cells.
-        name_apart = width is not None and full > width
-        shown = slice(1, None) if name_apart else slice(None)
-        self.writer.line()
-        heading = (INDENT if name_apart else "  ") + _joined(headings[shown], widths[shown])
-        self.writer.line(self.writer.paint(heading.rstrip(), DIM))
+        writer = self.writer
+        heading, rows = self._layout(report, items)
+        writer.line()
+        writer.print(heading, wrap=False)
         for item, row in zip(items, rows, strict=True):
-            mark = self._mark(item.outcome)
-            if name_apart:
-                self._name_line(mark, item.name)
-                self.writer.line(INDENT + _joined(row[1:], widths[1:]).rstrip())
-            else:
-                self.writer.line(f"{mark} " + _joined(row, widths).rstrip())
+            for line in row:
+                writer.print(line, wrap=False)
             for note in item.notes:
                 self._note(item, note)
             if self.verbosity >= VERBOSE:
                 self._exchanges(item)
-        self.writer.line()
+        writer.line()
+
+    def so_far(self, room: int) -> Text | None:
+        """The table's last rows so far, at most ``room`` lines with its heading: what a status line
+        shows above it on a terminal while the run goes on (the whole table follows at the end)."""
+        items = list(self.rows[-room:])  # a copy: the run appends meanwhile
+        if self.report is None or not items or self.verbosity == QUIET:
+            return None
+        heading, rows = self._layout(self.report, items)
+        lines = [line for row in rows for line in row][-max(1, room - 1) :]
+        return Text("\n").join([heading, *lines])
+
+    def _layout(self, report: Report, items: list[Item]) -> tuple[Text, list[list[Text]]]:
+        """The heading line, and each item's row as lines (its notes not included)."""
+        # Names, cells and notes hold what came from outside (file names, a receiver's answer):
+        # each is shown through ``printable``, so whatever a command puts in them is safe.
+        writer = self.writer
+        headings = report.columns
+        names = [printable(item.name) for item in items]
+        cells = [tuple(map(printable, item.cells)) for item in items]
+        marks = [self._mark(item.outcome) for item in items]
+        whole = make_table(
+            ("  " + headings[0], *headings[1:]),
+            [(text(mark, " ", name), *row) for mark, name, row in zip(marks, names, cells, strict=True)],
+            rule=False,
+        )
+        # Too wide for the width: the name goes on a line of its own above the other cells.
+        unbounded = writer.console.options.update(width=10**6)
+        if writer.console.measure(whole, options=unbounded).maximum <= writer.width:
+            lines = writer.lines(whole)
+            heading, rows = lines[0], [[line] for line in lines[1:]]
+        else:
+            apart = writer.lines(make_table(headings[1:], cells, rule=False))
+            heading = Text(INDENT) + apart[0]
+            rows = [
+                [*self._name_lines(mark, name), Text(INDENT) + line]
+                for mark, name, line in zip(marks, names, apart[1:], strict=True)
+            ]
+        return heading, rows
 
     def _note(self, item: Item, note: str) -> None:
         rerun = item.data.get("rerun")
-        if rerun and note == f"rerun: {rerun}" and self.writer.width is not None:
+        if rerun and note == f"rerun: {rerun}":
             # A command to copy: broken only between its words, each line but the last ending
             # in a backslash, so that it pastes into a shell whole.
             for line in command_lines(
@@ -142,32 +168,32 @@ class TextSink:
             ):
                 self.writer.line(line)
             return
-        self.writer.wrapped(INDENT + printable(note), INDENT + "  ")
+        self.writer.wrapped(INDENT + printable(note), indent=INDENT + "  ")
 
-    def _name_line(self, mark: str, name: str) -> None:
+    def _name_lines(self, mark: Text, name: str) -> list[Text]:
         """A name on a line of its own: whole, even with spaces in it, unless it is wider than the
-        terminal, when it breaks after a ``/`` where it can (a path) and anywhere where it cannot."""
-        assert self.writer.width is not None
+        width, when it breaks after a ``/`` where it can (a path) and anywhere where it cannot."""
         room = max(20, self.writer.width - 2)
-        lead = f"{mark} "
+        lead: Text | str = mark
+        lines = []
         while cell_width(name) > room:
             cut = room
             while cell_width(name[:cut]) > room:
                 cut -= 1
             slash = name.rfind("/", 0, cut)
             cut = slash + 1 if slash > 0 else cut
-            self.writer.line(lead + name[:cut])
-            name, lead = name[cut:], "  "
-        self.writer.line(lead + name)
+            lines.append(text(lead, " ", name[:cut]))
+            name, lead = name[cut:], " "
+        return [*lines, text(lead, " ", name)]
 
     def _exchanges(self, item: Item) -> None:
         for delivery in item.deliveries:
             for line in exchange_lines(delivery):
-                self.writer.wrapped(INDENT + line, INDENT + line[:2])
+                self.writer.wrapped(INDENT + line, indent=INDENT + line[:2])
 
-    def _mark(self, outcome: str) -> str:
+    def _mark(self, outcome: str) -> Text:
         kind = _MARKS.get(outcome)
-        return self.writer.mark(kind) if kind is not None else "?"
+        return self.writer.mark(kind) if kind is not None else Text("?")
 
 
 def command_lines(lead: str, command: str, width: int, indent: str) -> list[str]:
@@ -205,9 +231,3 @@ def _label(outcome: str, count: int = 1) -> str:
 
 def _plural(word: str, count: int) -> str:
     return word if count == 1 else _PLURALS.get(word, word)
-
-
-def _joined(cells: tuple[str, ...], widths: list[int]) -> str:
-    return GAP.join(
-        cell + " " * (width - cell_width(cell)) for cell, width in zip(cells, widths, strict=True)
-    )

@@ -1,109 +1,170 @@
-"""Plain text for people: the writer every text report uses.
+"""Text for people, rendered by rich: the writer every text report uses.
 
-Lines are written directly to the stream; nothing is rendered from markup.
-Colour is ANSI escape codes, added only on a terminal (or with ``--color``)
-and never with ``NO_COLOR``. On a terminal no line is wider than the
-terminal: long lines wrap at word boundaries, and a table too wide wraps the
-cells of its flexible columns (cutting a word only when nothing else fits);
-in a pipe or a CI log lines are never wrapped.
-Text that came from outside (file names, headers, a receiver's answer) is
-shown with its control characters escaped (``printable``), so it cannot move
-the cursor or clear the screen; and every line written is redacted
-(``inventory_cli.text.redact``): no known secret reaches the terminal,
-whoever echoed it.
+One ``rich.console.Console`` per stream, set up here once: colour as
+``theme.color_wanted`` decides (``--color``/``--no-color``, ``NO_COLOR``,
+``FORCE_COLOR``, ``TERM=dumb``, a terminal), the width of the terminal, or
+in a pipe 80 columns unless ``COLUMNS`` says. rich wraps lines at word
+boundaries (a word wider than a whole line is the only thing it cuts),
+lays out the tables, and writes no escape sequence where there is no colour.
 
-Importing this module costs almost nothing: ``invwh validate`` and
-``invwh verify`` print through it on every run.
+Nothing given to rich is read as markup, emoji or something to highlight:
+every piece of text becomes a ``rich.text.Text`` here, after
+``inventory_cli.text.redact`` (so a secret cut in two by wrapping is still
+found); text from outside is escaped by ``printable`` before it reaches a
+writer. What rich writes passes through ``redact`` once more on its way to
+the stream, whoever built it.
 """
 
 from __future__ import annotations
 
-import os
 import sys
+import threading
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+from rich.theme import Theme
 
 from ...text import printable, redact
+from .theme import INDENT, MARKS, STYLES, color_wanted, is_terminal, width_for
 
-__all__ = ["TextWriter", "printable"]
+if TYPE_CHECKING:
+    from rich.segment import Segment
 
-# ANSI styles.
-BOLD, DIM, RED, GREEN, YELLOW, BLUE = "1", "2", "31", "32", "33", "34"
-BOLD_RED, BOLD_GREEN, BOLD_YELLOW = "1;31", "1;32", "1;33"
+__all__ = ["INDENT", "Piece", "Text", "TextWriter", "cell_width", "printable"]
 
-#: Each mark and its colour.
-OK, FAIL, WARN, UNPROVEN, SKIP, INFO = "ok", "fail", "warn", "unproven", "skip", "info"
-MARKS = {
-    OK: ("✓", GREEN),
-    FAIL: ("✗", RED),
-    WARN: ("!", YELLOW),
-    UNPROVEN: ("?", YELLOW),
-    SKIP: ("–", DIM),
-    INFO: ("i", BLUE),
-}
+#: A piece of a line: plain text (invwh's own words, or outside text already escaped), or styled.
+Piece = str | Text
 
-GAP = "   "
-INDENT = "    "
+THEME = Theme(STYLES, inherit=False)
+
+#: A rule under the heading and nothing else: the tables of the audit and of ``schemes``.
+HEADING_RULE = box.SIMPLE_HEAD
 
 
-def color_wanted(color: bool | None, stream: IO[str]) -> bool:
-    """``--color``/``--no-color`` when given; else colour on a terminal, unless ``NO_COLOR`` is set."""
-    if color is not None:
-        return color
-    return _isatty(stream) and not os.environ.get("NO_COLOR")
+def cell_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal (wide East Asian characters take two)."""
+    return cell_len(text)
 
 
-def _isatty(stream: IO[str]) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty is not None and isatty())
+class _Redacting:
+    """The stream under rich: what is written is redacted on its way."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        self.stream.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return is_terminal(self.stream)
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
 
 
-def terminal_width(stream: IO[str]) -> int | None:
-    """The terminal's columns (``COLUMNS`` wins, as in ``shutil``), or None off a terminal."""
-    if not _isatty(stream):
-        return None
-    try:
-        columns = int(os.environ.get("COLUMNS", ""))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(stream.fileno()).columns
-        except (OSError, ValueError):
-            columns = 0
-    return columns or 80
+def make_console(stream: IO[str], color: bool | None, *, redraws: bool = False) -> Console:
+    """A console for ``stream`` with invwh's theme, colour and width; rich's own reading of the
+    environment is turned off (``_environ={}``), so that the decision is ``theme``'s alone.
+    ``redraws``: a status line is redrawn in place on it (``progress``)."""
+    colour = color_wanted(color, stream)
+    return Console(
+        file=_Redacting(stream),  # type: ignore[arg-type]
+        width=width_for(stream),
+        height=25,
+        color_system="standard" if colour else None,
+        force_terminal=is_terminal(stream),
+        force_interactive=redraws,
+        theme=THEME,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=False,
+        legacy_windows=False,
+        _environ={},
+    )
+
+
+def text(*pieces: Piece) -> Text:
+    """One line of pieces; plain pieces are redacted here, before rich wraps them."""
+    line = Text()
+    for piece in pieces:
+        line.append(redact(piece) if isinstance(piece, str) else piece)
+    return line
 
 
 class TextWriter:
-    """Lines to a stream, with colour and wrapping decided once for the run."""
+    """Lines and tables to a stream, through rich, with colour and width decided once for the run."""
 
     def __init__(self, color: bool | None = None, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
-        self.color = color_wanted(color, self.out)
-        self.width = terminal_width(self.out)
+        self.console = make_console(self.out, color)
+        self._render_lock = threading.Lock()
+
+    @property
+    def width(self) -> int:
+        return self.console.width
+
+    @width.setter
+    def width(self, columns: int) -> None:
+        self.console.width = columns
+
+    @property
+    def color(self) -> bool:
+        return self.console.color_system is not None
 
     # --- pieces of a line ---------------------------------------------------------
 
-    def paint(self, text: str, style: str) -> str:
-        return f"\x1b[{style}m{text}\x1b[0m" if self.color and text else text
+    def paint(self, piece: str, style: str) -> Text:
+        return Text(redact(piece), style=style)
 
-    def mark(self, kind: str) -> str:
-        mark, style = MARKS[kind]
-        return self.paint(mark, style)
+    def mark(self, kind: str) -> Text:
+        return Text(MARKS[kind], style=kind)
 
     # --- writing --------------------------------------------------------------------
 
-    def line(self, text: str = "") -> None:
-        self.out.write(redact(text) + "\n")
+    def line(self, *pieces: Piece) -> None:
+        """One line, never wrapped (a line of invwh's own that fits, or one that must stay whole)."""
+        self.print(text(*pieces), wrap=False)
 
-    def wrapped(self, line: str, indent: str) -> None:
-        """``line``, wrapped at word boundaries to the terminal's width, continued at ``indent``."""
-        line = redact(line)  # before wrapping: a secret cut in two is not found in either half
-        if self.width is None or visible_width(line) <= self.width:
-            self.line(line)
-            return
-        for part in wrap(line, max(20, self.width), indent):
-            self.line(part)
+    def wrapped(self, *pieces: Piece, indent: str = "") -> None:
+        """A line wrapped at word boundaries to the width, continued at ``indent`` (a hanging indent)."""
+        for part in hanging(self.console, text(*pieces), self.width, indent):
+            self.print(part, wrap=False)
+
+    def render(self, *lines: Text, indent: str = "") -> str:
+        """``lines`` wrapped as ``wrapped`` would write them, as one string (colours kept, redacted):
+        for a writer thread of its own (``log_stream``). Safe to call from any thread."""
+        with self._render_lock, self.console.capture() as captured:
+            for line in lines:
+                for part in hanging(self.console, line, self.width, indent):
+                    self.console.print(part, no_wrap=True, crop=False, overflow="ignore")
+        return redact(captured.get()).rstrip("\n")
+
+    def print(self, renderable: RenderableType, *, wrap: bool = True) -> None:
+        self.console.print(renderable, no_wrap=not wrap, crop=False, overflow="ignore" if not wrap else None)
+
+    def lines(self, renderable: RenderableType) -> list[Text]:
+        """``renderable`` as the lines it takes at this width, trailing spaces dropped.
+
+        A table that cannot be narrowed to the width without cutting a column that must stay
+        whole (a name, a path) is laid out as narrow as it can be instead: too wide, but whole.
+        """
+        unbounded = self.console.options.update(width=10**6)
+        narrowest = Measurement.get(self.console, unbounded, renderable).minimum
+        options = self.console.options.update(width=max(self.width, narrowest))
+        rendered = self.console.render_lines(renderable, options, pad=False)
+        return [_line_text(segments) for segments in rendered]
 
     def flush(self) -> None:
         self.out.flush()
@@ -112,115 +173,127 @@ class TextWriter:
 
     def table(
         self,
-        headings: Sequence[str] | None,
-        rows: Sequence[Sequence[str]],
+        headings: Sequence[Piece] | None,
+        rows: Sequence[Sequence[Piece]],
         *,
         right: Sequence[int] = (),
         flexible: Sequence[int] = (),
         bold_last: bool = False,
         rule: bool = True,
-        gap: str = GAP,
+        gap: int = 3,
     ) -> None:
-        """Columns of text: a heading line (dim, a rule under it unless not ``rule``), then the rows.
+        """Columns laid out by rich: a heading line (dim, a rule under it unless not ``rule``), then rows.
 
         A cell may hold several lines. The columns in ``right`` are right-aligned
-        (counts, sizes). On a terminal too narrow for the table, the cells of the
-        ``flexible`` columns are wrapped at word boundaries until it fits; a word
-        is cut only when it is wider than the column can be. ``bold_last`` makes
-        the last row a total.
+        (counts, sizes). When the table is wider than the width, the cells of the
+        ``flexible`` columns wrap at word boundaries; the others stay whole.
+        ``bold_last`` makes the last row a total.
         """
-        table = [
-            [redact(cell).split("\n") for cell in row]
-            for row in ([headings] if headings else []) + list(rows)
-        ]
-        if not table:
-            return
-        columns = len(table[0])
-        widths = [max(visible_width(line) for row in table for line in row[i]) for i in range(columns)]
-        if self.width is not None and flexible:
-            widths = _fitted(table, widths, flexible, self.width - len(gap) * (columns - 1))
-            table = [
-                [_wrap_cell(cell, widths[i]) if i in flexible else cell for i, cell in enumerate(row)]
-                for row in table
-            ]
-        for number, row in enumerate(table):
-            style = ""
-            if headings and number == 0:
-                style = DIM
-            elif bold_last and number == len(table) - 1:
-                style = BOLD
-            for depth in range(max(len(cell) for cell in row)):
-                cells = [
-                    _aligned(cell[depth] if depth < len(cell) else "", widths[i], i in right)
-                    for i, cell in enumerate(row)
-                ]
-                text = gap.join(cells).rstrip()
-                self.line(self.paint(text, style) if style else text)
-            if headings and number == 0 and rule:
-                self.line(self.paint("─" * (sum(widths) + len(gap) * (columns - 1)), DIM))
+        table = make_table(
+            headings, rows, right=right, flexible=flexible, bold_last=bold_last, rule=rule, gap=gap
+        )
+        if flexible:
+            _narrow(table, flexible, self.width)
+        for line in self.lines(table):
+            self.print(line, wrap=False)
 
 
-def _aligned(text: str, width: int, right: bool) -> str:
-    padding = " " * (width - visible_width(text))
-    return padding + text if right else text + padding
-
-
-def _fitted(table: list[list[list[str]]], widths: list[int], flexible: Sequence[int], room: int) -> list[int]:
-    """``widths`` with the widest flexible column narrowed, a column at a time, until they fit ``room``:
-    first no narrower than the column's longest word, then, if that is not enough, further."""
-    widths = list(widths)
-    narrowest = 12  # below this a wrapped cell is harder to read than a line too long
-    longest_word = {
-        i: max((visible_width(word) for row in table for line in row[i] for word in line.split()), default=0)
-        for i in flexible
-    }
-    for floor in ({i: max(narrowest, longest_word[i]) for i in flexible}, dict.fromkeys(flexible, narrowest)):
-        while sum(widths) > room:
-            narrower = [i for i in flexible if widths[i] > floor[i]]
-            if not narrower:
-                break
-            widths[max(narrower, key=lambda i: widths[i])] -= 1
-    return widths
-
-
-def _wrap_cell(lines: list[str], width: int) -> list[str]:
-    wrapped: list[str] = []
-    for line in lines:
-        wrapped += wrap(line, width, "") if visible_width(line) > width else [line]
-    return wrapped
-
-
-def wrap(line: str, width: int, indent: str) -> list[str]:
-    """``line`` broken at word boundaries into lines of at most ``width`` columns, continued at
-    ``indent``; a word longer than a whole line (a long URL) is cut."""
-    import textwrap
-
-    lead = len(line) - len(line.lstrip(" "))
-    return textwrap.wrap(
-        line.strip(" "),
-        width=max(1, width),
-        initial_indent=" " * lead,
-        subsequent_indent=indent,
-        break_on_hyphens=False,
-        break_long_words=True,
-    ) or [line]
-
-
-def cell_width(text: str) -> int:
-    """Columns ``text`` takes on a terminal: wide East Asian characters take two, combining marks none."""
-    if text.isascii():
-        return len(text)
-    import unicodedata
-
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
+def make_table(
+    headings: Sequence[Piece] | None,
+    rows: Sequence[Sequence[Piece]],
+    *,
+    right: Sequence[int] = (),
+    flexible: Sequence[int] = (),
+    bold_last: bool = False,
+    rule: bool = True,
+    gap: int = 3,
+) -> Table:
+    columns = len(headings) if headings else len(rows[0]) if rows else 0
+    ruled = bool(headings) and rule
+    # With a box, a column divider (one space) sits between the paddings.
+    left, right_pad = (gap - 1) // 2 + (gap - 1) % 2, (gap - 1) // 2
+    table = Table(
+        box=HEADING_RULE if ruled else None,
+        show_header=bool(headings),
+        show_edge=False,
+        header_style="heading",
+        border_style="rule",
+        padding=(0, right_pad, 0, left) if ruled else (0, gap - gap // 2, 0, gap // 2),
+        pad_edge=False,
+        expand=False,
     )
+    for i in range(columns):
+        heading = text(headings[i]) if headings else ""
+        table.add_column(
+            heading,
+            justify="right" if i in right else "left",
+            no_wrap=i not in flexible,
+            overflow="fold",
+        )
+    for number, row in enumerate(rows):
+        style = "total" if bold_last and number == len(rows) - 1 else None
+        table.add_row(*(text(cell) for cell in row), style=style)
+    return table
 
 
-def visible_width(line: str) -> int:
-    """Columns of a line that may hold ANSI colour codes."""
-    if "\x1b[" not in line:
-        return cell_width(line)
-    import re
+#: Below this a flexible column's wrapped cell is harder to read than a line too long.
+NARROWEST = 12
 
-    return cell_width(re.sub(r"\x1b\[[0-9;]*m", "", line))
+
+def _narrow(table: Table, flexible: Sequence[int], width: int) -> None:
+    """Fix each column's width so that the table fits ``width``, narrowing only the ``flexible``
+    columns, widest first, to ``NARROWEST`` at most; rich then wraps their cells (at word
+    boundaries, cutting a word only when it is wider than its column). rich's own narrowing
+    would cut the other columns too once the flexible ones are even."""
+    columns = table.columns
+    widths = [
+        max((cell_len(line) for cell in column.cells for line in str(cell).split("\n")), default=0)
+        for column in columns
+    ]
+    widths = [max(w, cell_len(str(column.header))) for w, column in zip(widths, columns, strict=True)]
+    excess = sum(widths) + _gaps(table) - width
+    while excess > 0:
+        narrower = [i for i in flexible if widths[i] > NARROWEST]
+        if not narrower:
+            break
+        widths[max(narrower, key=widths.__getitem__)] -= 1
+        excess -= 1
+    for column, column_width in zip(columns, widths, strict=True):
+        column.width = column_width
+
+
+def _gaps(table: Table) -> int:
+    _, right, _, left = table.padding
+    divider = 1 if table.box is not None else 0
+    return (right + left + divider) * (len(table.columns) - 1)
+
+
+def hanging(console: Console, line: Text, width: int, indent: str) -> list[Text]:
+    """``line`` wrapped by rich at word boundaries: the first line ``width`` wide, the rest continued
+    at ``indent`` (a word wider than a line is the only thing cut)."""
+    width = max(20, width)
+    parts = line.wrap(console, width, overflow="fold")
+    for part in parts:
+        part.rstrip()
+    if len(parts) <= 1 or not indent:
+        return list(parts) or [line]
+    first = parts[0]
+    start = len(first.plain)
+    plain = line.plain
+    while start < len(plain) and plain[start] == " ":
+        start += 1
+    rest = line[start:]
+    lines = [first]
+    for part in rest.wrap(console, max(10, width - cell_len(indent)), overflow="fold"):
+        part.rstrip()
+        lines.append(Text(indent) + part)
+    return lines
+
+
+def _line_text(segments: list[Segment]) -> Text:
+    line = Text()
+    for segment in segments:
+        if not segment.control:
+            line.append(segment.text, segment.style)
+    line.rstrip()
+    return line

@@ -3,7 +3,8 @@
 ``verify``: a head line (valid, or which check fails), then one line per
 check with its mark, and under a bad signature the likely causes.
 ``validate``: a line per payload, its problems under it, and a count when
-there are several. ``verify --recording``: a line per failing delivery as the
+there are several, written by ``plain.PlainWriter`` without rich (its start-up
+is a goal). ``verify --recording``: a line per failing delivery as the
 audit streams (constant memory), then a table per event type and a summary.
 """
 
@@ -12,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
-from .text import BOLD, BOLD_GREEN, BOLD_RED, FAIL, INDENT, OK, SKIP, YELLOW, TextWriter, printable
+from ...text import printable
+from .theme import FAIL, INDENT, OK, SKIP
 
 if TYPE_CHECKING:
     from ...events.validation import EventCheck
     from ...workflows.audit import AuditItem, AuditTally
     from ...workflows.verdict import Verdict
+    from .plain import PlainWriter
+    from .text import Text, TextWriter
 
 CHECK_INDENT = " " * len("  signature  ")
 
@@ -25,53 +29,60 @@ CHECK_INDENT = " " * len("  signature  ")
 def write_verdict(writer: TextWriter, verdict: Verdict, body_name: str) -> None:
     name = printable(body_name)
     if verdict.valid:
-        writer.line(
-            f"{writer.mark(OK)} {writer.paint('valid', BOLD_GREEN)}: {name} is a "
-            f"{printable(verdict.event_type or 'delivery')} signed with {printable(verdict.scheme)}"
-        )
+        writer.wrapped(
+            writer.mark(OK), " ", writer.paint("valid", "passed"), f": {name} is a "
+            f"{printable(verdict.event_type or 'delivery')} signed with {printable(verdict.scheme)}",
+            indent=INDENT,
+        )  # fmt: skip
     else:
-        invalid = writer.paint("invalid", BOLD_RED)
-        writer.line(f"{writer.mark(FAIL)} {invalid}: {name} fails {printable(verdict.reason)}")
+        invalid = writer.paint("invalid", "failed")
+        writer.wrapped(
+            writer.mark(FAIL), " ", invalid, f": {name} fails {printable(verdict.reason)}", indent=INDENT
+        )
     signature = verdict.signature
     writer.wrapped(
-        f"  signature  {writer.mark(OK if signature.ok else FAIL)}  {printable(signature.message)}",
-        CHECK_INDENT + "   ",
-    )
+        "  signature  ", writer.mark(OK if signature.ok else FAIL), f"  {printable(signature.message)}",
+        indent=CHECK_INDENT + "   ",
+    )  # fmt: skip
     for hint in verdict.hints:
-        writer.wrapped(f"{CHECK_INDENT}{_likely_cause(writer)} {printable(hint)}", CHECK_INDENT + "  ")
+        writer.wrapped(CHECK_INDENT, _likely_cause(writer), f" {printable(hint)}", indent=CHECK_INDENT + "  ")
     if verdict.event is None:
-        writer.line(f"  payload    {writer.mark(SKIP)}  not validated (--no-validate)")
+        writer.wrapped("  payload    ", writer.mark(SKIP), "  not validated (--no-validate)")
     elif verdict.event.ok:
-        writer.line(f"  payload    {writer.mark(OK)}  {printable(str(verdict.event.event_type))}")
+        writer.wrapped("  payload    ", writer.mark(OK), f"  {printable(str(verdict.event.event_type))}")
     else:
         first, *rest = verdict.event.problems
-        writer.wrapped(f"  payload    {writer.mark(FAIL)}  {printable(str(first))}", CHECK_INDENT + "   ")
+        writer.wrapped(
+            "  payload    ", writer.mark(FAIL), f"  {printable(str(first))}", indent=CHECK_INDENT + "   "
+        )
         for problem in rest:
-            writer.wrapped(f"{CHECK_INDENT}   {printable(str(problem))}", CHECK_INDENT + "   ")
+            writer.wrapped(f"{CHECK_INDENT}   {printable(str(problem))}", indent=CHECK_INDENT + "   ")
 
 
-def write_validation(writer: TextWriter, results: Sequence[tuple[str, EventCheck]]) -> None:
+def write_validation(writer: PlainWriter, results: Sequence[tuple[str, EventCheck]]) -> None:
     for name, check in results:
         if check.ok:
             writer.line(f"{writer.mark(OK)} {printable(name)}: {printable(str(check.event_type))}")
             continue
         writer.line(f"{writer.mark(FAIL)} {printable(name)}: not a valid inventory event")
         for problem in check.problems:
-            writer.wrapped(f"{INDENT}{printable(str(problem))}", INDENT + "  ")
+            writer.line(f"{INDENT}{printable(str(problem))}")
     invalid = sum(1 for _, check in results if not check.ok)
     if len(results) > 1:
         summary = f"{len(results) - invalid} valid, {invalid} invalid"
-        writer.line(writer.paint(summary, BOLD if invalid == 0 else BOLD_RED))
+        writer.line(writer.paint(summary, "total" if invalid == 0 else "failed"))
 
 
-def _likely_cause(writer: TextWriter) -> str:
-    return writer.paint("likely cause:", YELLOW)
+def _likely_cause(writer: TextWriter) -> Text:
+    return writer.paint("likely cause:", "cause")
 
 
 class AuditText:
     """``verify --recording``: each failure as the audit reaches it, then the table and a summary."""
 
     def __init__(self, color: bool | None, out: IO[str] | None = None) -> None:
+        from .text import TextWriter
+
         self.writer = TextWriter(color, out)
 
     def add(self, item: AuditItem) -> None:
@@ -82,10 +93,11 @@ class AuditText:
         writer = self.writer
         kind = "" if item.category == MALFORMED else f" ({printable(item.event_type or 'not an event')})"
         writer.wrapped(
-            f"line {item.line}: {writer.mark(FAIL)} {item.category}: {printable(item.reason)}{kind}", INDENT
-        )
+            f"line {item.line}: ", writer.mark(FAIL), f" {item.category}: {printable(item.reason)}{kind}",
+            indent=INDENT,
+        )  # fmt: skip
         for hint in item.hints:
-            writer.wrapped(f"  {_likely_cause(writer)} {printable(hint)}", INDENT)
+            writer.wrapped("  ", _likely_cause(writer), f" {printable(hint)}", indent=INDENT)
 
     def finish(self, tally: AuditTally, error: str | None = None) -> None:
         """``error`` (no delivery in the recording) is said on stderr, by the caller."""
@@ -103,5 +115,5 @@ class AuditText:
             summary += f"; {tally.malformed} malformed line{'s' if tally.malformed != 1 else ''}"
         if tally.skipped:
             summary += f"; {tally.skipped} other request{'s' if tally.skipped != 1 else ''} skipped"
-        writer.line(writer.paint(summary, BOLD_GREEN if tally.ok and error is None else BOLD_RED))
+        writer.line(writer.paint(summary, "passed" if tally.ok and error is None else "failed"))
         writer.flush()
