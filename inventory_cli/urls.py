@@ -39,7 +39,14 @@ def url_problem(url: object) -> str | None:
     if not host:
         return "it has no host"
     if "[" in parts.netloc:
-        pass  # a bracketed host: urlsplit has checked it is an IPv6 address
+        # A bracketed host is an IPv6 address. urlsplit checks that from Python 3.11 on; 3.10 takes
+        # `[zz]` as it is, and the client would only refuse it halfway through a run.
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host.partition("%")[0])
+        except ValueError:
+            return "the host in brackets is not an IPv6 address"
     elif any(c in '<>"{}|\\^`[]%' for c in host) or not host.strip(".-"):
         return f"{host!r} is not a host name"
     try:
