@@ -210,12 +210,20 @@ def test_an_idle_connection_the_server_drops_is_replaced_not_a_traceback(replay,
                 return
 
     sent = bodies(4)
-    with raw_server(answer_then_drop_when_idle) as server:
-        result = replay(recording(tmp_path / "r.jsonl", sent), server.url, "--rate", "5")
-    items = result.json["items"]
-    assert [(item["status"], item["attempts"]) for item in items] == [(200, 1)] * 4
-    assert server.bodies == sent  # each once: nothing of a request was written to the dropped connection
-    assert server.connections > 1  # it did drop idle connections (all four, unless the machine lagged)
+    # A loaded machine can make replay's pacing catch up (two deliveries back to back), so that the
+    # server never sees its connection idle and drops nothing: then the run proves nothing, and it
+    # runs again, up to three times. What it must show holds on every run.
+    dropped = False
+    for attempt in range(3):
+        with raw_server(answer_then_drop_when_idle) as server:
+            result = replay(recording(tmp_path / f"r{attempt}.jsonl", sent), server.url, "--rate", "5")
+        items = result.json["items"]
+        assert [(item["status"], item["attempts"]) for item in items] == [(200, 1)] * 4
+        assert server.bodies == sent  # each once: nothing of a request was written to the dropped connection
+        if server.connections > 1:  # it did drop idle connections (all four, unless the machine lagged)
+            dropped = True
+            break
+    assert dropped, "in three runs the server never saw its connection idle for 50 ms"
 
 
 # --- 12: an answer before the body is fully written --------------------------------
