@@ -17,9 +17,9 @@ from .errors import InputError
 from .events.factory import make_event
 from .events.validation import event_type_names, get_event_type
 from .signing.schemes import DEFAULT_SCHEME, Scheme, get_scheme
-from .signing.signatures import Secret, key_for, missing_signed_headers, sign
+from .signing.signatures import Secret, Verifier, missing_signed_headers, refuse_unusable, sign
 from .text import is_token
-from .workflows.verdict import Verdict, judge
+from .workflows.verdict import Verdict, judge_with
 
 #: A secret as the API takes it: its text, or a ``Secret``.
 SecretLike = str | Secret
@@ -121,8 +121,7 @@ def verify(
     """
     scheme = _scheme(scheme)
     secrets = [_secret(s) for s in _secret_list(secret)]
-    for each in secrets:
-        key_for(scheme, each)  # a secret not in the scheme's form is the caller's, not the sender's
+    refuse_unusable(scheme, secrets)  # a secret not in the scheme's form is the caller's, not the sender's
     body = _bytes(body)
     tolerance = _tolerance(tolerance)
     now = _now(now)
@@ -130,9 +129,9 @@ def verify(
     url = _optional_text("url", url)
     if not isinstance(validate, bool):
         raise TypeError(f"validate is True or False, not {type(validate).__name__}")
-    return judge(
-        scheme,
-        secrets,
+    # A verifier per call (its keys derived, its HMACs keyed): no cache outlives the call.
+    return judge_with(
+        Verifier(scheme, secrets),
         body,
         received_headers(headers),
         method=method,

@@ -29,8 +29,8 @@ from inventory_cli.signing.schemes import (
     SQUARE,
     STANDARD_WEBHOOKS,
     STRIPE,
+    CompiledScheme,
     Scheme,
-    compiled,
 )
 from inventory_cli.signing.signatures import (
     Secret,
@@ -719,7 +719,7 @@ def test_send_keeps_the_message_id_across_retries(invwh):
 def test_a_built_in_scheme_passes_the_checks_every_scheme_gets(scheme):
     # Built-in schemes skip the check at import (start-up time); made the checking way, each is the same.
     assert Scheme(*scheme) == scheme
-    assert compiled(scheme).signature_header == scheme.signature_header.lower()
+    assert CompiledScheme(scheme).signature_header == scheme.signature_header.lower()
 
 
 # --- secrets the reference library refuses, and {header:Name} templates ---------------------------

@@ -580,3 +580,45 @@ def test_signing_imports_neither_the_diagnosis_nor_the_verdict():
     diagnosis_file = Path(inspect.getfile(check_signature)).with_name("diagnosis.py")
     diagnosis = ast.parse(diagnosis_file.read_text(encoding="utf-8"))
     assert "signatures" in {node.module for node in ast.walk(diagnosis) if isinstance(node, ast.ImportFrom)}
+
+
+# --- one signature path: signing and checking share make_signature, and no cache is global --------
+
+
+@pytest.mark.parametrize("scheme_name", sorted(BUILTIN_SCHEMES))
+def test_checking_compares_with_exactly_what_signing_made(scheme_name, monkeypatch):
+    """``sign`` and ``check_signature`` make the signature by the one function: check(sign(x))
+    holds, and what the check computed for the received bytes is the very value sign sent."""
+    from inventory_cli.signing import signatures
+
+    scheme = BUILTIN_SCHEMES[scheme_name]
+    secret = signatures.generate_secret(scheme)
+    made: list[bytes] = []
+    real = signatures.make_signature
+
+    def spy(form, mac, message):
+        made.append(real(form, mac, message))
+        return made[-1]
+
+    monkeypatch.setattr(signatures, "make_signature", spy)
+    headers = signatures.sign(scheme, secret, KNOWN_BODY, timestamp=NOW, url=URL)
+    check = signatures.check_signature(scheme, [secret], KNOWN_BODY, headers, now=NOW, url=URL)
+    assert check.ok, check.message
+    signed, checked = made
+    assert signed == checked
+    assert signed.decode("ascii") in check.signatures
+
+
+def test_no_cache_is_kept_at_module_level():
+    """Keys, HMACs and compiled schemes live in a Signer or a Verifier built per run: the
+    signing modules hold no mutable container or functools cache in their globals."""
+    from inventory_cli.signing import diagnosis, schemes, signatures
+
+    constants = {"BUILTIN_SCHEMES"}  # the built-in schemes: data, never written after import
+    for module in (schemes, signatures, diagnosis):
+        for name, value in vars(module).items():
+            if name.startswith("__") or name in constants or inspect.ismodule(value):
+                continue
+            assert not isinstance(value, (dict, list, set, bytearray)), f"{module.__name__}.{name}"
+            own = getattr(value, "__module__", module.__name__) == module.__name__  # not urlsplit's
+            assert not (own and hasattr(value, "cache_info")), f"{module.__name__}.{name} is a cache"

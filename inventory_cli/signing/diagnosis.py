@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, Scheme
+from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, CompiledScheme, Scheme
 from .signatures import (
     Secret,
     SignatureCheck,
@@ -27,7 +27,7 @@ from .signatures import (
     check_signature,
     decode_digest,
     digest,
-    key_or_none,
+    key_for,
     received_headers,
     received_timestamp,
 )
@@ -52,7 +52,7 @@ def explain(
 
     The arguments are those ``check_signature`` was given.
     """
-    received = received_headers(scheme, headers)
+    received = received_headers(CompiledScheme(scheme), headers)
     method = method.upper()
     if check.reason == "missing_signature":
         return explain_missing_signature(scheme, received)
@@ -151,7 +151,8 @@ def explain_mismatch(
         for encoding in ENCODINGS
         if (raw := decode_digest(encoding, provided_digest)) is not None
     }
-    stamp = received_timestamp(scheme, headers)
+    form = CompiledScheme(scheme)
+    stamp = received_timestamp(form, headers)
     keys = list(_key_variants(scheme, secrets))
 
     def matches(message: bytes) -> str | None:
@@ -173,7 +174,7 @@ def explain_mismatch(
     def message(
         body_: bytes = body, method_: str = method, stamp_: str | None = stamp, url_: str | None = url
     ) -> bytes:
-        return build_message(scheme, body_, method=method_, timestamp=stamp_, headers=headers, url=url_)
+        return build_message(form, body_, method_, stamp_, headers, url_)
 
     exact = matches(message())
     if exact == "":
@@ -211,10 +212,9 @@ def explain_mismatch(
         name = other_scheme.name
         if name == scheme.name or (other_scheme.signs_url and url is None):
             continue
-        other_stamp = received_timestamp(other_scheme, headers)
-        candidate = build_message(
-            other_scheme, body, method=method, timestamp=other_stamp, headers=headers, url=url
-        )
+        other_form = CompiledScheme(other_scheme)
+        other_stamp = received_timestamp(other_form, headers)
+        candidate = build_message(other_form, body, method, other_stamp, headers, url)
         if matches(candidate) is not None:
             return [f"the signature is over the bytes the {name} scheme signs: try --scheme {name}"]
 
@@ -251,7 +251,7 @@ def _url_variants(url: str, headers: Mapping[str, str]) -> Iterator[str]:
 
 def _key_variants(scheme: Scheme, secrets: Sequence[Secret]) -> Iterator[tuple[str, bytes]]:
     """The keys to try: the scheme's own, then the near misses, each with what differs."""
-    keys = [key for secret in secrets if (key := key_or_none(scheme, secret)) is not None]
+    keys = [key for secret in secrets if (key := key_for(scheme, secret)) is not None]
     for key in keys:
         yield "", key
     if scheme.secret_encoding == "utf8":
@@ -265,7 +265,7 @@ def _key_variants(scheme: Scheme, secrets: Sequence[Secret]) -> Iterator[tuple[s
         if (encoding, prefix) == (scheme.secret_encoding, scheme.secret_prefix):
             continue
         for secret in secrets:
-            key = key_or_none(other, secret)
+            key = key_for(other, secret)
             if key is not None and key not in keys:
                 yield (
                     (

@@ -84,8 +84,9 @@ class Scheme(SchemeFields):
 
     Making one checks it: a definition that makes no usable scheme raises
     ``SchemeDefinitionError``. What follows from the fields (the parsed
-    message template, the lower-case header names, ...) is worked out once
-    per scheme (``compiled``), not per delivery.
+    message template, the lower-case header names, ...) is worked out by
+    ``CompiledScheme``, which a ``Signer`` or a ``Verifier`` builds once
+    (``signatures.py``): no cache hides behind the scheme.
     """
 
     __slots__ = ()
@@ -95,8 +96,7 @@ class Scheme(SchemeFields):
         aliases = _sorted_aliases(scheme.header_aliases)
         if aliases != scheme.header_aliases:
             scheme = scheme._replace(header_aliases=aliases)
-        form = CompiledScheme(scheme)  # refuses a definition that makes no usable scheme
-        _COMPILED.setdefault(scheme, form)
+        CompiledScheme(scheme)  # refuses a definition that makes no usable scheme
         return scheme
 
     @property
@@ -106,30 +106,27 @@ class Scheme(SchemeFields):
     @property
     def timestamp_in_signature(self) -> bool:
         """Whether the timestamp is an entry of the signature header (Stripe) rather than its own header."""
-        return compiled(self).timestamp_in_signature
+        return _timestamp_in_signature(self)
 
+    # A placeholder's text in the template is always that placeholder (``_PLACEHOLDER`` takes
+    # no braces inside a ``{header:Name}``), so these read the template, not a parsed copy.
     @property
     def signs_method(self) -> bool:
-        return compiled(self).signs_method
+        return "{method}" in self.message_template
 
     @property
     def signs_id(self) -> bool:
-        return compiled(self).signs_id
+        return "{id}" in self.message_template
 
     @property
     def signs_url(self) -> bool:
         """Whether the signed message includes the notification URL (``{url}``)."""
-        return compiled(self).signs_url
-
-    @property
-    def aliases_lowered(self) -> tuple[tuple[str, str], ...]:
-        """``header_aliases`` in lower case, for looking up lower-cased received headers."""
-        return compiled(self).aliases_lowered
+        return "{url}" in self.message_template
 
     @property
     def message_parts(self) -> tuple[tuple[bool, str], ...]:
-        """The message template as (is_placeholder, text) pairs, parsed once."""
-        return compiled(self).message_parts
+        """The message template as (is_placeholder, text) pairs."""
+        return _split_template(self.message_template)
 
     def describe_value(self) -> str:
         """How one signature looks, for messages: ``v1=<base64 HMAC-SHA512>``."""
@@ -198,17 +195,20 @@ REQUIRED_FIELDS = ("signature_header",)
 
 
 class CompiledScheme:
-    """What follows from a scheme's fields, worked out once: what signing and checking read per delivery."""
+    """What follows from a scheme's fields, worked out once: what signing and checking read per delivery.
+
+    A ``Signer`` or a ``Verifier`` (``signatures.py``) builds one and keeps it for its run.
+    """
 
     __slots__ = (
         "aliases_lowered",
+        "encoding",
+        "hash",
         "id_header",
-        "literals",
-        "message_parts",
+        "message_steps",
         "scheme",
         "signature_header",
         "signs_id",
-        "signs_method",
         "signs_url",
         "timestamp_around",
         "timestamp_header",
@@ -220,14 +220,23 @@ class CompiledScheme:
     def __init__(self, scheme: "Scheme") -> None:
         _check(scheme)
         self.scheme = scheme
+        self.hash = scheme.hash
+        self.encoding = scheme.encoding
         parts = _split_template(scheme.message_template)
-        self.message_parts = parts
-        #: The template's literal text as the bytes signed, by text.
-        self.literals = {text: text.encode("utf-8") for is_placeholder, text in parts if not is_placeholder}
-        self.signs_method = (True, "method") in parts
+        #: The signed message as steps: ("literal", its bytes), ("header", the lower-case
+        #: name) or a placeholder's name with None (``body``, ``method``, ...).
+        self.message_steps: tuple[tuple[str, Any], ...] = tuple(
+            ("literal", text.encode("utf-8"))
+            if not is_placeholder
+            else ("header", text[len("header:") :].lower())
+            if text.startswith("header:")
+            else (text, None)
+            for is_placeholder, text in parts
+        )
         self.signs_id = (True, "id") in parts
         self.signs_url = (True, "url") in parts
         self.timestamp_in_signature = _timestamp_in_signature(scheme)
+        #: (alias, header) in lower case, for looking up lower-cased received headers.
         self.aliases_lowered = _check_aliases(scheme, _signed_header_names(scheme, parts))
         #: The header names in lower case, as received headers are looked up.
         self.signature_header = scheme.signature_header.lower()
@@ -237,18 +246,6 @@ class CompiledScheme:
         self.value_around = _around(scheme.value_template, "{digest}")
         self.value_around_bytes = tuple(text.encode("utf-8") for text in self.value_around)
         self.timestamp_around = _around(scheme.timestamp_template, "{timestamp}")
-
-
-_COMPILED: dict[Scheme, CompiledScheme] = {}
-
-
-def compiled(scheme: Scheme) -> CompiledScheme:
-    """The compiled form of ``scheme``, made on first use. Raises SchemeDefinitionError
-    for a definition that makes no usable scheme."""
-    form = _COMPILED.get(scheme)
-    if form is None:
-        form = _COMPILED[scheme] = CompiledScheme(scheme)
-    return form
 
 
 def _sorted_aliases(

@@ -1,32 +1,37 @@
 """Compute and check HMAC signatures for a scheme (see ``schemes.py``).
 
-``sign`` gives the headers a sender adds. ``check_signature`` answers whether a
-received delivery's signature holds under any of the given secrets, and
-returns what it found on the way (the header, the timestamp, the secret that
-matched, the signatures it could read): the verdict layer hands a failure to
-``diagnosis.py`` for its likely cause; this module never imports it. Both read
-the scheme's fields: which headers carry what, how values are spelled, which
-bytes are signed and how the secret becomes the key. A scheme that signs the
-notification URL (``{url}``) needs it from the caller: the sender's target,
-the receiver's own address.
+One function makes a signature, ``make_signature``: a ``Signer`` sends what
+it makes, a ``Verifier`` compares a received signature with what it makes
+for the received bytes, so signing and checking cannot drift (as in
+standard-webhooks, whose ``verify`` calls its ``sign``). Both are built once
+per run (by ``listen``, the audit, ``replay``, ``check``, the API's call)
+and hold what every delivery reuses: the compiled scheme, the keys derived
+from the secrets and an HMAC already keyed with each. There is no cache at
+module level. ``sign`` and ``check_signature`` are the one-call forms.
+
+``check_signature`` answers whether a received delivery's signature holds
+under any of the given secrets, and returns what it found on the way (the
+header, the timestamp, the secret that matched, the signatures it could
+read): the verdict layer hands a failure to ``diagnosis.py`` for its likely
+cause; this module never imports it. A scheme that signs the notification
+URL (``{url}``) needs it from the caller: the sender's target, the
+receiver's own address.
 """
 
 from __future__ import annotations
 
 import binascii
-import hashlib
 import hmac
 import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from functools import cache
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..errors import InputError
 from ..record import Record
 from ..text import shorten
-from .schemes import DIGEST_CHARACTERS, CompiledScheme, Scheme, compiled
+from .schemes import DIGEST_CHARACTERS, CompiledScheme, Scheme
 
 
 class Secret:
@@ -58,74 +63,38 @@ class Secret:
         return hash(self._key)
 
 
-def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers.items()}
+# --- the received headers, the entries, the key: each found one way ---------------
 
 
-def add_aliased(scheme: Scheme, lowered: dict[str, str]) -> None:
-    """Put each received alias's value (``svix-id``) under the header it stands for
-    (``webhook-id``), unless that header came too. ``lowered`` has lower-case keys."""
-    for alias, name in compiled(scheme).aliases_lowered:
+def received_headers(form: CompiledScheme, headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers under lower-case names, with each alias's value (``svix-id``) under the
+    header it stands for (``webhook-id``) unless that header came too: what signing,
+    checking and diagnosis look headers up in."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    for alias, name in form.aliases_lowered:
         if alias in lowered and name not in lowered:
             lowered[name] = lowered[alias]
-
-
-def received_headers(scheme: Scheme, headers: Mapping[str, str]) -> dict[str, str]:
-    """The received headers under lower-case names, with each alias's value under
-    the header it stands for: what checking and diagnosis look headers up in."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    if compiled(scheme).aliases_lowered:
-        add_aliased(scheme, lowered)
     return lowered
 
 
-# --- the key -----------------------------------------------------------------
+def signature_entries(form: CompiledScheme, value: str) -> tuple[str, ...]:
+    """The entries of a signature header, split on the scheme's separator, each stripped."""
+    separator = form.scheme.signature_separator
+    if separator is None:
+        return (value.strip(),)
+    return tuple(entry for part in value.split(separator) if (entry := part.strip()))
 
 
-def key_for(scheme: Scheme, secret: Secret) -> bytes:
-    """The HMAC key ``scheme`` makes of ``secret`` (see ``Scheme.secret_encoding``).
+def key_for(scheme: Scheme, secret: Secret) -> bytes | None:
+    """The HMAC key ``scheme`` makes of ``secret`` (see ``Scheme.secret_encoding``), or None
+    when the secret is not in the scheme's form.
 
     With an encoded secret (``base64``, ``hex``) the text after the scheme's
     prefix (``whsec_``, which may be left out) must decode, base64 as the
     Standard Webhooks reference library decodes it: one that does not is
     refused, as that library refuses it. Using its UTF-8 bytes instead (as
     invwh once did) signs what no peer of the scheme can check.
-    Raises InputError for a refused secret; the message says what form, never
-    what the secret is.
     """
-    key = key_or_none(scheme, secret)
-    if key is None:
-        raise InputError(
-            f"the secret is not in the form the {scheme.name} scheme needs: {scheme.describe_secret()}"
-        )
-    return key
-
-
-def key_or_none(scheme: Scheme, secret: Secret) -> bytes | None:
-    """The key ``scheme`` makes of ``secret``, or None when the secret is not in its form."""
-    return _key(compiled(scheme), secret)
-
-
-#: A receiver or an audit derives the same few keys for every delivery, so each
-#: scheme keeps the keys it made (by secret) and the HMACs keyed with them (by
-#: key); a caller cycling through more secrets than this starts them afresh.
-_KEYS_KEPT = 64
-_KEYS: dict[CompiledScheme, dict[Secret, bytes | None]] = {}
-_MACS: dict[CompiledScheme, dict[bytes, KeyedMac]] = {}
-
-
-def _key(form: CompiledScheme, secret: Secret) -> bytes | None:
-    keys = _KEYS.get(form) or _KEYS.setdefault(form, {})
-    try:
-        return keys[secret]
-    except KeyError:
-        if len(keys) >= _KEYS_KEPT:
-            keys.clear()
-        key = keys[secret] = _derive_key(form.scheme, secret)
-        return key
-
-
-def _derive_key(scheme: Scheme, secret: Secret) -> bytes | None:
     raw = secret.key
     prefix = scheme.secret_prefix.encode("utf-8")
     if prefix and raw.startswith(prefix):
@@ -138,6 +107,16 @@ def _derive_key(scheme: Scheme, secret: Secret) -> bytes | None:
     else:
         decoded = _reference_base64(text)
     return decoded or None
+
+
+def refuse_unusable(scheme: Scheme, secrets: Sequence[Secret]) -> None:
+    """Raise InputError for a secret not in the scheme's form: the caller's mistake, told at
+    the start (the message says what form, never what the secret is)."""
+    for secret in secrets:
+        if key_for(scheme, secret) is None:
+            raise InputError(
+                f"the secret is not in the form the {scheme.name} scheme needs: {scheme.describe_secret()}"
+            )
 
 
 def _reference_base64(text: str) -> bytes | None:
@@ -158,7 +137,7 @@ def wrong_secret(scheme: Scheme) -> Secret:
     raw = b"invwh-a-wrong-secret-for-tests"
     if scheme.secret_encoding == "utf8":
         return Secret(scheme.secret_prefix + raw.decode("ascii"))
-    text = raw.hex() if scheme.secret_encoding == "hex" else encode_digest("base64", raw)
+    text = raw.hex() if scheme.secret_encoding == "hex" else encoded("base64", raw).decode("ascii")
     return Secret(scheme.secret_prefix + text)
 
 
@@ -167,26 +146,10 @@ def new_message_id(scheme: Scheme) -> str:
     return scheme.id_prefix + os.urandom(16).hex()
 
 
-# --- the signed bytes and the header values ----------------------------------
+# --- the signed bytes and the signature: made one way ---------------------------
 
 
 def build_message(
-    scheme: Scheme,
-    body: bytes,
-    *,
-    method: str,
-    timestamp: str | None,
-    headers: Mapping[str, str],
-    url: str | None = None,
-) -> bytes:
-    """The exact bytes the scheme signs. ``headers`` must have lower-case keys.
-
-    ``url`` is the notification URL, for a scheme that signs it (``require_url``).
-    """
-    return _message(compiled(scheme), body, method, timestamp, headers, url)
-
-
-def _message(
     form: CompiledScheme,
     body: bytes,
     method: str,
@@ -194,24 +157,88 @@ def _message(
     headers: Mapping[str, str],
     url: str | None,
 ) -> bytes:
+    """The exact bytes the scheme signs. ``headers`` have lower-case keys (``received_headers``);
+    ``method`` is upper-case. ``url`` is the notification URL, for a scheme that signs it."""
     out = []
-    for is_placeholder, text in form.message_parts:
-        if not is_placeholder:
-            out.append(form.literals[text])
-        elif text == "body":
+    for step, value in form.message_steps:
+        if step == "literal":
+            out.append(value)
+        elif step == "body":
             out.append(body)
-        elif text == "method":
+        elif step == "method":
             out.append(method.encode("utf-8"))
-        elif text == "timestamp":
+        elif step == "timestamp":
             out.append((timestamp or "").encode("utf-8"))
-        elif text == "id":
+        elif step == "id":
             # surrogatepass: a header value a framework decoded oddly gives a mismatch, never a crash.
             out.append(headers.get(form.id_header or "", "").strip().encode("utf-8", "surrogatepass"))
-        elif text == "url":
+        elif step == "url":
             out.append(require_url(form.scheme, url).encode("utf-8"))
-        else:  # header:Name
-            out.append(headers.get(text[len("header:") :].lower(), "").encode("utf-8", "surrogatepass"))
+        else:  # header
+            out.append(headers.get(value, "").encode("utf-8", "surrogatepass"))
     return b"".join(out)
+
+
+def keyed_hmac(form: CompiledScheme, key: bytes) -> Any:
+    """The standard library's HMAC with ``key`` set up once: ``make_signature`` copies it per
+    message rather than padding and hashing the key again (``hmac.digest``)."""
+    return hmac.new(key, digestmod=form.hash)
+
+
+# binascii rather than base64 on the signing path: importing base64 is a tenth of
+# `invwh sign`'s own start-up.
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def encoded(encoding: str, raw: bytes) -> bytes:
+    """``raw`` in the digest encoding (``hex``, ``base64``, unpadded ``base64url``), as ASCII bytes."""
+    if encoding == "base64":
+        return binascii.b2a_base64(raw, newline=False)
+    if encoding == "hex":
+        return binascii.hexlify(raw)
+    return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
+def make_signature(form: CompiledScheme, mac: Any, message: bytes) -> bytes:
+    """One signature of ``message`` as the scheme spells it (``v1=<digest>``), in ASCII bytes,
+    under the HMAC ``keyed_hmac`` made: what a ``Signer`` sends, and what a ``Verifier``
+    compares each received signature with. The one place a signature is made."""
+    keyed = mac.copy()  # the key's padding is hashed once, in ``mac``, not per message
+    keyed.update(message)
+    raw = keyed.digest()
+    # ``encoded``, inline: the audit checks one signature per delivery.
+    encoding = form.encoding
+    if encoding == "base64":
+        text = binascii.b2a_base64(raw, newline=False)
+    elif encoding == "hex":
+        text = binascii.hexlify(raw)
+    else:
+        text = binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=")
+    before, after = form.value_around_bytes
+    return before + text + after
+
+
+def digest(scheme_hash: str, key: bytes, message: bytes) -> bytes:
+    """The raw HMAC under any hash: diagnosis's near misses (another hash, another encoding)
+    compare it with the decoded digest received, never a signature's text."""
+    return hmac.digest(key, message, scheme_hash)
+
+
+def decode_digest(encoding: str, text: str) -> bytes | None:
+    """The raw digest from its text form, or None when it is not in that encoding."""
+    import base64  # checking, not signing: see encoded
+
+    try:
+        if encoding == "hex":
+            return bytes.fromhex(text) if re.fullmatch(r"[0-9a-fA-F]*", text) else None
+        if encoding == "base64":
+            return base64.b64decode(text, validate=True)
+        padded = text + "=" * (-len(text) % 4)
+        if not re.fullmatch(r"[A-Za-z0-9_-]*=*", padded):
+            return None
+        return base64.urlsafe_b64decode(padded)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def header_placeholders(scheme: Scheme) -> list[str]:
@@ -241,52 +268,6 @@ def require_url(scheme: Scheme, url: str | None) -> str:
     return url
 
 
-def digest(scheme_hash: str, key: bytes, message: bytes) -> bytes:
-    return hmac.digest(key, message, scheme_hash)  # OpenSSL's one-shot HMAC, no Python object per call
-
-
-# binascii rather than base64 on the signing path: importing base64 is a tenth of
-# `invwh sign`'s own start-up.
-_URL_SAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def encode_digest(encoding: str, raw: bytes) -> str:
-    if encoding == "hex":
-        return raw.hex()
-    text = binascii.b2a_base64(raw, newline=False)
-    if encoding == "base64":
-        return text.decode("ascii")
-    return text.translate(_URL_SAFE).decode("ascii").rstrip("=")
-
-
-def decode_digest(encoding: str, text: str) -> bytes | None:
-    """The raw digest from its text form, or None when it is not in that encoding."""
-    import base64  # checking, not signing: see encode_digest
-
-    try:
-        if encoding == "hex":
-            return bytes.fromhex(text) if re.fullmatch(r"[0-9a-fA-F]*", text) else None
-        if encoding == "base64":
-            return base64.b64decode(text, validate=True)
-        padded = text + "=" * (-len(text) % 4)
-        if not re.fullmatch(r"[A-Za-z0-9_-]*=*", padded):
-            return None
-        return base64.urlsafe_b64decode(padded)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def signature_value(scheme: Scheme, key: bytes, message: bytes) -> str:
-    """One signature as the scheme spells it: ``v1=<digest>``."""
-    return _signature(compiled(scheme), key, message)
-
-
-def _signature(form: CompiledScheme, key: bytes, message: bytes) -> str:
-    scheme = form.scheme
-    before, after = form.value_around
-    return before + encode_digest(scheme.encoding, digest(scheme.hash, key, message)) + after
-
-
 def signature_header_value(scheme: Scheme, values: Sequence[str], timestamp: str | None) -> str:
     """The signature header: the signatures, after the timestamp when the scheme keeps it there."""
     if len(values) != 1 and scheme.signature_separator is None:
@@ -295,23 +276,16 @@ def signature_header_value(scheme: Scheme, values: Sequence[str], timestamp: str
     return (scheme.signature_separator or "").join([*entries, *values])
 
 
-def signature_entries(scheme: Scheme, value: str) -> list[str]:
-    """The entries of a received signature header, split on the scheme's separator."""
-    if scheme.signature_separator is None:
-        return [value.strip()]
-    return [entry.strip() for entry in value.split(scheme.signature_separator) if entry.strip()]
-
-
-def received_timestamp(scheme: Scheme, headers: Mapping[str, str]) -> str | None:
-    """The timestamp text a delivery carries for ``scheme`` (unchecked), or None. Lower-case keys."""
-    form = compiled(scheme)
+def received_timestamp(form: CompiledScheme, received: Mapping[str, str]) -> str | None:
+    """The timestamp text a delivery carries (unchecked), or None: from its own header, or
+    from the signature header's ``t=`` entry (Stripe). ``received``: ``received_headers``."""
     if form.timestamp_header is None:
         return None
-    value = headers.get(form.timestamp_header)
+    value = received.get(form.timestamp_header)
     if value is None:
         return None
     if form.timestamp_in_signature:
-        for entry in signature_entries(scheme, value):
+        for entry in signature_entries(form, value):
             if (inner := _unframe(form.timestamp_around, entry)) is not None:
                 return inner
         return None
@@ -330,6 +304,55 @@ def _unframe(around: tuple[str, str], text: str) -> str | None:
     if len(text) < len(before) + len(after) or not (text.startswith(before) and text.endswith(after)):
         return None
     return text[len(before) : len(text) - len(after)]
+
+
+# --- signing -------------------------------------------------------------------
+
+
+class Signer:
+    """Signs bodies for one scheme with one secret: the compiled scheme and the keyed HMAC
+    made once (a sender signing many bodies builds one). Raises InputError for a secret
+    not in the scheme's form."""
+
+    __slots__ = ("_mac", "form", "scheme")
+
+    def __init__(self, scheme: Scheme, secret: Secret) -> None:
+        refuse_unusable(scheme, [secret])
+        self.scheme = scheme
+        self.form = CompiledScheme(scheme)
+        self._mac = keyed_hmac(self.form, key_for(scheme, secret) or b"")
+
+    def sign(
+        self,
+        body: bytes,
+        *,
+        method: str = "POST",
+        timestamp: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        message_id: str | None = None,
+        url: str | None = None,
+    ) -> dict[str, str]:
+        """See ``sign``."""
+        scheme, form = self.scheme, self.form
+        if form.signs_url:
+            require_url(scheme, url)
+        lowered = received_headers(form, headers or {})
+        out: dict[str, str] = {}
+        if scheme.id_header:
+            given = message_id or lowered.get(form.id_header or "") or new_message_id(scheme)
+            out[scheme.id_header] = lowered[form.id_header or ""] = given
+        stamp = None
+        if scheme.timestamp_header:
+            stamp = str(int(time.time()) if timestamp is None else timestamp)
+            if not form.timestamp_in_signature:
+                out[scheme.timestamp_header] = _frame(scheme.timestamp_template, stamp)
+        if headers:  # what the signature covers is sent with it
+            wanted = {value for step, value in form.message_steps if step == "header"}
+            out.update((name, value) for name, value in headers.items() if name.lower() in wanted)
+        message = build_message(form, body, method.upper(), stamp, lowered, url)
+        signature = make_signature(form, self._mac, message).decode("ascii")
+        out[scheme.signature_header] = signature_header_value(scheme, [signature], stamp)
+        return out
 
 
 def sign(
@@ -351,36 +374,20 @@ def sign(
     else a new one is made; ``timestamp`` defaults to now. ``url``, the
     notification URL, is needed by a scheme that signs it and ignored by others.
     A ``{header:Name}`` missing from ``headers`` is signed as empty text (see
-    ``missing_signed_headers``).
+    ``missing_signed_headers``). Raises InputError for a secret not in the
+    scheme's form. A sender of many bodies builds one ``Signer`` instead.
     """
-    key = key_for(scheme, secret)
-    if scheme.signs_url:
-        require_url(scheme, url)
-    lowered = lower_keys(headers or {})
-    out: dict[str, str] = {}
-    if scheme.id_header:
-        given = message_id or lowered.get(scheme.id_header.lower()) or new_message_id(scheme)
-        out[scheme.id_header] = lowered[scheme.id_header.lower()] = given
-    stamp = None
-    if scheme.timestamp_header:
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
-        if not scheme.timestamp_in_signature:
-            out[scheme.timestamp_header] = _frame(scheme.timestamp_template, stamp)
-    if headers:  # what the signature covers is sent with it
-        wanted = {name.lower() for name in header_placeholders(scheme)}
-        out.update((name, value) for name, value in headers.items() if name.lower() in wanted)
-    message = build_message(scheme, body, method=method.upper(), timestamp=stamp, headers=lowered, url=url)
-    out[scheme.signature_header] = signature_header_value(
-        scheme, [signature_value(scheme, key, message)], stamp
+    signer = Signer(scheme, secret)
+    return signer.sign(
+        body, method=method, timestamp=timestamp, headers=headers, message_id=message_id, url=url
     )
-    return out
 
 
 def replace_signatures(scheme: Scheme, headers: Mapping[str, str], values: Sequence[str]) -> dict[str, str]:
     """Signed ``headers`` with their signatures replaced by ``values`` (the timestamp entry kept)."""
-    stamp = received_timestamp(scheme, lower_keys(headers))
-    name = scheme.signature_header.lower()
-    out = {k: v for k, v in headers.items() if k.lower() != name}
+    form = CompiledScheme(scheme)
+    stamp = received_timestamp(form, received_headers(form, headers))
+    out = {k: v for k, v in headers.items() if k.lower() != form.signature_header}
     out[scheme.signature_header] = signature_header_value(scheme, values, stamp)
     return out
 
@@ -456,11 +463,142 @@ class _Refused(Exception):
         self.check = check
 
 
-@cache
-def value_pattern(scheme: Scheme) -> re.Pattern[str]:
-    """A regex that takes the digest text out of one signature."""
-    before, after = compiled(scheme).value_around
-    return re.compile(re.escape(before) + rf"(?P<digest>[{DIGEST_CHARACTERS}]+)" + re.escape(after))
+class Verifier:
+    """Checks received deliveries for one scheme under the given secrets (key rotation).
+
+    Built once per run (a receiver, an audit, a replay, a check, an API call): it holds
+    the compiled scheme, the key each secret makes (None for one not in the scheme's
+    form: it never matches, and a mismatch says which) and an HMAC keyed with each, so a
+    delivery pays only for itself. ``check`` compares each received signature with what
+    ``make_signature`` (the signer's one function) makes for the received bytes.
+    """
+
+    __slots__ = ("_macs", "form", "keys", "pattern", "scheme", "secrets")
+
+    def __init__(self, scheme: Scheme, secrets: Sequence[Secret]) -> None:
+        self.scheme = scheme
+        self.form = form = CompiledScheme(scheme)
+        self.secrets = tuple(secrets)
+        self.keys = tuple(key_for(scheme, secret) for secret in self.secrets)
+        self._macs = tuple(None if key is None else keyed_hmac(form, key) for key in self.keys)
+        before, after = form.value_around
+        #: Takes the digest text out of one signature (only a failure asks).
+        self.pattern = re.compile(
+            re.escape(before) + rf"(?P<digest>[{DIGEST_CHARACTERS}]+)" + re.escape(after)
+        )
+
+    def check(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        method: str = "POST",
+        tolerance: float = 300,
+        now: float | None = None,
+        url: str | None = None,
+    ) -> SignatureCheck:
+        """See ``check_signature``."""
+        form = self.form
+        if form.signs_url:
+            require_url(self.scheme, url)
+        received = received_headers(form, headers)
+        try:
+            provided = _find_signature_header(form, received)
+            signatures, stamp_text = self._split_signatures(received, provided)
+            stamp = _read_timestamp(form, stamp_text, provided)
+            if form.signs_id:
+                _require_message_id(form, received, stamp)
+            message = build_message(form, body, method.upper(), stamp_text, received, url)
+            matched = None
+            for index, mac in enumerate(self._macs):  # key rotation: the first secret that signs it
+                if mac is None:
+                    continue
+                expected = make_signature(form, mac, message)
+                for sent in signatures:  # the text as sent, as the SDK compares it, in constant time
+                    if hmac.compare_digest(sent.encode("ascii", "replace"), expected):
+                        matched = index
+                        break
+                if matched is not None:
+                    break
+            if matched is None:
+                self.refuse_unmatched(provided, signatures, stamp)
+            _check_age(form, stamp, tolerance, now, matched, provided, signatures)
+        except _Refused as refused:
+            return refused.check
+        message_ok = (
+            f"signature valid (secret #{matched + 1})" if len(self.secrets) > 1 else "signature valid"
+        )
+        return SignatureCheck(True, "ok", message_ok, stamp, matched, True, provided, signatures)
+
+    def _split_signatures(
+        self, received: Mapping[str, str], provided: str
+    ) -> tuple[tuple[str, ...], str | None]:
+        """The signatures in the header, and the timestamp's text (unchecked): from its own
+        header, or from the signature header's ``t=`` entry (Stripe). None without one."""
+        form = self.form
+        entries = signature_entries(form, provided)
+        if form.timestamp_header is None:
+            return entries, None
+        if form.timestamp_in_signature:
+            stamps = [
+                (entry, inner)
+                for entry in entries
+                if (inner := _unframe(form.timestamp_around, entry)) is not None
+            ]
+            signatures = tuple(entry for entry in entries if entry not in {e for e, _ in stamps})
+            return signatures, stamps[0][1] if stamps else None
+        value = received.get(form.timestamp_header, "").strip()
+        if not value:
+            return entries, None
+        stamp_text = _unframe(form.timestamp_around, value)
+        if stamp_text is None:
+            scheme = form.scheme
+            raise _Refused(
+                SignatureCheck(
+                    False,
+                    "malformed_timestamp",
+                    f"{scheme.timestamp_header} should look like {scheme.describe_timestamp()}",
+                    provided=provided,
+                    signatures=entries,
+                )
+            )
+        return entries, stamp_text
+
+    def refuse_unmatched(self, provided: str, signatures: tuple[str, ...], stamp: int | None) -> NoReturn:
+        """Refuse a delivery no secret signs: a malformed signature when none of them reads
+        as one of the scheme's, else a mismatch. Only a failure pays for telling them apart."""
+        scheme, keys = self.scheme, self.keys
+        digests = [
+            text
+            for signature in signatures
+            if (match := self.pattern.fullmatch(signature)) is not None
+            and decode_digest(scheme.encoding, text := match.group("digest")) is not None
+        ]
+        if not digests:
+            raise _Refused(
+                SignatureCheck(
+                    False,
+                    "malformed_signature",
+                    f"{scheme.signature_header} should look like {scheme.describe_header()}, "
+                    f"got {shorten(provided, 40)!r}",
+                    timestamp=stamp,
+                    provided=provided,
+                    signatures=signatures,
+                )
+            )
+        given = "the given secret" if len(keys) == 1 else f"any of the {len(keys)} given secrets"
+        raise _Refused(
+            SignatureCheck(
+                False,
+                "signature_mismatch",
+                f"{scheme.signature_header} does not match the body under {given}",
+                timestamp=stamp,
+                provided=provided,
+                signatures=signatures,
+                digest=digests[0],
+                unusable_secrets=tuple(index for index, key in enumerate(keys) if key is None),
+            )
+        )
 
 
 def check_signature(
@@ -484,28 +622,10 @@ def check_signature(
     reason. ``url`` is the notification URL the receiver is reached at, for a
     scheme that signs it: without it such a scheme raises InputError, whatever
     the delivery. The likely cause of a failure is ``diagnosis.explain``'s job.
+    One call builds a ``Verifier`` for it; a run checking many builds one itself.
     """
-    form = compiled(scheme)
-    if form.signs_url:
-        require_url(scheme, url)
-    received = {name.lower(): value for name, value in headers.items()}
-    if form.aliases_lowered:  # a plain attribute test: the audit's hot loop pays nothing more
-        add_aliased(scheme, received)
-    try:
-        provided = _find_signature_header(form, received)
-        signatures, stamp_text = _split_signatures(form, received, provided)
-        stamp = _read_timestamp(form, stamp_text, provided)
-        _require_message_id(form, received, stamp)
-        message = _message(form, body, method.upper(), stamp_text, received, url)
-        keys = [_key(form, secret) for secret in secrets]
-        matched = _matching_secret(form, keys, message, signatures)
-        if matched is None:
-            refuse_unmatched(scheme, keys, provided, signatures, stamp)
-        _check_age(form, stamp, tolerance, now, matched, provided, signatures)
-    except _Refused as refused:
-        return refused.check
-    message_ok = f"signature valid (secret #{matched + 1})" if len(secrets) > 1 else "signature valid"
-    return SignatureCheck(True, "ok", message_ok, stamp, matched, True, provided, signatures)
+    verifier = Verifier(scheme, secrets)
+    return verifier.check(body, headers, method=method, tolerance=tolerance, now=now, url=url)
 
 
 def _find_signature_header(form: CompiledScheme, received: Mapping[str, str]) -> str:
@@ -516,45 +636,6 @@ def _find_signature_header(form: CompiledScheme, received: Mapping[str, str]) ->
             SignatureCheck(False, "missing_signature", f"no {form.scheme.signature_header} header")
         )
     return provided
-
-
-def _split_signatures(
-    form: CompiledScheme, received: Mapping[str, str], provided: str
-) -> tuple[tuple[str, ...], str | None]:
-    """The signatures in the header, and the timestamp's text (unchecked): from its own
-    header, or from the signature header's ``t=`` entry (Stripe). None without one."""
-    scheme = form.scheme
-    separator = scheme.signature_separator
-    entries = (
-        (provided,)
-        if separator is None
-        else tuple(entry.strip() for entry in provided.split(separator) if entry.strip())
-    )
-    if form.timestamp_header is None:
-        return entries, None
-    if form.timestamp_in_signature:
-        stamps = [
-            (entry, inner)
-            for entry in entries
-            if (inner := _unframe(form.timestamp_around, entry)) is not None
-        ]
-        signatures = tuple(entry for entry in entries if entry not in {e for e, _ in stamps})
-        return signatures, stamps[0][1] if stamps else None
-    value = received.get(form.timestamp_header, "").strip()
-    if not value:
-        return entries, None
-    stamp_text = _unframe(form.timestamp_around, value)
-    if stamp_text is None:
-        raise _Refused(
-            SignatureCheck(
-                False,
-                "malformed_timestamp",
-                f"{scheme.timestamp_header} should look like {scheme.describe_timestamp()}",
-                provided=provided,
-                signatures=entries,
-            )
-        )
-    return entries, stamp_text
 
 
 def _read_timestamp(form: CompiledScheme, stamp_text: str | None, provided: str) -> int | None:
@@ -579,125 +660,11 @@ def _read_timestamp(form: CompiledScheme, stamp_text: str | None, provided: str)
 
 
 def _require_message_id(form: CompiledScheme, received: Mapping[str, str], stamp: int | None) -> None:
-    """Refuse a delivery without the message id the scheme signs."""
-    if form.signs_id and not received.get(form.id_header or "", "").strip():
+    """Refuse a delivery without the message id the scheme signs (``form.signs_id``)."""
+    if not received.get(form.id_header or "", "").strip():
         scheme = form.scheme
         message = f"no {scheme.id_header} header: the {scheme.name} scheme signs it"
         raise _Refused(SignatureCheck(False, "missing_id", message, timestamp=stamp))
-
-
-def _matching_secret(
-    form: CompiledScheme, keys: Sequence[bytes | None], message: bytes, signatures: Sequence[str]
-) -> int | None:
-    """Which key (by position) signs ``message`` as one of ``signatures`` spells it; None when none does."""
-    for index, key in enumerate(keys):
-        if key is None:
-            continue
-        expected = _expected_signature(form, key, message)
-        # Compare the signature text as sent, as the SDK does, in constant time.
-        for signature in signatures:
-            if hmac.compare_digest(signature.encode("ascii", "replace"), expected):
-                return index
-    return None
-
-
-class KeyedMac:
-    """HMAC (RFC 2104) with its key set up once: the inner and outer hashes already hold
-    the padded key, and each message costs two copies, an update and two digests.
-
-    ``hmac.digest`` sets the key up again for every message, and a copied
-    ``hmac.HMAC`` object pays for its Python wrapper; this is twice as fast as
-    the first and half again as fast as the second, and an audit computes one
-    per delivery. A test checks it against ``hmac`` for every hash and key length.
-    """
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes, hash_name: str) -> None:
-        block_size = hashlib.new(hash_name).block_size
-        if len(key) > block_size:
-            key = hashlib.new(hash_name, key).digest()
-        key = key.ljust(block_size, b"\0")
-        inner_pad, outer_pad = _pads()
-        self._inner = hashlib.new(hash_name, key.translate(inner_pad))
-        self._outer = hashlib.new(hash_name, key.translate(outer_pad))
-
-    def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-
-@cache  # made on first use: invwh sign never needs them
-def _pads() -> tuple[bytes, bytes]:
-    """RFC 2104's ipad and opad, as tables that XOR each key byte with them."""
-    return bytes(byte ^ 0x36 for byte in range(256)), bytes(byte ^ 0x5C for byte in range(256))
-
-
-def _expected_signature(form: CompiledScheme, key: bytes, message: bytes) -> bytes:
-    """``_signature`` as bytes, made without a detour through text and with a key set up
-    once (``KeyedMac``): every delivery checked pays for it."""
-    scheme = form.scheme
-    macs = _MACS.get(form) or _MACS.setdefault(form, {})
-    keyed = macs.get(key)
-    if keyed is None:
-        if len(macs) >= _KEYS_KEPT:
-            macs.clear()
-        keyed = macs[key] = KeyedMac(key, scheme.hash)
-    raw = keyed.digest(message)
-    if scheme.encoding == "base64":
-        text = binascii.b2a_base64(raw, newline=False)
-    elif scheme.encoding == "hex":
-        text = binascii.hexlify(raw)
-    else:
-        text = binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=")
-    before, after = form.value_around_bytes
-    return before + text + after
-
-
-def refuse_unmatched(
-    scheme: Scheme,
-    keys: Sequence[bytes | None],
-    provided: str,
-    signatures: tuple[str, ...],
-    stamp: int | None,
-) -> NoReturn:
-    """Refuse a delivery no secret signs: a malformed signature when none of them reads
-    as one of the scheme's, else a mismatch. Only a failure pays for telling them apart."""
-    pattern = value_pattern(scheme)
-    digests = [
-        text
-        for signature in signatures
-        if (match := pattern.fullmatch(signature)) is not None
-        and decode_digest(scheme.encoding, text := match.group("digest")) is not None
-    ]
-    if not digests:
-        raise _Refused(
-            SignatureCheck(
-                False,
-                "malformed_signature",
-                f"{scheme.signature_header} should look like {scheme.describe_header()}, "
-                f"got {shorten(provided, 40)!r}",
-                timestamp=stamp,
-                provided=provided,
-                signatures=signatures,
-            )
-        )
-    given = "the given secret" if len(keys) == 1 else f"any of the {len(keys)} given secrets"
-    raise _Refused(
-        SignatureCheck(
-            False,
-            "signature_mismatch",
-            f"{scheme.signature_header} does not match the body under {given}",
-            timestamp=stamp,
-            provided=provided,
-            signatures=signatures,
-            digest=digests[0],
-            unusable_secrets=tuple(index for index, key in enumerate(keys) if key is None),
-        )
-    )
 
 
 def _check_age(

@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..errors import InputError, MissingSecretError
+from ..signing import signatures
 from ..signing.schemes import Scheme
-from ..signing.signatures import Secret, new_message_id, sign
+from ..signing.signatures import Secret, new_message_id
 from ..transport import failures
 from ..transport.retry import RetryPolicy, retry_after_seconds
 from ..urls import url_problem
@@ -148,6 +149,8 @@ class Deliverer:
         self._local = threading.local()
         self._sessions: list[Any] = []
         self._lock = threading.Lock()
+        #: The compiled scheme and the keyed HMAC, made on the first signature, for every one after.
+        self._body_signer: signatures.Signer | None = None
 
     def _session(self) -> Any:
         session = getattr(self._local, "session", None)
@@ -220,11 +223,11 @@ class Deliverer:
         options = self.options
         if options.secret is None:
             raise MissingSecretError("no secret to sign with")
+        if self._body_signer is None:
+            self._body_signer = signatures.Signer(options.scheme, options.secret)
         # A scheme that signs the notification URL (square) signs the one delivered to, and one
         # that signs a header (`{header:Name}`) signs the value sent with -H.
-        return sign(
-            options.scheme,
-            options.secret,
+        return self._body_signer.sign(
             body,
             message_id=message_id,
             url=options.url,

@@ -54,13 +54,13 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from ..signing.schemes import Scheme
-from ..signing.signatures import Secret, key_for
+from ..signing.signatures import Secret, Verifier, refuse_unusable
 from ..transport.request_reader import Refusal, Request
 from ..transport.server import Answer, HttpServer
 from ..version import __version__
 from .forward import Forwarder, ForwardResult, ForwardTally, answer_headers
 from .recording import Recording
-from .verdict import Verdict, judge
+from .verdict import Verdict, judge_with
 
 #: How long ``close`` waits for requests being answered to finish.
 DRAIN_SECONDS = 5.0
@@ -99,8 +99,7 @@ class ReceiverConfig:
         """Raise InputError for a value the receiver cannot work with."""
         if not self.secrets:
             raise InputError("the receiver needs at least one secret")
-        for secret in self.secrets:
-            key_for(self.scheme, secret)  # an InputError for a secret not in the scheme's form
+        refuse_unusable(self.scheme, self.secrets)  # an InputError for a secret not in the scheme's form
         if not self.path.startswith("/"):
             raise InputError(f"the path must start with '/', got {self.path!r}")
         if not 0 <= self.port <= 65535:
@@ -224,6 +223,8 @@ class Receiver:
     ) -> None:
         config.check()
         self.config = config
+        #: The compiled scheme and the keyed HMACs, made once for every delivery to come.
+        self._verifier = Verifier(config.scheme, config.secrets)
         self.on_delivery = on_delivery
         self._server: HttpServer | None = None
         self._address: tuple[str, int] = ("", 0)
@@ -493,9 +494,8 @@ class Receiver:
         elif request.refusal is not None:
             status, reason, message = request.refusal
         else:
-            verdict = judge(
-                config.scheme,
-                config.secrets,
+            verdict = judge_with(
+                self._verifier,
                 request.body,
                 request.headers,
                 method=request.method,

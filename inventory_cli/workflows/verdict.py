@@ -16,7 +16,7 @@ from typing import Any
 
 from ..events.validation import EventCheck, check_event
 from ..signing.schemes import Scheme
-from ..signing.signatures import Secret, SignatureCheck, check_signature
+from ..signing.signatures import Secret, SignatureCheck, Verifier
 
 
 @dataclass(slots=True)
@@ -98,14 +98,47 @@ def judge(
 
     ``diagnose=False`` skips looking for the likely cause of a bad signature
     (``diagnosis.explain``). ``url`` is the notification URL, for a scheme
-    that signs it (``check_signature``).
+    that signs it (``check_signature``). One call builds a ``Verifier``; a run
+    judging many deliveries builds one and calls ``judge_with``.
     """
-    signature = check_signature(
-        scheme, secrets, body, headers, method=method, tolerance=tolerance, now=now, url=url
+    return judge_with(
+        Verifier(scheme, secrets),
+        body,
+        headers,
+        method=method,
+        tolerance=tolerance,
+        now=now,
+        validate=validate,
+        diagnose=diagnose,
+        url=url,
     )
+
+
+def judge_with(
+    verifier: Verifier,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str = "POST",
+    tolerance: float = 300,
+    now: float | None = None,
+    validate: bool = True,
+    diagnose: bool = True,
+    url: str | None = None,
+) -> Verdict:
+    """``judge`` with the run's ``Verifier`` (its scheme and secrets), built once by the caller."""
+    signature = verifier.check(body, headers, method=method, tolerance=tolerance, now=now, url=url)
     event = check_event(body) if validate else None
     return conclude(
-        scheme, signature, event, secrets, body, headers, method=method, diagnose=diagnose, url=url
+        verifier.scheme,
+        signature,
+        event,
+        verifier.secrets,
+        body,
+        headers,
+        method=method,
+        diagnose=diagnose,
+        url=url,
     )
 
 

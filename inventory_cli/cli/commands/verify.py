@@ -124,10 +124,11 @@ def verify(
     scheme = resolve_scheme(scheme_name)
     notification_url = check_notification_url(scheme, notification_url)
     secrets = resolve_secrets(secret_values, secret_file)
-    from ...signing.signatures import key_for
+    from ...signing.signatures import refuse_unusable
 
-    for secret in secrets:  # a secret not in the scheme's form is an input error, as for sign (exit 2)
-        key_for(scheme, secret)
+    refuse_unusable(
+        scheme, secrets
+    )  # a secret not in the scheme's form is an input error, as for sign (exit 2)
     if recording_path is not None:
         return _audit(
             app,
