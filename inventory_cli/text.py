@@ -88,6 +88,12 @@ def remember_secret(text: str) -> None:
     _secret_forms[:] = sorted(set(_secret_forms) | forms, key=len, reverse=True)
 
 
+def forget_secrets() -> None:
+    """Starts a run knowing no secret: one process may run invwh more than once (a test's
+    CliRunner, an embedder), and each run hides its own secrets, not every earlier run's."""
+    _secret_forms.clear()
+
+
 def redact(text: str) -> str:
     """``text`` with every form of every remembered secret replaced by ``[redacted]``."""
     for form in _secret_forms:

@@ -273,3 +273,17 @@ def test_an_error_naming_a_hostile_file_is_one_escaped_line(invwh, tmp_path, com
     result = invwh(command, name, *(["--url", "http://127.0.0.1:9/x"] if command == "send" else []), code=2)
     assert result.stderr.count("\n") == 1, "one line: nothing after it can start a workflow command"
     assert "a\\x0a::warning::injected\\x1b]0;pwned\\x07" in result.stderr
+
+
+def test_a_run_redacts_its_own_secrets_not_an_earlier_runs(invwh, samples):
+    """Two runs in one process (a CliRunner, an embedder): the second must not blank text that
+    happens to be the first run's secret (a test of 200 x's failed that way, after a property had
+    signed with a secret of x's)."""
+    from inventory_cli.text import secret_forms
+
+    earlier, later = "an-earlier-runs-secret-0123", "the-later-runs-secret-4567"
+    invwh("sign", samples / "minimal-increase.json", "--secret", earlier)
+    assert earlier in secret_forms()
+    invwh("sign", samples / "minimal-increase.json", "--secret", later)
+    assert later in secret_forms()
+    assert earlier not in secret_forms()

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, VALID_SAMPLES
+from conftest import SAMPLES, VALID_SAMPLES, generate_secret
 
 from inventory_cli.errors import InputError, UnknownSchemeError
 from inventory_cli.signing.schemes import (
@@ -592,7 +592,7 @@ def test_checking_compares_with_exactly_what_signing_made(scheme_name, monkeypat
     from inventory_cli.signing import signatures
 
     scheme = BUILTIN_SCHEMES[scheme_name]
-    secret = signatures.generate_secret(scheme)
+    secret = generate_secret(scheme)
     made: list[bytes] = []
     real = signatures.make_signature
 

@@ -20,6 +20,7 @@ import click
 from ..config.settings import CONFIG_ENV, load_settings_file
 from ..errors import DeliveryError, InvalidPayloadError, InvwhError
 from ..outcome import Ended, Outcome
+from ..text import forget_secrets
 from ..version import __version__
 from .context import AppContext
 from .status import ExitStatus
@@ -229,6 +230,7 @@ def cli(ctx: click.Context, color: bool | None, config_path: str | None) -> None
     """
     if color is None and os.environ.get("NO_COLOR"):
         color = False
+    forget_secrets()
     # A file name or header that is not valid text must still print, escaped.
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
