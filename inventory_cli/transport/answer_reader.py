@@ -11,8 +11,9 @@ The rules (RFC 9112 §6.3, §9):
 - A body with neither ``Content-Length`` nor a final ``chunked`` coding ends
   where the connection does (``until_close``); so does one whose
   ``Transfer-Encoding`` is not chunked.
-- ``Connection: close`` (in any list, on any line, of an interim answer too)
-  and HTTP/1.0 end the connection after the answer (``keep``).
+- ``Connection: close`` (in any list, on any line) and HTTP/1.0 end the
+  connection after the answer (``keep``). On an interim answer llhttp takes
+  it at its word: what follows is refused, a malformed answer.
 - Interim (1xx) answers are read past; the final one follows. A ``101
   Switching Protocols`` is no answer: what follows is another protocol.
 - The head, interim answers included, is bounded (``MAX_HEAD_BYTES``, as
