@@ -7,6 +7,8 @@ real local server, once to each client, and both must make the same of it.
 from __future__ import annotations
 
 import socket
+import struct
+import time
 from collections.abc import Callable
 
 import pytest
@@ -103,3 +105,24 @@ ANSWERS = {
 def test_both_clients_make_the_same_of_an_answer(client, answer, made_of_it):
     with tcp_server(answering_once(answer)) as port:
         assert client(port) == made_of_it
+
+
+def test_a_reset_after_an_interim_answer_is_not_taken_for_the_keep_alive_race():
+    """The pool's second request on a kept-alive connection gets a 102, then a reset: the server read it."""
+
+    def handle(connection: socket.socket) -> None:
+        connection.settimeout(TIMEOUT)
+        read_message(connection)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        read_message(connection)
+        connection.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+        time.sleep(0.3)  # the 102 is read before the reset comes
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+
+    signer = lambda body: sign(INVENTORY_V1, SECRET, body)  # noqa: E731
+    with tcp_server(handle) as port:
+        pool = ClientPool(f"http://127.0.0.1:{port}/x", connections=1, timeout=TIMEOUT)
+        first, second = pool.run([Post(BODY, signer), Post(BODY, signer)])
+    assert (first.status, second.status) == (200, None)
+    assert second.error == failures.RESET  # not RESET_AFTER_PREVIOUS_ANSWER: this request was answered
