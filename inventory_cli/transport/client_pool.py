@@ -4,8 +4,8 @@
 for ``send``, everything for a replay of a day of traffic. This pool
 multiplexes plain-HTTP connections with ``selectors``, writes each request as
 one buffer signed the moment it is written, and reads the answers with llhttp
-(``httptools``, the parser of Node.js and uvicorn), keeping only what a
-verdict needs. Outcomes come back in the order the POSTs went in.
+(``httptools``, the parser of Node.js and uvicorn) through ``answer_reader.py``,
+keeping only what a verdict needs. Outcomes come back in the order the POSTs went in.
 
 What it promises at the edges (RFC 9110 §9.2.2, RFC 9112 §9):
 
@@ -48,18 +48,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
 
-import httptools
-
 from . import failures
+from .answer_reader import AnswerReader
 from .retry import RetryPolicy, retry_after_seconds
 
 #: How much of an answer's body is kept, to show.
 PREVIEW_BYTES = 512
-#: The most of an answer kept before its status line is known, to show what it was instead.
-_START_BYTES = 64
-#: The most of an answer read before its head ends (interim answers included), as ``listen``
-#: bounds a request's.
-MAX_HEAD_BYTES = 64 * 1024
 #: An attempt, from its connect to its answer's last byte, ends within this many ``--timeout``:
 #: each silence is bounded by one, so a slow but steady answer still counts.
 ATTEMPT_TIMEOUTS = 3
@@ -151,42 +145,22 @@ class _Flight:
         self.retry_after: float | None = None
 
 
-class _Unsolicited(Exception):
-    """Bytes after a complete answer, which no request asked for."""
-
-
 class _Connection:
-    """One socket, its llhttp parser (the parser's callbacks are these methods), and its request."""
+    """One socket, the reader of its answers, and its request."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.parser = httptools.HttpResponseParser(self)
+        # A replay shows a preview of each answer's body: the rest is read past, not kept.
+        self.answer = AnswerReader(PREVIEW_BYTES)
         self.flight: _Flight | None = None
         self.connecting = True
         self.events = _WRITE  # as registered with the selector
         self.reused = False  # it carried an answered request before
-        self.keep = True  # it may carry another request
         self.out: memoryview | None = None  # the request, while not all of it is written
         self.written = 0
-        self.head_read = 0  # bytes read of this request's answer before its final head ended
         self.sent = 0  # bytes of every request written on it, this one included
         self.sent_before = 0  # ... and before this one: what the server acknowledged, if it answered them
         self.acked_at_connect: int | None = None  # what TCP_INFO counts as acknowledged then (the SYN)
-        self.new_answer()
-
-    def new_answer(self) -> None:
-        self.status: int | None = None
-        self.reason = b""
-        self.preview = bytearray()
-        self.location: bytes | None = None
-        self.retry_after: bytes | None = None
-        self.start = bytearray()  # the first bytes, until a status line is known
-        self.status_line = False  # a valid status line was read
-        self.length_given = False
-        self.chunked = False
-        self.encoded = False  # a Transfer-Encoding, chunked or not
-        self.head_done = False
-        self.complete = False
 
     def acknowledged_none(self) -> bool:
         """The server acknowledged none of this request's bytes: provably, or False."""
@@ -196,55 +170,6 @@ class _Connection:
             and self.acked_at_connect is not None
             and (acked == self.acked_at_connect + self.sent_before)
         )
-
-    @property
-    def until_close(self) -> bool:
-        """The answer's body ends where the connection does (RFC 9112 §6.3, rules 4 and 8)."""
-        return self.head_done and not self.chunked and (self.encoded or not self.length_given)
-
-    # --- llhttp's callbacks ---------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        if self.complete:
-            raise _Unsolicited
-
-    def on_status(self, reason: bytes) -> None:
-        self.status_line = True
-        self.reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.status_line = True  # "HTTP/1.1 200" has no reason, so no on_status
-        name = name.lower()
-        if name == b"content-length":
-            self.length_given = True
-        elif name == b"transfer-encoding":
-            self.encoded = True
-            # Only a final "chunked" frames the body (RFC 9112 §6.3): "gzip, chunked" is chunked.
-            self.chunked = value.rpartition(b",")[2].strip().lower() == b"chunked"
-        elif name == b"location":
-            self.location = value
-        elif name == b"retry-after":
-            self.retry_after = value
-
-    def on_headers_complete(self) -> None:
-        parser = self.parser
-        self.status = parser.get_status_code()
-        self.head_done = True
-        # Connection: close (in any list, on any line), a close-delimited body, or HTTP/1.0.
-        if not parser.should_keep_alive() or parser.get_http_version() != "1.1":
-            self.keep = False
-
-    def on_body(self, chunk: bytes) -> None:
-        if len(self.preview) < PREVIEW_BYTES:
-            self.preview += chunk[: PREVIEW_BYTES - len(self.preview)]
-
-    def on_message_complete(self) -> None:
-        if self.status is not None and 100 <= self.status < 200:
-            keep = self.keep
-            self.new_answer()  # an interim answer: the real one follows
-            self.keep = keep
-        else:
-            self.complete = True
 
 
 class ClientPool:
@@ -381,7 +306,7 @@ class _Run:
         for connection in [c for c in self.busy if c.flight is not None and c.flight.deadline <= now]:
             flight = connection.flight
             assert flight is not None
-            if connection.complete:
+            if connection.answer.complete:
                 self.settle(connection)  # answered early, and the rest of the request would not go
             elif connection.connecting:
                 self.fail(connection, failures.connect_timed_out(pool.timeout))
@@ -417,11 +342,10 @@ class _Run:
             )
         )
         connection.written = 0
-        connection.head_read = 0
         connection.sent_before = connection.sent
         connection.sent += len(connection.out)
         connection.flight = flight
-        connection.new_answer()
+        connection.answer.next_answer()
         self.busy.add(connection)
         if not connection.connecting:
             self.write(connection)
@@ -497,7 +421,7 @@ class _Run:
         except BlockingIOError:
             return
         except OSError as error:
-            if connection.complete:
+            if connection.answer.complete:
                 self.settle(connection)  # it answered, then stopped reading: the answer stands
             elif connection.written == 0 and connection.reused:
                 self.resend_on_fresh_connection(connection)
@@ -509,16 +433,17 @@ class _Run:
             return
         if connection.written == len(out):
             connection.out = None
-            if connection.complete:
+            if connection.answer.complete:
                 self.settle(connection)
 
     def read(self, connection: _Connection) -> None:
+        answer = connection.answer
         try:
             data = connection.sock.recv(65536)
         except BlockingIOError:
             return
         except OSError as error:
-            if connection.complete:
+            if answer.complete:
                 self.settle(connection)
             elif error.errno == errno.ECONNRESET and self.nothing_answered_on_reuse(connection):
                 self.reuse = False  # this server closes after answering: each request gets its own
@@ -527,54 +452,32 @@ class _Run:
                 self.fail(connection, failures.describe_os_error(error))
             return
         if not data:
-            connection.keep = False
-            if connection.complete or connection.until_close:
-                connection.complete = True
+            failure = answer.closed()
+            if failure is None:
                 self.settle(connection)
             elif self.nothing_answered_on_reuse(connection) and connection.acknowledged_none():
                 # The server's FIN acknowledges none of this request: it closed before any of it arrived.
                 self.reuse = False
                 self.resend_on_fresh_connection(connection)
-            elif connection.head_done or connection.start:
-                self.fail(connection, failures.CLOSED_MID_ANSWER)
             else:
-                self.fail(connection, failures.CLOSED_WITHOUT_ANSWER)
+                self.fail(connection, failure)
             return
-        if not connection.status_line and len(connection.start) < _START_BYTES:
-            connection.start += data[: _START_BYTES - len(connection.start)]
-        if not connection.head_done:
-            connection.head_read += len(data)
-        try:
-            connection.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # llhttp stops at a 101: what follows is another protocol, never this delivery's answer.
-            self.fail(connection, failures.SWITCHED_PROTOCOLS)
+        failure = answer.feed(data)
+        if failure is not None:
+            self.fail(connection, failure)
             return
-        except (httptools.HttpParserError, _Unsolicited) as error:
-            connection.keep = False
-            if connection.complete:
-                pass  # bytes after the answer: it stands, the connection ends
-            elif not connection.status_line:
-                self.fail(connection, failures.not_http(bytes(connection.start)))
-                return
-            else:
-                self.fail(connection, failures.malformed(str(error) or type(error).__name__))
-                return
-        if not connection.head_done and connection.head_read > MAX_HEAD_BYTES:
-            self.fail(connection, failures.head_too_long(MAX_HEAD_BYTES))
-            return
-        if connection.complete:
+        if answer.complete:
             if connection.out is None:
                 self.settle(connection)
-            elif not connection.keep:
+            elif not answer.keep:
                 self.settle(connection)  # an early answer that closes: stop sending (RFC 9112 §9.6)
             else:
-                connection.keep = False  # an early answer: where the request ends would be a guess
+                answer.keep = False  # an early answer: where the request ends would be a guess
 
     @staticmethod
     def nothing_answered_on_reuse(connection: _Connection) -> bool:
         """On a connection that carried answered requests, not a byte of this request's answer came."""
-        return connection.reused and not connection.start and not connection.head_done
+        return connection.reused and not connection.answer.began
 
     def watch(self, connection: _Connection) -> None:
         events = _READ | _WRITE if connection.out is not None or connection.connecting else _READ
@@ -588,17 +491,18 @@ class _Run:
         """The POST on ``connection`` got a complete answer."""
         flight = connection.flight
         assert flight is not None
-        flight.status = connection.status
-        flight.reason = connection.reason.decode("latin-1")
-        flight.preview = bytes(connection.preview)
+        answer = connection.answer
+        flight.status = answer.status
+        flight.reason = answer.reason.decode("latin-1")
+        flight.preview = bytes(answer.body)
         status = flight.status or 0
         flight.location = (
-            urljoin(self.pool.url, connection.location.decode("latin-1"))
-            if 300 <= status < 400 and connection.location is not None
+            urljoin(self.pool.url, answer.location.decode("latin-1"))
+            if 300 <= status < 400 and answer.location is not None
             else None
         )
-        flight.retry_after = retry_after_seconds(connection.retry_after)
-        self.release(connection, reusable=connection.keep and connection.out is None and self.reuse)
+        flight.retry_after = retry_after_seconds(answer.retry_after)
+        self.release(connection, reusable=answer.keep and connection.out is None and self.reuse)
         self.decide(flight)
 
     def fail(self, connection: _Connection, error: str | None) -> None:

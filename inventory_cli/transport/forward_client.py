@@ -18,7 +18,8 @@ What it promises at the edges (RFC 9110 §9.2.2, RFC 9112 §9):
   bounded time. The answer's head is bounded (64 KiB) and so is its body
   (``max_answer``): a flood fails in bounded memory.
 - An answer delimited by the close, an HTTP/1.0 answer and ``Connection:
-  close`` end the connection; interim (1xx) answers are read past.
+  close`` end the connection; interim (1xx) answers are read past. These
+  framing rules are ``answer_reader.py``'s, shared with ``client_pool.py``.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ import time
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-import httptools
-
 from . import failures
-from .client_pool import ATTEMPT_TIMEOUTS, MAX_HEAD_BYTES
+from .answer_reader import AnswerReaderKeepingFields
+from .client_pool import ATTEMPT_TIMEOUTS
 
 #: Idle connections kept for reuse, at most.
 MAX_IDLE = 64
@@ -50,70 +50,6 @@ class ForwardAnswer(NamedTuple):
 
 class ForwardError(Exception):
     """The app gave no usable answer; the message says why, in a few words."""
-
-
-class _Unsolicited(Exception):
-    """Bytes after a complete answer, which no request asked for."""
-
-
-class _Answer:
-    """llhttp's callbacks, gathering one answer."""
-
-    def __init__(self, max_body: int) -> None:
-        self.max_body = max_body
-        self.parser = httptools.HttpResponseParser(self)
-        self.reset()
-
-    def reset(self) -> None:
-        self.status = 0
-        self.reason = b""
-        self.headers: list[tuple[str, str]] = []
-        self.body = bytearray()
-        self.head_done = False
-        self.complete = False
-        self.keep = True
-        self.length_given = False
-        self.chunked = False
-        self.encoded = False
-        self.too_large = False
-
-    @property
-    def until_close(self) -> bool:
-        return self.head_done and not self.chunked and (self.encoded or not self.length_given)
-
-    def on_message_begin(self) -> None:
-        if self.complete:
-            raise _Unsolicited
-
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        lowered = name.lower()
-        if lowered == b"content-length":
-            self.length_given = True
-        elif lowered == b"transfer-encoding":
-            self.encoded = True
-            self.chunked = value.rpartition(b",")[2].strip().lower() == b"chunked"
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
-
-    def on_headers_complete(self) -> None:
-        self.head_done = True
-        self.status = self.parser.get_status_code()
-        if not self.parser.should_keep_alive() or self.parser.get_http_version() != "1.1":
-            self.keep = False
-
-    def on_body(self, chunk: bytes) -> None:
-        if len(self.body) + len(chunk) > self.max_body:
-            self.too_large = True
-        else:
-            self.body += chunk
-
-    def on_message_complete(self) -> None:
-        if 100 <= self.status < 200:
-            self.reset()  # an interim answer: the final one follows
-        else:
-            self.complete = True
 
 
 class ForwardClient:
@@ -227,9 +163,8 @@ class ForwardClient:
         return min(self.timeout, left)
 
     def _read(self, sock: socket.socket, ends: float) -> tuple[ForwardAnswer, bool]:
-        answer = _Answer(self.max_answer)
-        parser = answer.parser
-        head_read = 0
+        # A proxy passes on every field and the whole body, bounded: over ``max_answer`` is a failure.
+        answer = AnswerReaderKeepingFields(self.max_answer)
         while True:
             try:
                 sock.settimeout(self._silence(ends))
@@ -238,31 +173,16 @@ class ForwardClient:
                 raise ForwardError(failures.no_response(self.timeout)) from None
             except OSError as error:
                 raise ForwardError(_describe(error, "reading from")) from None
-            if not data:
-                if answer.until_close:
-                    answer.complete = True
-                    answer.keep = False
-                    break
-                started = answer.head_done or head_read
-                raise ForwardError(failures.CLOSED_MID_ANSWER if started else failures.CLOSED_WITHOUT_ANSWER)
-            if not answer.head_done:
-                head_read += len(data)  # interim answers included
-            try:
-                parser.feed_data(data)
-            except httptools.HttpParserUpgrade:
-                raise ForwardError(failures.SWITCHED_PROTOCOLS) from None
-            except (httptools.HttpParserError, _Unsolicited) as error:
-                if not answer.complete:
-                    raise ForwardError(failures.malformed(str(error) or type(error).__name__)) from None
-                answer.keep = False  # bytes after the answer: it stands, the connection ends
-            if answer.too_large:
+            failure = answer.feed(data) if data else answer.closed()
+            if failure is not None:
+                raise ForwardError(failure)
+            if answer.body_cut:
                 raise ForwardError(f"the answer's body is over {self.max_answer} bytes")
-            if not answer.head_done and head_read > MAX_HEAD_BYTES:
-                raise ForwardError(failures.head_too_long(MAX_HEAD_BYTES))
             if answer.complete:
                 break
+        assert answer.status is not None  # a complete answer has a head
         return (
-            ForwardAnswer(answer.status, answer.reason.decode("latin-1"), answer.headers, bytes(answer.body)),
+            ForwardAnswer(answer.status, answer.reason.decode("latin-1"), answer.fields, bytes(answer.body)),
             answer.keep,
         )
 
