@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,10 @@ def test_check_shows_each_case_as_it_is_done(tmp_path):
         terminal = Terminal(["check", "--url", server.endpoint(), "--timeout", "20"], 120)
         try:
             seen = terminal.wait_for("rejects a tampered body")
+            # The status line is redrawn by rich's own thread, a moment after the row is printed.
+            deadline = time.monotonic() + 30
+            while "check  5 cases" not in ESCAPE.sub("", terminal.text) and time.monotonic() < deadline:
+                terminal.wait_for("text that never comes", timeout=0.2)
             still_running = terminal.running()
             shown_while_running = ESCAPE.sub("", terminal.text)
         finally:
