@@ -197,14 +197,14 @@ def measure_startup(rounds: int) -> list[Row]:
 def measure_audit(rounds: int, count: int, work: Path) -> list[Row]:
     recording = work / f"audit-{count}.jsonl"
     write_recording(recording, count)
-    invwh = [invwh_bin(), "verify", "--recording", str(recording), "--secret", SECRET, "--tolerance", "0"]
+    invwh = [invwh_bin(), "audit", str(recording), "--secret", SECRET, "--tolerance", "0"]
     reference = [venv_python(), str(HERE / "reference_audit.py"), str(recording), SECRET]
     pairs = []
     for _ in range(rounds):
         pairs.append((count / wall(invwh), count / wall(reference)))
     return [
         ratio_row(
-            f"audit: verify --recording ({count:,} deliveries)",
+            f"audit: invwh audit ({count:,} deliveries)",
             "deliveries/s",
             pairs,
             ">= 1.0",
@@ -562,12 +562,12 @@ def measure_memory(small: int, large: int, work: Path) -> list[Row]:
         recordings[count] = work / f"memory-{count}.jsonl"
         write_recording(recordings[count], count)
     audit = {
-        n: peak_rss_mb([invwh_bin(), "verify", "--recording", str(p), "--secret", SECRET, "--tolerance", "0"])
+        n: peak_rss_mb([invwh_bin(), "audit", str(p), "--secret", SECRET, "--tolerance", "0"])
         for n, p in recordings.items()
     }
     rows.append(
         ratio_row(
-            f"memory: verify --recording {large:,} vs {small:,}",
+            f"memory: invwh audit {large:,} vs {small:,}",
             "MB peak RSS",
             [(audit[large], audit[small])],
             "<= 1.2",

@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from .config.settings import SCHEME_ENV, SECRET_ENV, URL_ENV
 from .text import outside, remember_secret, shorten
 
-COMMANDS = ("send", "check", "trigger", "replay", "verify")
+COMMANDS = ("send", "check", "trigger", "replay", "verify", "audit")
 #: Commands whose report is the run report (items and a summary) and that write JUnit.
 RUN_COMMANDS = ("send", "check", "trigger", "replay")
 USAGE = 2
@@ -249,27 +249,33 @@ def run_summary(reading: Reading, exit_code: int) -> list[str]:
     return lines
 
 
+def audit_summary(reading: Reading, exit_code: int) -> list[str]:
+    """``invwh audit``'s report: a count per event type and the failing lines."""
+    fields = reading.fields
+    ok = exit_code == 0
+    summary = fields.get("summary") or {}
+    verdict = "every delivery valid" if ok else f"failed (exit {exit_code})"
+    head = f"### {mark('passed') if ok else FAILING_MARK} invwh audit: {verdict}"
+    lines = [head, "", f"recording {cell(fields.get('recording'))}", ""]
+    columns = ("valid", "bad_signature", "stale", "invalid_payload")
+    lines.append("| event type | " + " | ".join(c.replace("_", " ") for c in columns) + " |")
+    lines.append("|---|" + "---:|" * len(columns))
+    for name, counts in sorted((summary.get("by_event_type") or {}).items()):
+        lines.append(f"| {cell(name)} | " + " | ".join(str(counts.get(c, 0)) for c in columns) + " |")
+    lines.append("")
+    failures = fields.get("failures") or []
+    for failure in failures[:MAX_ROWS]:
+        what = code(f"{failure.get('category')}: {failure.get('reason')}")
+        lines.append(f"- line {failure.get('line')}: {what}")
+    if len(failures) > MAX_ROWS:
+        lines.append(f"- and {len(failures) - MAX_ROWS} more in the JSON report")
+    return lines
+
+
 def verify_summary(reading: Reading, exit_code: int) -> list[str]:
     fields = reading.fields
     ok = exit_code == 0
     head = f"### {mark('passed') if ok else FAILING_MARK} invwh verify: "
-    if "recording" in fields:  # an audit of a recording
-        summary = fields.get("summary") or {}
-        verdict = "every delivery valid" if ok else f"failed (exit {exit_code})"
-        lines = [head + verdict, "", f"recording {cell(fields['recording'])}", ""]
-        columns = ("valid", "bad_signature", "stale", "invalid_payload")
-        lines.append("| event type | " + " | ".join(c.replace("_", " ") for c in columns) + " |")
-        lines.append("|---|" + "---:|" * len(columns))
-        for name, counts in sorted((summary.get("by_event_type") or {}).items()):
-            lines.append(f"| {cell(name)} | " + " | ".join(str(counts.get(c, 0)) for c in columns) + " |")
-        lines.append("")
-        failures = fields.get("failures") or []
-        for failure in failures[:MAX_ROWS]:
-            what = code(f"{failure.get('category')}: {failure.get('reason')}")
-            lines.append(f"- line {failure.get('line')}: {what}")
-        if len(failures) > MAX_ROWS:
-            lines.append(f"- and {len(failures) - MAX_ROWS} more in the JSON report")
-        return lines
     reason = fields.get("reason", "?")
     lines = [
         head + ("valid" if fields.get("valid") else f"invalid ({word(reason)})"),
@@ -316,7 +322,8 @@ def report_summary(command: str, report_path: str | None, exit_code: int) -> lis
         reading = read_report(report_path)
     except (OSError, ValueError):  # invwh stopped before a report: it said why on stderr
         return None
-    return verify_summary(reading, exit_code) if command == "verify" else run_summary(reading, exit_code)
+    summaries = {"verify": verify_summary, "audit": audit_summary}
+    return summaries.get(command, run_summary)(reading, exit_code)
 
 
 def _stream_lines(stream: Any) -> Iterator[str]:

@@ -238,7 +238,7 @@ def test_verify_summarizes_its_own_report(runner_temp, tmp_path, timestamp, code
     assert row in run.summary
 
 
-def test_verify_of_a_recording_summarizes_the_audit(runner_temp, tmp_path):
+def test_an_audit_summarizes_the_recording(runner_temp, tmp_path):
     recording = tmp_path / "deliveries.jsonl"
     payload = str(SAMPLES / "stock-decrease.json")
     with listen_process(tmp_path, recording) as (_, url):
@@ -246,10 +246,11 @@ def test_verify_of_a_recording_summarizes_the_audit(runner_temp, tmp_path):
             command = [str(INVWH), "send", payload, "--url", url]
             env = {**os.environ, "INVWH_SECRET": secret}
             assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode in (0, 1)
-    inputs = {"command": "verify", "args": f"--recording {recording}", "secret": TEST_SECRET}
+    inputs = {"command": "audit", "args": str(recording), "secret": TEST_SECRET}
     run = run_action(inputs, runner_temp, tmp_path)
     assert (run.status, run.outputs["exit-code"]) == (1, "1"), run.log
-    assert "### ❌ invwh verify: failed (exit 1)" in run.summary
+    assert "### ❌ invwh audit: failed (exit 1)" in run.summary
+    assert f"recording `{recording}`" in run.summary
     assert "| `stock.decrease` | 1 | 1 | 0 | 0 |" in run.summary
     assert "- line 2: `bad signature: signature_mismatch`" in run.summary
 
@@ -257,13 +258,15 @@ def test_verify_of_a_recording_summarizes_the_audit(runner_temp, tmp_path):
 @pytest.mark.parametrize(
     "inputs, message",
     [
-        ({"command": "sing"}, "command must be one of send, check, trigger, replay, verify, got 'sing'"),
+        ({"command": "sing"},
+         "command must be one of send, check, trigger, replay, verify, audit, got 'sing'"),
         ({"command": "verify", "junit": "x.xml"}, "junit: verify writes no JUnit report"),
+        ({"command": "audit", "junit": "x.xml"}, "junit: audit writes no JUnit report"),
         ({"command": "send", "args": "'unclosed"}, "args: No closing quotation"),
         ({"command": "send", "args": "no-such.json", "url": "http://127.0.0.1:9/x", "secret": TEST_SECRET},
          "invwh: error: no-such.json"),
     ],
-    ids=["unknown-command", "junit-with-verify", "bad-quoting", "invwh-input-error"],
+    ids=["unknown-command", "junit-with-verify", "junit-with-audit", "bad-quoting", "invwh-input-error"],
 )  # fmt: skip
 def test_bad_input_is_one_line_exit_2_and_still_a_summary(runner_temp, tmp_path, inputs, message):
     run = run_action(inputs, runner_temp, tmp_path)

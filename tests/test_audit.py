@@ -1,4 +1,4 @@
-"""`invwh verify --recording`: every delivery of a recording judged as it was on arrival."""
+"""`invwh audit RECORDING`: every delivery of a recording judged as it was on arrival."""
 
 from __future__ import annotations
 
@@ -40,9 +40,7 @@ def mixed_recording(path: Path) -> None:
 @pytest.fixture
 def audit(invwh):
     def run(path, *args, code=0, input=None):
-        return invwh(
-            "verify", "--recording", path, *args, code=code, input=input, env={"INVWH_SECRET": TEST_SECRET}
-        )
+        return invwh("audit", path, *args, code=code, input=input, env={"INVWH_SECRET": TEST_SECRET})
 
     return run
 
@@ -178,24 +176,39 @@ def test_reads_the_recording_from_stdin(audit, tmp_path):
     assert [f["line"] for f in report["failures"]] == [2]
 
 
+MOVED = "no such option '--recording': a recording is audited by 'invwh audit RECORDING'"
+
+
 @pytest.mark.parametrize(
-    "args",
+    "args, message",
     [
-        ["--body", "body.json", "--recording", "r.jsonl"],
-        [],
-        ["--recording", "r.jsonl", "-H", "X-Timestamp: 1"],
-        ["--recording", "r.jsonl", "--now", "1"],
+        (["verify", "--body", "body.json", "--recording", "r.jsonl"], MOVED),
+        (["verify", "--recording", "r.jsonl"], MOVED),
+        (["verify", "--recording=-"], MOVED),
+        (["verify"], "missing option '--body'"),
+        (["audit"], "missing argument 'RECORDING'"),
+        (["audit", "r.jsonl", "-H", "X-Timestamp: 1"], "no such option '-H'"),
+        (["audit", "r.jsonl", "--now", "1"], "no such option '--now'"),
     ],
-    ids=["both", "neither", "headers", "now"],
-)
-def test_body_or_recording_is_a_usage_error(invwh, tmp_path, args):
+    ids=["verify-both", "verify-recording", "verify-recording-equals", "verify-neither", "audit-neither",
+         "audit-headers", "audit-now"],
+)  # fmt: skip
+def test_a_delivery_or_a_recording_is_a_usage_error_elsewhere(invwh, tmp_path, args, message):
     (tmp_path / "body.json").write_bytes(INCREASE)
     (tmp_path / "r.jsonl").write_bytes(recorded_line(INCREASE))
     args = [str(tmp_path / a) if a.endswith((".json", ".jsonl")) else a for a in args]
-    result = invwh("verify", *args, code=2, env={"INVWH_SECRET": TEST_SECRET})
+    result = invwh(*args, code=2, env={"INVWH_SECRET": TEST_SECRET})
     assert result.stdout == ""
-    assert result.stderr.startswith("invwh: error: ")
-    assert result.stderr.count("\n") == 1 and "(see 'invwh verify --help')" in result.stderr
+    assert result.stderr.startswith("invwh: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and f"(see 'invwh {args[0]} --help')" in result.stderr
+
+
+def test_audit_help_shows_examples(invwh):
+    shown = invwh("audit", "--help").stdout
+    examples = shown[shown.index("Examples:") :].splitlines()[1:]
+    assert any(line.strip().startswith("invwh audit deliveries.jsonl --secret-file") for line in examples)
+    assert "invwh audit" in invwh("--help").stdout
+    assert "--recording" not in invwh("verify", "--help").stdout
 
 
 def test_a_missing_recording_exits_2_with_one_line(audit, tmp_path):

@@ -1,4 +1,4 @@
-"""`invwh verify --recording FILE --explain`: each failure with the likely cause `verify` names for it."""
+"""`invwh audit RECORDING --explain`: each failure with the likely cause `verify` names for it."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def recording(tmp_path: Path) -> Path:
 def run_audit(invwh, recording, *args, code=1):
     # A wide log (text is laid out for 80 columns unless COLUMNS says): the tests read whole lines.
     env = {"INVWH_SECRET": TEST_SECRET, "COLUMNS": "300"}
-    return invwh("verify", "--recording", recording, *args, code=code, env=env)
+    return invwh("audit", recording, *args, code=code, env=env)
 
 
 def test_explain_prints_the_likely_cause_under_each_failing_line(invwh, recording):
@@ -93,4 +93,4 @@ def test_explain_goes_with_a_recording(invwh, tmp_path):
     body = tmp_path / "b.json"
     body.write_bytes(INCREASE)
     result = invwh("verify", "--body", body, "--explain", "--secret", TEST_SECRET, code=2)
-    assert "--explain goes with --recording" in result.stderr
+    assert "no such option '--explain': a recording is audited by 'invwh audit RECORDING'" in result.stderr

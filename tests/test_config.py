@@ -420,7 +420,7 @@ def test_check_and_replay_take_the_url_and_scheme_from_the_config(invwh, here):
         replayed = invwh("replay", record, "--filter", "stock.increase", "--format", "json", env=env).json
     assert replayed["ok"] is True
     # The recording of the check holds its forgeries too: the audit finds each, under the config's scheme.
-    audit = invwh("verify", "--recording", record, "--format", "json", env=env, code=1).json["summary"]
+    audit = invwh("audit", record, "--format", "json", env=env, code=1).json["summary"]
     accepted = sum(status == 200 for case in report["items"] for status in case["statuses"])
     assert (audit["deliveries"], audit["valid"]) == (
         sum(len(c["statuses"]) for c in report["items"]),

@@ -142,4 +142,4 @@ def test_sign_and_validate_never_load_msgspec():
 def test_the_audit_decodes_with_msgspec(tmp_path):
     recording = tmp_path / "day.jsonl"
     recording.write_text('{"method": "POST", "path": "/webhooks", "headers": {}, "body": "{}"}\n')
-    assert modules_after("verify", "--recording", str(recording), "--secret", TEST_SECRET) == "True"
+    assert modules_after("audit", str(recording), "--secret", TEST_SECRET) == "True"

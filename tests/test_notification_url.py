@@ -127,7 +127,7 @@ def test_a_url_for_a_scheme_that_signs_none_is_refused():
     [
         (["verify", "--body", SAMPLES / "stock-increase.json", "--scheme", "square", "-H", f"{SIGNATURE}: x"],
          "the square scheme signs the notification URL: give --notification-url URL"),
-        (["verify", "--recording", os.devnull, "--scheme", "square"], "give --notification-url URL"),
+        (["audit", os.devnull, "--scheme", "square"], "give --notification-url URL"),
         (["verify", "--body", SAMPLES / "stock-increase.json", "--notification-url", TUNNEL],
          "--notification-url: the inventory-v1 scheme does not sign the URL"),
         (["sign", SAMPLES / "stock-increase.json", "--scheme", "github", "--notification-url", TUNNEL],

@@ -1,6 +1,6 @@
 """cli/output: text laid out by rich, colour only where asked, tables that fit, JSON by the json module.
 
-The tables of ``verify --recording`` and ``schemes`` run under a real
+The tables of ``invwh audit`` and ``schemes`` run under a real
 pseudo-terminal (no line wider than it, no word cut, colour) and in a pipe
 (no colour, 80 columns unless COLUMNS says); the streamed JSON is compared
 with the document built whole; rich is loaded by what it renders, and never
@@ -68,10 +68,10 @@ def test_schemes_on_a_terminal_wraps_cells_and_cuts_no_word(invwh):
 def test_the_audit_table_on_a_terminal_is_coloured_and_the_same_in_a_pipe(invwh, tmp_path):
     recording = tmp_path / "r.jsonl"
     mixed_recording(recording)
-    code, shown = terminal_run(["verify", "--recording", str(recording)], columns=80)
+    code, shown = terminal_run(["audit", str(recording)], columns=80)
     assert code == 1
     assert "\x1b[" in shown
-    piped = invwh("verify", "--recording", recording, code=1, env={"INVWH_SECRET": TEST_SECRET}).stdout
+    piped = invwh("audit", recording, code=1, env={"INVWH_SECRET": TEST_SECRET}).stdout
     assert "\x1b[" not in piped
     # The failures wrap on the terminal, the table fits as it is: the same words, the same table.
     assert words(shown) == words(piped)
@@ -159,7 +159,7 @@ def test_sign_validate_and_version_never_load_rich_not_even_in_colour(tmp_path):
     assert loaded_after(runs) == []
 
 
-@pytest.mark.parametrize("args", [["schemes"], ["samples"], ["verify", "--recording", "{recording}"]])
+@pytest.mark.parametrize("args", [["schemes"], ["samples"], ["audit", "{recording}"]])
 def test_what_lays_out_a_table_is_rendered_by_rich(tmp_path, args):
     recording = tmp_path / "r.jsonl"
     mixed_recording(recording)

@@ -227,7 +227,7 @@ def test_an_audit_shows_deliveries_and_failures_while_it_reads(tmp_path):
     good = recorded_line(INCREASE)
     bad = recorded_line(DECREASE, headers={"X-Webhook-Signature": "v1=forged", "X-Timestamp": "1"})
     read, write = os.pipe()  # the recording comes through a pipe the test feeds
-    terminal = Terminal(["verify", "--recording", "-", "--tolerance", "0"], 80, stdin=read)
+    terminal = Terminal(["audit", "-", "--tolerance", "0"], 80, stdin=read)
     os.close(read)
     try:
         os.write(write, good * 3 + bad)
@@ -261,7 +261,7 @@ def test_the_audit_status_says_how_much_of_the_file_is_read(tmp_path):
 
 def test_a_piped_audit_has_no_status_line(tmp_path):
     recording = a_recording(tmp_path / "r.jsonl", 3)
-    done = piped(["verify", "--recording", str(recording), "--tolerance", "0"])
+    done = piped(["audit", str(recording), "--tolerance", "0"])
     assert done.returncode == 0, done.stderr
     assert done.stderr == b""
     assert b"\x1b" not in done.stdout and b"\r" not in done.stdout

@@ -684,7 +684,7 @@ def test_send_then_audit_then_replay_with_every_preset(invwh, tmp_path, scheme):
     assert sent["ok"] is True
     # A scheme that signs the URL (square) checks each delivery against the URL it was sent to.
     url_args = ["--notification-url", sent_url] if scheme.signs_url else []
-    audit = invwh("verify", "--recording", sent_record, *url_args, "--format", "json", env=env).json
+    audit = invwh("audit", sent_record, *url_args, "--format", "json", env=env).json
     assert audit["ok"] is True
     with receiving(scheme, Secret(secret), record=str(replayed_record)) as receiver:
         replayed = invwh("replay", sent_record, "--url", receiver.url, "--format", "json", env=env).json
@@ -726,7 +726,7 @@ def test_a_built_in_scheme_passes_the_checks_every_scheme_gets(scheme):
 
 
 @pytest.mark.parametrize("text", ["whsec_", "whsec_Zq9Xk", "whsec_not base64!", "whsec_%%%%"])
-@pytest.mark.parametrize("command", ["sign", "verify", "verify --recording"])
+@pytest.mark.parametrize("command", ["sign", "verify", "audit"])
 def test_a_standard_webhooks_secret_that_is_not_base64_is_the_same_usage_error_everywhere(
     invwh, tmp_path, command, text
 ):
@@ -738,8 +738,8 @@ def test_a_standard_webhooks_secret_that_is_not_base64_is_the_same_usage_error_e
     sample = SAMPLES / "minimal-increase.json"
     recording = tmp_path / "rec.jsonl"
     recording.write_text("")
-    args = {"sign": [sample], "verify": ["--body", sample], "verify --recording": ["--recording", recording]}
-    result = invwh(command.split()[0], *args[command], "--scheme", "standard-webhooks",
+    args = {"sign": [sample], "verify": ["--body", sample], "audit": [recording]}
+    result = invwh(command, *args[command], "--scheme", "standard-webhooks",
                    env={"INVWH_SECRET": text}, code=2)  # fmt: skip
     (line,) = result.stderr.splitlines()
     assert line == (

@@ -126,7 +126,7 @@ def test_listen_accepts_svix_headers_and_its_recording_audits_valid(invwh, tmp_p
         forged = requests.post(url, data=body + b" ", headers=svix_headers(body), timeout=TIMEOUT)
         listen.stop()
     assert (accepted.status_code, forged.status_code) == (200, 401), accepted.text
-    audit = invwh("verify", "--recording", record, "--scheme", "standard-webhooks", "--format", "json",
+    audit = invwh("audit", record, "--scheme", "standard-webhooks", "--format", "json",
                   env={"INVWH_SECRET": SW_SECRET}, code=1).json  # fmt: skip
     assert audit["summary"]["valid"] == 1
     assert [(f["line"], f["reason"]) for f in audit["failures"]] == [(2, "signature_mismatch")]

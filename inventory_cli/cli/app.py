@@ -32,6 +32,7 @@ COMMANDS = {
     "samples": "inventory_cli.cli.commands.samples:samples",
     "sign": "inventory_cli.cli.commands.sign:sign",
     "verify": "inventory_cli.cli.commands.verify:verify",
+    "audit": "inventory_cli.cli.commands.audit:audit",
     "validate": "inventory_cli.cli.commands.validate:validate",
     "schema": "inventory_cli.cli.commands.schema:schema",
     "send": "inventory_cli.cli.commands.send:send",
@@ -218,6 +219,7 @@ def cli(ctx: click.Context, color: bool | None, config_path: str | None) -> None
       invwh demo
       invwh sign samples/stock-increase.json --secret-file .secret
       invwh verify --body body.json -H "X-Webhook-Signature: v1=..." -H "X-Timestamp: 1700000000"
+      invwh audit deliveries.jsonl
       invwh send samples/ --url http://localhost:3000/webhooks --junit report.xml
       invwh listen --port 0 --record deliveries.jsonl
       invwh check --url http://localhost:3000/webhooks

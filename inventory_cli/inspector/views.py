@@ -143,7 +143,7 @@ class Judge:
         """The recorded verdict and, with a secret, today's verdict on the same bytes and its likely cause.
 
         The timestamp's age is measured against the time the delivery was
-        received, as ``invwh verify --recording`` does.
+        received, as ``invwh audit`` does.
         """
         judged: dict[str, Any] | None = None
         error = None

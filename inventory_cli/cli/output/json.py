@@ -167,7 +167,7 @@ def validation_document(results: Sequence[tuple[str, EventCheck]]) -> dict[str, 
 
 
 class AuditJson:
-    """``verify --recording``: ``{"recording", "failures": [...], "summary", "ok"}``, streamed."""
+    """``invwh audit``: ``{"recording", "failures": [...], "summary", "ok"}``, streamed."""
 
     def __init__(self, recording: str, *, explain: bool, out: IO[str] | None = None) -> None:
         self.stream = JsonStream(out)

@@ -78,7 +78,7 @@ def _likely_cause(writer: TextWriter) -> Text:
 
 
 class AuditText:
-    """``verify --recording``: each failure as the audit reaches it, then the table and a summary."""
+    """``invwh audit``: each failure as the audit reaches it, then the table and a summary."""
 
     def __init__(self, color: bool | None, out: IO[str] | None = None) -> None:
         from .text import TextWriter
