@@ -359,7 +359,7 @@ def test_verify_valid_json(invwh):
 )  # fmt: skip
 def test_verify_failures(invwh, headers, now, reason, in_text):
     args = ["verify", "--body", KNOWN, "--secret", "s3cret", *headers_args(headers), "--now", now]
-    text = invwh(*args, code=1).stdout
+    text = invwh(*args, code=1, env={"COLUMNS": "300"}).stdout  # a wide log: a long checkout path stays whole
     assert text.startswith(f"✗ invalid: {KNOWN} fails {reason}\n")
     assert in_text in text
     data = invwh(*args, "--format", "json", code=1).json

@@ -156,9 +156,10 @@ def test_junit_names_the_command_url_and_scheme_and_shows_request_and_answer(inv
 def test_quiet_says_only_what_failed_and_the_summary(invwh):
     answers = iter([Reply(200), Reply(401, b"no")])
     with serve(lambda request: next(answers)) as server:
-        result = invwh(
-            "send", INCREASE, SAMPLES / "stock-decrease.json", "--url", server.endpoint(), "-q", code=1
-        )
+        result = invwh(  # a wide log: a long checkout path stays on its line
+            "send", INCREASE, SAMPLES / "stock-decrease.json", "--url", server.endpoint(), "-q", code=1,
+            env={"COLUMNS": "300"},
+        )  # fmt: skip
     assert result.stdout.splitlines() == [
         f"✗ {SAMPLES / 'stock-decrease.json'}: 401 Unauthorized: no",
         "2 deliveries: 1 as expected, 1 unexpected",
