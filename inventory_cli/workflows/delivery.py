@@ -2,7 +2,8 @@
 
 One ``requests.Session`` serves a whole run so deliveries share connections.
 A delivery that cannot be made (refused, DNS, TLS, timeout) is not an
-exception: it is a ``DeliveryResult`` with an ``error``, so a run reports
+exception: it is a ``DeliveryResult`` with an ``error`` (the message) and a
+``failure_kind`` (``transport.failures.FailureKind``, what callers decide by), so a run reports
 every payload, then its callers decide the exit status.
 """
 
@@ -20,6 +21,7 @@ from ..signing import signatures
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, new_message_id
 from ..transport import failures
+from ..transport.failures import Failure, FailureKind
 from ..transport.retry import RetryPolicy, retry_after_seconds
 from ..urls import url_problem
 from ..version import __version__
@@ -59,14 +61,21 @@ class DeliveryResult:
     elapsed: float = 0.0  # seconds, all attempts together
     attempts: int = 0
     response_preview: bytes = b""
-    #: Why nothing was delivered; None when an answer came back.
+    #: Why nothing was delivered, in words; None when an answer came back.
     error: str | None = None
+    #: The same, as a value to decide by (never the wording); None when an answer came back.
+    failure_kind: FailureKind | None = None
     #: Where a redirect pointed when it was not followed.
     location: str | None = None
     #: The request of the last attempt, as sent: to show what got the answer.
     method: str = "POST"
     request_headers: Mapping[str, str] = field(default_factory=dict)
     request_body: bytes = b""
+
+    def fail(self, failure: Failure) -> None:
+        """No usable answer to the last attempt, and why."""
+        self.status = None
+        self.error, self.failure_kind = failure.message, failure.kind
 
     @property
     def delivered(self) -> bool:
@@ -103,6 +112,7 @@ class DeliveryResult:
             "attempts": self.attempts,
             "response_preview": self.response_preview.decode("utf-8", "replace"),
             "error": self.error,
+            "failure": self.failure_kind.value if self.failure_kind is not None else None,
             "location": self.location,
         }
 
@@ -240,7 +250,7 @@ class Deliverer:
 
         options = self.options
         url = options.url
-        result.error = result.location = None
+        result.error = result.location = result.failure_kind = None
         for _ in range(MAX_REDIRECTS + 1):
             headers = {
                 "Content-Type": "application/json",
@@ -262,7 +272,7 @@ class Deliverer:
             except requests.RequestException as error:
                 result.status = None
                 result.url = url
-                result.error = describe_failure(error, options.timeout, url)
+                result.fail(describe_failure(error, options.timeout, url))
                 return None
             result.url = url
             # What requests actually sent, with the headers it adds (User-Agent, Content-Length).
@@ -278,7 +288,7 @@ class Deliverer:
                     continue
                 result.location = target
             return retry_after_seconds(response.headers.get("Retry-After"))
-        result.error = f"more than {MAX_REDIRECTS} redirects"
+        result.fail(Failure(FailureKind.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects"))
         return None
 
 
@@ -291,8 +301,8 @@ def _preview(response: Any) -> bytes:
     return chunk
 
 
-def describe_failure(error: BaseException, timeout: float, url: str | None = None) -> str:
-    """One line naming why ``requests`` got nothing back from ``url``, in the words every client uses."""
+def describe_failure(error: BaseException, timeout: float, url: str | None = None) -> Failure:
+    """Why ``requests`` got nothing back from ``url``: a kind, and a line in the words every client uses."""
     import requests
 
     if isinstance(error, requests.exceptions.ConnectTimeout):
@@ -300,10 +310,12 @@ def describe_failure(error: BaseException, timeout: float, url: str | None = Non
     if isinstance(error, requests.exceptions.ReadTimeout):
         return failures.no_response(timeout)
     if isinstance(error, requests.exceptions.TooManyRedirects):
-        return "too many redirects"
+        return Failure(FailureKind.TOO_MANY_REDIRECTS, "too many redirects")
     described = failures.describe_cause(error, timeout, url)
     if described is not None:
         return described
     if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return failures.one_line(f"invalid URL: {error}")
-    return failures.one_line(f"{type(error).__name__}: {failures.innermost(error)}")
+        return Failure(FailureKind.INVALID_URL, failures.one_line(f"invalid URL: {error}"))
+    return Failure(
+        FailureKind.OTHER, failures.one_line(f"{type(error).__name__}: {failures.innermost(error)}")
+    )
