@@ -1,6 +1,6 @@
 """Why a delivery got no usable answer: a ``Failure``, a kind and one line, the same for every client.
 
-``delivery.Deliverer`` (requests), ``client_pool.ClientPool`` and
+``requests_client.RequestsClient``, ``client_pool.ClientPool`` and
 ``forward_client.ForwardClient`` (sockets) fail in different exception types;
 all describe them here, so ``send`` and ``replay`` name a refused connection,
 a reset or an answer that is not HTTP the same way. Callers decide by the
