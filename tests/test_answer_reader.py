@@ -55,6 +55,23 @@ def through_forward(port: int) -> tuple[int | None, bytes, str | None]:
     return answer.status, answer.body, None
 
 
+def kind_through_pool(port: int) -> failures.FailureKind | None:
+    pool = ClientPool(f"http://127.0.0.1:{port}/x", timeout=TIMEOUT)
+    (outcome,) = pool.run([Post(BODY, lambda body: sign(INVENTORY_V1, SECRET, body))])
+    return outcome.failure_kind
+
+
+def kind_through_forward(port: int) -> failures.FailureKind | None:
+    client = ForwardClient(f"http://127.0.0.1:{port}", timeout=TIMEOUT)
+    try:
+        client.send("POST", "/x", [("Host", f"127.0.0.1:{port}")], BODY)
+    except ForwardError as error:
+        return error.failure.kind
+    finally:
+        client.close()
+    return None
+
+
 ANSWERS = {
     "length": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", (200, b"ok", None)),
     "chunked": (
@@ -126,3 +143,21 @@ def test_a_reset_after_an_interim_answer_is_not_taken_for_the_keep_alive_race():
         first, second = pool.run([Post(BODY, signer), Post(BODY, signer)])
     assert (first.status, second.status) == (200, None)
     assert second.error == failures.RESET  # not RESET_AFTER_PREVIOUS_ANSWER: this request was answered
+
+
+KINDS = {
+    "short-body": (ANSWERS["short-body"][0], failures.FailureKind.CLOSED_MID_ANSWER),
+    "nothing": (ANSWERS["nothing"][0], failures.FailureKind.CLOSED_WITHOUT_ANSWER),
+    "not-http": (ANSWERS["not-http"][0], failures.FailureKind.NOT_HTTP),
+    "close-on-interim": (ANSWERS["close-on-interim"][0], failures.FailureKind.MALFORMED_ANSWER),
+    "switching-protocols": (ANSWERS["switching-protocols"][0], failures.FailureKind.MALFORMED_ANSWER),
+    "endless-head": (b"HTTP/1.1 200 OK\r\nX-Long: " + b"x" * (70 * 1024), failures.FailureKind.TOO_LARGE),
+    "answered": (ANSWERS["until-close"][0], None),
+}
+
+
+@pytest.mark.parametrize("client", [kind_through_pool, kind_through_forward], ids=["pool", "forward"])
+@pytest.mark.parametrize(("answer", "kind"), KINDS.values(), ids=KINDS.keys())
+def test_both_clients_give_a_failure_the_same_kind(client, answer, kind):
+    with tcp_server(answering_once(answer)) as port:
+        assert client(port) is kind

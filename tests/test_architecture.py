@@ -166,6 +166,42 @@ def test_the_core_knows_nothing_of_click_or_rich():
                 assert not any(name.split(".")[0] == package for name in named), f"{module} imports {package}"
 
 
+#: The HTTP clients and parsers: transport/ is the one place that speaks HTTP with them.
+HTTP_LIBRARIES = ("requests", "urllib3", "httptools", "http.client")
+
+
+def http_libraries_imported(source: str) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            named = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            module = node.module or ""
+            named = [module, *(f"{module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        found |= {
+            lib for lib in HTTP_LIBRARIES for name in named if name == lib or name.startswith(lib + ".")
+        }
+    return found
+
+
+def test_only_transport_imports_an_http_client_or_parser():
+    outside = {
+        module: sorted(found)
+        for module, path in MODULES.items()
+        if not module.startswith("inventory_cli.transport")
+        and (found := http_libraries_imported(path.read_text(encoding="utf-8")))
+    }
+    assert outside == {}
+    # The walk sees what main had inside Deliverer's methods, and `from http import client`.
+    assert http_libraries_imported("def f():\n    import requests\n    import urllib3\n") == {
+        "requests",
+        "urllib3",
+    }
+    assert http_libraries_imported("from http import client\nfrom http import server\n") == {"http.client"}
+
+
 def test_the_graph_sees_imports_at_every_depth():
     # The walk must see function-level and TYPE_CHECKING imports, or the rules above prove little.
     settings = GRAPH["inventory_cli.config.settings"]  # config.load only inside a function

@@ -398,6 +398,7 @@ def test_json_shows_each_request_and_answer(check):
         "reason": "Unauthorized",
         "body_preview": "signature_mismatch",
         "error": None,
+        "failure": None,
     }
     assert (
         len(cases_by_name(report)["accepts stock.increase"]["deliveries"][0]["request"]["body_preview"])

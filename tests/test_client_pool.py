@@ -15,6 +15,7 @@ from servers import Reply, read_message, serve, tcp_server
 from inventory_cli.signing.schemes import INVENTORY_V1
 from inventory_cli.signing.signatures import Secret, check_signature, sign
 from inventory_cli.transport.client_pool import ClientPool, Post
+from inventory_cli.transport.failures import FailureKind
 from inventory_cli.transport.retry import RetryPolicy
 
 SECRET = Secret(TEST_SECRET)
@@ -75,12 +76,14 @@ def test_connection_refused_is_a_result_not_an_exception():
         port = sock.getsockname()[1]
     results = list(ClientPool(f"http://127.0.0.1:{port}/x", connections=2).run(posts(3)))
     assert [r.error for r in results] == ["connection refused (is the server running?)"] * 3
+    assert [r.failure_kind for r in results] == [FailureKind.REFUSED] * 3
     assert not any(r.status for r in results)
 
 
 def test_unresolvable_host_is_a_result():
     (result,) = ClientPool("http://host.invalid/x").run(posts(1))
     assert result.error.startswith("cannot resolve the host name")
+    assert result.failure_kind is FailureKind.DNS
 
 
 def silent_server() -> tuple[socket.socket, list[socket.socket]]:

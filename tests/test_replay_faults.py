@@ -287,23 +287,25 @@ def test_an_http_1_0_answer_ends_the_connection(replay, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("first_answer", "first_status", "first_error"),
+    ("first_answer", "first_status", "first_error", "first_failure"),
     [
         (
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 2\r\n\r\nhello",
             None,
             "malformed HTTP answer: ",
+            "malformed_answer",
         ),
         (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
             200,
+            None,
             None,
         ),
     ],
     ids=["two-content-lengths", "gzip-then-chunked"],
 )
 def test_an_odd_first_answer_is_charged_to_its_own_delivery(
-    replay, tmp_path, first_answer, first_status, first_error
+    replay, tmp_path, first_answer, first_status, first_error, first_failure
 ):
     """Two different Content-Lengths are an error of that delivery; `gzip, chunked` is chunked."""
 
@@ -315,7 +317,7 @@ def test_an_odd_first_answer_is_charged_to_its_own_delivery(
     with raw_server(odd_first_answer) as server:
         result = replay(recording(tmp_path / "r.jsonl", sent), server.url, code=3 if first_error else 0)
     first, *rest = result.json["items"]
-    assert first["status"] == first_status
+    assert (first["status"], first["failure"]) == (first_status, first_failure)
     if first_error:
         assert first["error"].startswith(first_error)
     else:
@@ -371,20 +373,21 @@ def switching_protocols(peer: Peer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("first", "error"),
+    ("first", "error", "failure"),
     [
-        (endless_header, "malformed HTTP answer: its head passed 64 KiB without ending"),
-        (endless_chunked_body, "no complete answer within 1.5 s (3 × --timeout 0.5)"),
-        (endless_processing, "no complete answer within 1.5 s (3 × --timeout 0.5)"),
+        (endless_header, "malformed HTTP answer: its head passed 64 KiB without ending", "too_large"),
+        (endless_chunked_body, "no complete answer within 1.5 s (3 × --timeout 0.5)", "timeout"),
+        (endless_processing, "no complete answer within 1.5 s (3 × --timeout 0.5)", "timeout"),
         (
             switching_protocols,
             "malformed HTTP answer: 101 Switching Protocols, and a delivery needs a final answer",
+            "malformed_answer",
         ),
     ],
     ids=["endless-header", "endless-chunked-body", "endless-102", "101-switching-protocols"],
 )
 def test_an_answer_that_never_ends_or_switches_protocols_fails_its_delivery_and_the_run_goes_on(
-    replay, tmp_path, first, error
+    replay, tmp_path, first, error, failure
 ):
     sent = bodies(3)
     started = time.monotonic()
@@ -392,8 +395,8 @@ def test_an_answer_that_never_ends_or_switches_protocols_fails_its_delivery_and_
         result = replay(recording(tmp_path / "r.jsonl", sent), server.url, "--timeout", "0.5", code=3)
     seconds = time.monotonic() - started
     first_item, *rest = result.json["items"]  # the JSON is whole: it parsed
-    assert (first_item["status"], first_item["error"]) == (None, error)
-    assert [(item["status"], item["error"]) for item in rest] == [(200, None)] * 2
+    assert (first_item["status"], first_item["error"], first_item["failure"]) == (None, error, failure)
+    assert [(item["status"], item["error"], item["failure"]) for item in rest] == [(200, None, None)] * 2
     assert result.stderr.splitlines() == [f"invwh: error: could not deliver to {server.url}: {error}"]
     assert seconds < SOCKET_TIMEOUT  # it ended at its own deadline, not at the server's
 
@@ -437,6 +440,59 @@ def test_https_to_a_plain_http_server_suggests_http(replay, tmp_path):
         https = server.url.replace("http://", "https://")
         result = replay(recording(tmp_path / "r.jsonl", bodies(1)), https, code=3)
     (item,) = result.json["items"]
+    assert item["failure"] == "tls"
     assert item["error"].startswith("TLS error: ")
     suggestion = f"the server did not answer in TLS; if it serves plain HTTP, use {server.url}"
     assert item["error"].endswith(suggestion)
+
+
+# --- every failure of the pool has a kind, in the JSON beside its message -------------------
+
+
+def reset_after_reading(peer: Peer) -> None:
+    if peer.read_request() is not None:
+        peer.reset()
+
+
+def half_an_answer(peer: Peer) -> None:
+    if peer.read_request() is not None:
+        peer.sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
+
+
+def silence(peer: Peer) -> None:
+    if peer.read_request() is not None:
+        time.sleep(1.5)
+
+
+POOL_FAULT_KINDS = {
+    "reset": (reset_after_reading, "reset", "connection reset by the server"),
+    "closed": (lambda peer: peer.read_request(), "closed_without_answer", None),
+    "closed-mid-answer": (half_an_answer, "closed_mid_answer", None),
+    "not-http": (
+        lambda peer: peer.read_request() is not None and peer.sock.sendall(b"SSH-2.0-OpenSSH_9.6\r\n"),
+        "not_http",
+        "the answer is not HTTP: it starts 'SSH-2.0-OpenSSH_9.6'",
+    ),
+    "timeout": (silence, "timeout", "no response within 0.3 s (timeout)"),
+}
+
+
+@pytest.mark.parametrize(
+    ("converse", "kind", "error"), POOL_FAULT_KINDS.values(), ids=POOL_FAULT_KINDS.keys()
+)
+def test_each_fault_of_the_pool_has_its_kind_beside_its_message(replay, tmp_path, converse, kind, error):
+    with raw_server(converse) as server:
+        result = replay(recording(tmp_path / "r.jsonl", bodies(1)), server.url, "--timeout", "0.3", code=3)
+    (item,) = result.json["items"]
+    assert (item["status"], item["failure"]) == (None, kind)
+    assert error is None or item["error"] == error
+    assert result.stderr.splitlines() == [f"invwh: error: could not deliver to {server.url}: {item['error']}"]
+
+
+def test_a_refused_connection_has_its_kind_in_replay(replay, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: refused
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks"
+        result = replay(recording(tmp_path / "r.jsonl", bodies(1)), url, code=3)
+    (item,) = result.json["items"]
+    assert (item["failure"], item["error"]) == ("refused", "connection refused (is the server running?)")

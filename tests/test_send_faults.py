@@ -368,3 +368,62 @@ def test_https_to_a_plain_http_server(send):
     assert line.endswith(
         "the server did not answer in TLS; if it serves plain HTTP, use " + server.endpoint()
     )
+
+
+# --- every failure has a kind, in the JSON beside its message ------------------------------
+
+
+def many_headers(connection: socket.socket, _: Misbehaving) -> None:
+    """An HTTP answer that breaks http.client's limit of 100 header fields: malformed, not "not HTTP"."""
+    fields = b"".join(b"X-%d: y\r\n" % n for n in range(120))
+    connection.sendall(b"HTTP/1.1 200 OK\r\n" + fields + b"Content-Length: 0\r\n\r\n")
+
+
+def redirect_to_itself(connection: socket.socket, _: Misbehaving) -> None:
+    connection.sendall(
+        b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /webhooks\r\n"
+        b"Connection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+
+
+SEND_FAULT_KINDS = {
+    "reset": (lambda connection, _: reset(connection), [], "reset"),
+    "closed": (lambda connection, _: connection.close(), [], "closed_without_answer"),
+    "timeout": (lambda connection, _: time.sleep(2), ["--timeout", "0.3"], "timeout"),
+    "not-http": (lambda connection, _: connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n"), [], "not_http"),
+    "malformed": (many_headers, [], "malformed_answer"),
+    "redirect-loop": (redirect_to_itself, ["--follow-redirects"], "too_many_redirects"),
+}
+
+
+@pytest.mark.parametrize(("behave", "args", "kind"), SEND_FAULT_KINDS.values(), ids=SEND_FAULT_KINDS.keys())
+def test_each_fault_has_its_kind_beside_its_message(send, behave, args, kind):
+    """`"failure"` names the kind; `"error"` is the same line stderr shows, word for word."""
+    with misbehaving(behave) as server:
+        result = send("--url", server.url, "--format", "json", *args, code=3)
+    (item,) = result.json["items"]
+    assert (item["status"], item["failure"]) == (None, kind)
+    assert the_error_line(result.stderr, server.url).endswith(f": {item['error']}")
+
+
+def test_a_refused_connection_and_an_unresolvable_host_have_their_kinds(send):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks"  # bound, never listening: refused
+        refused = send("--url", closed, "--format", "json", code=3).json["items"][0]
+    unresolvable = send("--url", "http://host.invalid/webhooks", "--format", "json", code=3).json["items"][0]
+    assert (refused["failure"], refused["error"]) == (
+        "refused",
+        "connection refused (is the server running?)",
+    )
+    assert unresolvable["failure"] == "dns"
+    assert unresolvable["error"].startswith("cannot resolve the host name")
+
+
+def test_tls_failures_have_the_tls_kind(send, ca):
+    with tls_server(ca.issue_cert("127.0.0.1")) as url:
+        untrusted = send("--url", url, "--format", "json", code=3).json["items"][0]
+    with serve() as server:
+        plain = send("--url", server.endpoint().replace("http://", "https://"), "--format", "json", code=3)
+    assert untrusted["failure"] == plain.json["items"][0]["failure"] == "tls"
+    assert untrusted["error"].startswith("TLS certificate not trusted: ")

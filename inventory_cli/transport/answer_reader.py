@@ -87,7 +87,7 @@ class AnswerReader:
         """
         return self.head_done or self.head_read > 0
 
-    def feed(self, data: bytes) -> str | None:
+    def feed(self, data: bytes) -> failures.Failure | None:
         """Reads bytes of the answer; returns why there is no usable answer, or None (so far, so good)."""
         if not self.head_done:
             self.head_read += len(data)
@@ -96,7 +96,7 @@ class AnswerReader:
         except httptools.HttpParserUpgrade:
             # llhttp stops at a 101: what follows is another protocol, never this request's answer.
             self.keep = False
-            return failures.SWITCHED_PROTOCOLS
+            return failures.SWITCHED_PROTOCOLS_FAILURE
         except (httptools.HttpParserError, _Unsolicited) as error:
             self.keep = False
             if not self.complete:
@@ -112,13 +112,13 @@ class AnswerReader:
             return failures.head_too_long(MAX_HEAD_BYTES)
         return None
 
-    def closed(self) -> str | None:
+    def closed(self) -> failures.Failure | None:
         """The connection ended: None when that completes the answer, or why there is none."""
         self.keep = False
         if self.complete or self.until_close:
             self.complete = True
             return None
-        return failures.CLOSED_MID_ANSWER if self.began else failures.CLOSED_WITHOUT_ANSWER
+        return failures.CLOSED_MID_ANSWER_FAILURE if self.began else failures.CLOSED_WITHOUT_ANSWER_FAILURE
 
     # --- llhttp's callbacks ---------------------------------------------------
 

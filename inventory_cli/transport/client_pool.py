@@ -77,7 +77,7 @@ class Post:
 
 
 class Outcome:
-    """What became of one POST: an answer (``status``), or why there was none (``error``)."""
+    """What became of one POST: an answer (``status``), or why not (``error``, ``failure_kind``)."""
 
     __slots__ = (
         "_fixed",
@@ -85,6 +85,7 @@ class Outcome:
         "body",
         "elapsed",
         "error",
+        "failure_kind",
         "location",
         "preview",
         "reason",
@@ -96,7 +97,9 @@ class Outcome:
         self.status = flight.status
         self.reason = flight.reason
         self.preview = flight.preview
-        self.error = flight.error
+        failure = flight.failure
+        self.error = failure.message if failure is not None else None
+        self.failure_kind = failure.kind if failure is not None else None
         self.location = flight.location
         self.attempts = flight.attempts
         self.elapsed = elapsed  # seconds, all attempts together
@@ -117,7 +120,7 @@ class _Flight:
         "attempts",
         "deadline",
         "ends",
-        "error",
+        "failure",
         "index",
         "location",
         "post",
@@ -140,7 +143,7 @@ class _Flight:
         self.status: int | None = None
         self.reason = ""
         self.preview = b""
-        self.error: str | None = None
+        self.failure: failures.Failure | None = None
         self.location: str | None = None
         self.retry_after: float | None = None
 
@@ -197,7 +200,7 @@ class ClientPool:
         self.interval = 1.0 / rate if rate else 0.0  # between the starts of two new POSTs
         self.clock = clock
         self.address: tuple[int, tuple[str, int]] | None = None
-        self.unreachable: str | None = None
+        self.unreachable: failures.Failure | None = None
         try:
             family, _, _, _, address = socket.getaddrinfo(
                 parts.hostname, parts.port or 80, type=socket.SOCK_STREAM
@@ -325,7 +328,7 @@ class _Run:
                 return
         pool = self.pool
         flight.attempts += 1
-        flight.error = None
+        flight.failure = None
         flight.ends = now + pool.timeout * ATTEMPT_TIMEOUTS
         flight.deadline = now + pool.timeout
         body = flight.post.body
@@ -372,7 +375,7 @@ class _Run:
         pool = self.pool
         if pool.address is None:
             flight.attempts += 1
-            flight.error = pool.unreachable
+            flight.failure = pool.unreachable
             self.decide(flight)
             return None
         family, address = pool.address
@@ -383,7 +386,7 @@ class _Run:
         if code not in (0, errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
             sock.close()
             flight.attempts += 1
-            flight.error = failures.describe_os_error(OSError(code, os.strerror(code)))
+            flight.failure = failures.describe_os_error(OSError(code, os.strerror(code)))
             self.decide(flight)
             return None
         connection = _Connection(sock)
@@ -427,7 +430,7 @@ class _Run:
                 self.resend_on_fresh_connection(connection)
             elif error.errno in _CUT_OFF and self.nothing_answered_on_reuse(connection):
                 self.reuse = False  # part of it went out: it may have been read
-                self.fail(connection, failures.RESET_AFTER_PREVIOUS_ANSWER)
+                self.fail(connection, failures.RESET_AFTER_PREVIOUS_ANSWER_FAILURE)
             else:
                 self.fail(connection, failures.describe_os_error(error))
             return
@@ -447,7 +450,7 @@ class _Run:
                 self.settle(connection)
             elif error.errno == errno.ECONNRESET and self.nothing_answered_on_reuse(connection):
                 self.reuse = False  # this server closes after answering: each request gets its own
-                self.fail(connection, failures.RESET_AFTER_PREVIOUS_ANSWER)
+                self.fail(connection, failures.RESET_AFTER_PREVIOUS_ANSWER_FAILURE)
             else:
                 self.fail(connection, failures.describe_os_error(error))
             return
@@ -505,12 +508,12 @@ class _Run:
         self.release(connection, reusable=answer.keep and connection.out is None and self.reuse)
         self.decide(flight)
 
-    def fail(self, connection: _Connection, error: str | None) -> None:
+    def fail(self, connection: _Connection, failure: failures.Failure) -> None:
         """The POST on ``connection`` got no usable answer."""
         flight = connection.flight
         assert flight is not None
         flight.status = None
-        flight.error = error
+        flight.failure = failure
         flight.retry_after = None
         self.release(connection, reusable=False)
         self.decide(flight)
@@ -537,7 +540,8 @@ class _Run:
     def decide(self, flight: _Flight) -> None:
         """Retry ``flight`` later, as the policy says, or make its outcome ready."""
         pool = self.pool
-        wait = pool.retry.wait_before_retry(flight.attempts, flight.status, flight.error, flight.retry_after)
+        error = flight.failure.message if flight.failure is not None else None
+        wait = pool.retry.wait_before_retry(flight.attempts, flight.status, error, flight.retry_after)
         now = pool.clock()
         if wait is not None:
             heapq.heappush(self.later, (now + wait, flight.index, flight))

@@ -49,7 +49,11 @@ class ForwardAnswer(NamedTuple):
 
 
 class ForwardError(Exception):
-    """The app gave no usable answer; the message says why, in a few words."""
+    """The app gave no usable answer; the message says why, in a few words, ``failure`` its kind too."""
+
+    def __init__(self, failure: failures.Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 class ForwardClient:
@@ -133,8 +137,9 @@ class ForwardClient:
         except TimeoutError:
             raise ForwardError(failures.connect_timed_out(self.timeout)) from None
         except (OSError, UnicodeError) as error:
-            described = failures.describe_os_error(error) if isinstance(error, OSError) else str(error)
-            raise ForwardError(described) from None
+            if isinstance(error, OSError):
+                raise ForwardError(failures.describe_os_error(error)) from None
+            raise ForwardError(failures.Failure(failures.FailureKind.DNS, str(error))) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock, False
 
@@ -177,7 +182,8 @@ class ForwardClient:
             if failure is not None:
                 raise ForwardError(failure)
             if answer.body_cut:
-                raise ForwardError(f"the answer's body is over {self.max_answer} bytes")
+                too_large = f"the answer's body is over {self.max_answer} bytes"
+                raise ForwardError(failures.Failure(failures.FailureKind.TOO_LARGE, too_large))
             if answer.complete:
                 break
         assert answer.status is not None  # a complete answer has a head
@@ -187,7 +193,7 @@ class ForwardClient:
         )
 
 
-def _describe(error: OSError, doing: str) -> str:
+def _describe(error: OSError, doing: str) -> failures.Failure:
     if isinstance(error, TimeoutError):
-        return f"no progress {doing} the app in time"
+        return failures.Failure(failures.FailureKind.TIMEOUT, f"no progress {doing} the app in time")
     return failures.describe_os_error(error)

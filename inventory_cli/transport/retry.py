@@ -1,6 +1,6 @@
 """One retry policy for every client: which failures are worth another attempt, and how long to wait.
 
-``send``, ``check`` and ``replay`` over https:// (``delivery.Deliverer``) and
+``send``, ``check`` and ``replay`` over https:// (``delivery.Deliverer``, through ``requests_client``) and
 ``replay`` over http:// (``client_pool.ClientPool``) ask the same policy, so a
 delivery is retried the same way whichever client carries it.
 """

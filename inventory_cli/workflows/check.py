@@ -32,7 +32,6 @@ from ..events.payloads import Payload
 from ..events.validation import check_event, event_type_names
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, sign
-from ..transport.failures import NOT_HTTP_PREFIXES
 from . import report
 from .check_cases import (
     CASES,
@@ -140,6 +139,7 @@ def exchange(delivery: DeliveryResult) -> dict[str, Any]:
             "reason": delivery.reason or None,
             "body_preview": _preview(delivery.response_preview),
             "error": delivery.error,
+            "failure": delivery.failure_kind.value if delivery.failure_kind is not None else None,
         },
     }
 
@@ -193,8 +193,8 @@ def unreachable(result: DeliveryResult) -> bool:
 
 
 def _not_http(result: DeliveryResult) -> bool:
-    # How transport.failures describes a server that answered, but not in HTTP.
-    return result.error is not None and result.error.startswith(NOT_HTTP_PREFIXES)
+    # Decided by the failure's kind, never its wording: the messages may change.
+    return result.failure_kind is not None and result.failure_kind.answered
 
 
 def check_payloads(payloads: Sequence[Payload]) -> list[tuple[Payload, str, dict[str, Any]]]:

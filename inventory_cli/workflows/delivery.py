@@ -1,14 +1,14 @@
 """Deliver signed events over HTTP and say what the receiver did with them.
 
-One ``requests.Session`` serves a whole run so deliveries share connections.
+One client (``transport.requests_client``) serves a whole run so deliveries share connections.
 A delivery that cannot be made (refused, DNS, TLS, timeout) is not an
-exception: it is a ``DeliveryResult`` with an ``error``, so a run reports
+exception: it is a ``DeliveryResult`` with an ``error`` (the message) and a
+``failure_kind`` (``transport.failures.FailureKind``, what callers decide by), so a run reports
 every payload, then its callers decide the exit status.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +19,8 @@ from ..errors import InputError, MissingSecretError
 from ..signing import signatures
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, new_message_id
-from ..transport import failures
+from ..transport.failures import Failure, FailureKind
+from ..transport.requests_client import RequestsClient
 from ..transport.retry import RetryPolicy, retry_after_seconds
 from ..urls import url_problem
 from ..version import __version__
@@ -59,14 +60,21 @@ class DeliveryResult:
     elapsed: float = 0.0  # seconds, all attempts together
     attempts: int = 0
     response_preview: bytes = b""
-    #: Why nothing was delivered; None when an answer came back.
+    #: Why nothing was delivered, in words; None when an answer came back.
     error: str | None = None
+    #: The same, as a value to decide by (never the wording); None when an answer came back.
+    failure_kind: FailureKind | None = None
     #: Where a redirect pointed when it was not followed.
     location: str | None = None
     #: The request of the last attempt, as sent: to show what got the answer.
     method: str = "POST"
     request_headers: Mapping[str, str] = field(default_factory=dict)
     request_body: bytes = b""
+
+    def fail(self, failure: Failure) -> None:
+        """No usable answer to the last attempt, and why."""
+        self.status = None
+        self.error, self.failure_kind = failure.message, failure.kind
 
     @property
     def delivered(self) -> bool:
@@ -103,6 +111,7 @@ class DeliveryResult:
             "attempts": self.attempts,
             "response_preview": self.response_preview.decode("utf-8", "replace"),
             "error": self.error,
+            "failure": self.failure_kind.value if self.failure_kind is not None else None,
             "location": self.location,
         }
 
@@ -129,8 +138,8 @@ def check_url(url: str) -> str:
 class Deliverer:
     """Signs and POSTs bodies to one URL, reusing HTTP connections.
 
-    Safe to share between threads: each thread gets its own session, so
-    concurrent replays keep one connection per worker.
+    Safe to share between threads: the client (``transport.requests_client``)
+    gives each thread its own session, so concurrent replays keep one connection per worker.
     """
 
     def __init__(
@@ -146,35 +155,16 @@ class Deliverer:
         #: Told of each wait before a retry, as it begins (the CLI's status line says it).
         self.on_retry = on_retry
         self.retry = RetryPolicy(options.retries, options.backoff)
-        self._local = threading.local()
-        self._sessions: list[Any] = []
-        self._lock = threading.Lock()
+        self.client = RequestsClient(
+            user_agent=f"invwh/{__version__}",
+            tls_verify=options.tls_verify,
+            preview_bytes=RESPONSE_PREVIEW_BYTES,
+        )
         #: The compiled scheme and the keyed HMAC, made on the first signature, for every one after.
         self._body_signer: signatures.Signer | None = None
 
-    def _session(self) -> Any:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            import requests
-
-            session = requests.Session()
-            session.headers["User-Agent"] = f"invwh/{__version__}"
-            session.verify = self.options.tls_verify
-            if self.options.tls_verify is False:
-                # Asked for with --insecure: urllib3's warning would only repeat it, over two lines.
-                import urllib3
-
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
-        return session
-
     def close(self) -> None:
-        with self._lock:
-            for session in self._sessions:
-                session.close()
-            self._sessions.clear()
+        self.client.close()
 
     def __enter__(self) -> Deliverer:
         return self
@@ -236,11 +226,9 @@ class Deliverer:
 
     def _attempt(self, body: bytes, result: DeliveryResult, signer: Signer) -> float | None:
         """One delivery, following redirects if asked. Returns the Retry-After wait, if any."""
-        import requests
-
         options = self.options
         url = options.url
-        result.error = result.location = None
+        result.error = result.location = result.failure_kind = None
         for _ in range(MAX_REDIRECTS + 1):
             headers = {
                 "Content-Type": "application/json",
@@ -249,61 +237,21 @@ class Deliverer:
                 **signer(body),
             }
             result.method, result.request_headers, result.request_body = "POST", headers, body
-            try:
-                response = self._session().post(
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=options.timeout,
-                    allow_redirects=False,
-                    # Per request: requests lets REQUESTS_CA_BUNDLE override the session's setting.
-                    verify=options.tls_verify,
-                )
-            except requests.RequestException as error:
-                result.status = None
-                result.url = url
-                result.error = describe_failure(error, options.timeout, url)
-                return None
+            answer = self.client.post(url, body, headers, options.timeout)
             result.url = url
-            # What requests actually sent, with the headers it adds (User-Agent, Content-Length).
-            result.request_headers = dict(response.request.headers)
-            result.status = response.status_code
-            result.reason = response.reason or ""
-            result.response_preview = _preview(response)
-            location = response.headers.get("Location")
-            if response.is_redirect and location:
-                target = urljoin(url, location)
+            if isinstance(answer, Failure):
+                result.fail(answer)
+                return None
+            result.request_headers = answer.sent_headers
+            result.status = answer.status
+            result.reason = answer.reason
+            result.response_preview = answer.preview
+            if answer.location is not None:
+                target = urljoin(url, answer.location)
                 if options.follow_redirects:
                     url = target
                     continue
                 result.location = target
-            return retry_after_seconds(response.headers.get("Retry-After"))
-        result.error = f"more than {MAX_REDIRECTS} redirects"
+            return retry_after_seconds(answer.retry_after)
+        result.fail(Failure(FailureKind.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects"))
         return None
-
-
-def _preview(response: Any) -> bytes:
-    try:
-        chunk = next(response.iter_content(RESPONSE_PREVIEW_BYTES), b"")
-    except Exception:  # a broken body after the status line: the status still stands
-        chunk = b""
-    response.close()
-    return chunk
-
-
-def describe_failure(error: BaseException, timeout: float, url: str | None = None) -> str:
-    """One line naming why ``requests`` got nothing back from ``url``, in the words every client uses."""
-    import requests
-
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return failures.connect_timed_out(timeout)
-    if isinstance(error, requests.exceptions.ReadTimeout):
-        return failures.no_response(timeout)
-    if isinstance(error, requests.exceptions.TooManyRedirects):
-        return "too many redirects"
-    described = failures.describe_cause(error, timeout, url)
-    if described is not None:
-        return described
-    if isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return failures.one_line(f"invalid URL: {error}")
-    return failures.one_line(f"{type(error).__name__}: {failures.innermost(error)}")

@@ -158,6 +158,7 @@ def _result(
         attempts=outcome.attempts,
         response_preview=outcome.preview,
         error=outcome.error,
+        failure_kind=outcome.failure_kind,
         location=outcome.location,
         request_headers=outcome.request_headers,
         request_body=outcome.body,
