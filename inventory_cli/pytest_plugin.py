@@ -388,7 +388,7 @@ def _describe(delivery: ReceivedDelivery) -> str:
         return line
     hints = delivery.verdict.hints if delivery.verdict is not None else []
     return "".join(
-        [f"{line}: {_shown(delivery.message)}", *(f"\n    likely cause: {_shown(h)}" for h in hints)]
+        [f"{line}: {_shown(delivery.message)}", *(f"\n    likely cause: {_shown(h.text)}" for h in hints)]
     )
 
 
