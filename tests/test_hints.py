@@ -147,3 +147,22 @@ def test_the_facts_name_what_would_verify():
     assert dict(url.facts) == {"url": URL + "/", "checked": URL}
     (stamp,) = hints_of(Cause.MILLISECONDS_TIMESTAMP)
     assert dict(stamp.facts) == {"header": TS}
+
+
+def test_invwh_verify_says_the_flag_advice_and_its_json_carries_the_code(invwh, tmp_path):
+    body, headers, _ = DELIVERIES[Cause.OTHER_SCHEME_HEADER]
+    path = tmp_path / "body.json"
+    path.write_bytes(body)
+    args = [
+        "verify",
+        "--body",
+        path,
+        "--no-validate",
+        *(f"-H{name}: {value}" for name, value in headers.items()),
+    ]
+    env = {"INVWH_SECRET": SECRET, "COLUMNS": "300"}  # a wide terminal: each line whole
+    text = invwh(*args, code=1, env=env).stdout
+    assert "likely cause: there is a X-Hub-Signature-256 header: try --scheme github\n" in text
+    reported = invwh(*args, "--format", "json", code=1, env=env).json
+    assert reported["hints"] == ["there is a X-Hub-Signature-256 header: try --scheme github"]
+    assert reported["hint_codes"] == ["other_scheme_header"]

@@ -208,8 +208,11 @@ def explain_mismatch(
     for cause, variant in _body_variants(body):
         found = matches(message(body_=variant))
         if found is not None:
-            text = cause.text + (f"; {found}" if found else "")
-            return [Hint(cause.code, text, MappingProxyType({**cause.facts, "detail": found}))]
+            if not found:
+                return [cause]
+            return [
+                Hint(cause.code, f"{cause.text}; {found}", MappingProxyType({**cause.facts, "detail": found}))
+            ]
 
     if any(part == (True, "method") for part in scheme.message_parts):
         for other in ("GET", "PUT", "PATCH", "DELETE", method.lower()):
@@ -310,10 +313,16 @@ def _body_variants(body: bytes) -> Iterator[Candidate]:
     stripped = body.rstrip(b"\r\n")
     newline = Cause.TRAILING_NEWLINE
     if stripped != body:
-        yield hint(newline, made_over + "the body without its trailing newline", added=False), stripped
+        yield (
+            hint(newline, made_over + "the body without its trailing newline", signed_newline=None),
+            stripped,
+        )
     else:
-        yield hint(newline, made_over + "the body plus a trailing newline", added="LF"), body + b"\n"
-        yield hint(newline, made_over + "the body plus a trailing CRLF", added="CRLF"), body + b"\r\n"
+        yield hint(newline, made_over + "the body plus a trailing newline", signed_newline="LF"), body + b"\n"
+        yield (
+            hint(newline, made_over + "the body plus a trailing CRLF", signed_newline="CRLF"),
+            body + b"\r\n",
+        )
     # Before the JSON styles: an indented body with converted line endings
     # would otherwise pass for one re-serialized by an indenting writer.
     # git's autocrlf, Windows editors and some proxies convert one way or the other.

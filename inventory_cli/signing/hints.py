@@ -36,11 +36,12 @@ class Cause(StrEnum):
     DIGEST_SPELLING = "digest_spelling"
     #: The right bytes, another hash, encoding or key form. Facts: detail.
     SIGNED_DIFFERENTLY = "signed_differently"
-    #: The body gained or lost a trailing newline. Facts: detail.
+    #: The body gained or lost a trailing newline. Facts: signed_newline (None, LF, CRLF).
     TRAILING_NEWLINE = "trailing_newline"
-    #: The body's line endings were converted. Facts: signed_with, arrived_with, detail.
+    #: The body's line endings were converted. Facts: signed_with, arrived_with.
     LINE_ENDINGS = "line_endings"
-    #: The sender signed the JSON re-serialized, not the raw body. Facts: style, detail.
+    #: The sender signed the JSON re-serialized, not the raw body. Facts: style, ensure_ascii.
+    #: (A body cause found with another hash, encoding or key form adds ``detail``.)
     RESERIALIZED_BODY = "reserialized_body"
     #: Signed for another method. Facts: method, received.
     OTHER_METHOD = "other_method"
@@ -60,6 +61,8 @@ class Cause(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Hint:
+    """One likely cause of a bad signature: its code, a plain sentence, the facts."""
+
     code: Cause
     #: One sentence in plain words, naming no command-line flag.
     text: str
