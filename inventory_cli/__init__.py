@@ -2,7 +2,8 @@
 
 The Python API is ``__all__``, documented in the README's "Python API"
 section: ``sign_headers`` and ``verify`` (``api.py``, with ``ArgumentError``), ``check_event``,
-``new_event`` and ``event_body``, the schemes, the types they return, the errors
+``new_event`` and ``event_body``, the schemes, the types they return (a verdict's
+``Hint`` and its ``Cause`` too), the errors
 they raise, and ``__version__`` (written in ``version.py``). The pytest plugin is
 ``inventory_cli.pytest_plugin``. Nothing else is importable from here: the core's
 other names are imported from the modules that define them.
@@ -30,6 +31,8 @@ _PUBLIC = {
     "EventCheck": "events.validation",
     "Problem": "events.validation",
     "Verdict": "workflows.verdict",
+    "Hint": "signing.hints",
+    "Cause": "signing.hints",
     "SignatureCheck": "signing.signatures",
     "Secret": "signing.signatures",
     "Scheme": "signing.schemes",
@@ -48,6 +51,7 @@ if TYPE_CHECKING:  # the type checker sees the names; a run imports each on firs
     from .errors import InputError, InvwhError, UnknownSchemeError  # noqa: F401
     from .events.factory import event_body  # noqa: F401
     from .events.validation import EventCheck, Problem, check_event  # noqa: F401
+    from .signing.hints import Cause, Hint  # noqa: F401
     from .signing.schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme  # noqa: F401
     from .signing.signatures import Secret, SignatureCheck  # noqa: F401
     from .version import __version__  # noqa: F401

@@ -14,7 +14,7 @@ from numbers import Real
 from typing import Any
 
 from .errors import InputError
-from .events.factory import make_event
+from .events.factory import make_event, set_field
 from .events.validation import event_type_names, get_event_type
 from .signing.schemes import DEFAULT_SCHEME, Scheme, get_scheme
 from .signing.signatures import Secret, Verifier, missing_signed_headers, refuse_unusable, sign
@@ -156,16 +156,7 @@ def new_event(event_type: str, **overrides: Any) -> dict[str, Any]:
         raise InputError(f"unknown event type {event_type!r}; the event types: {known}") from None
     event = make_event(event_type)
     for key, value in overrides.items():
-        *parents, leaf = key.split(".")
-        if not leaf or not all(parents):
-            raise InputError(f"cannot set {key!r}: a field name, or names joined by dots")
-        target = event
-        for depth, part in enumerate(parents):
-            child = target.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise InputError(f"cannot set {key!r}: {'.'.join(parents[: depth + 1])} is not an object")
-            target = child
-        target[leaf] = value
+        set_field(event, key, value)  # BadFieldPath, an InputError, says which key and why
     return event
 
 

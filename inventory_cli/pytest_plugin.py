@@ -379,7 +379,8 @@ class WebhookReceiver:
 
 def _describe(delivery: ReceivedDelivery) -> str:
     """One line per delivery and, for a refused one, its message and likely causes under it,
-    as ``invwh listen`` and ``invwh verify`` print them."""
+    as ``invwh listen`` and ``invwh verify`` print them, less their flag advice (a test has no
+    flags to pass: each cause in its plain sentence, ``Hint.text``)."""
     event_type = delivery.event_type or "-"
     line = (
         f"{delivery.status} {_shown(delivery.method)} {_shown(delivery.path)} {event_type} {delivery.reason}"
@@ -388,7 +389,7 @@ def _describe(delivery: ReceivedDelivery) -> str:
         return line
     hints = delivery.verdict.hints if delivery.verdict is not None else []
     return "".join(
-        [f"{line}: {_shown(delivery.message)}", *(f"\n    likely cause: {_shown(h)}" for h in hints)]
+        [f"{line}: {_shown(delivery.message)}", *(f"\n    likely cause: {_shown(h.text)}" for h in hints)]
     )
 
 

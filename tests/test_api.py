@@ -93,7 +93,9 @@ def test_verify_names_the_likely_cause_as_invwh_verify_does(invwh, tmp_path):
     received = MINIMAL + b"\n"  # an editor added a newline after signing
     verdict = verify(received, headers, secret=TEST_SECRET, now=STAMP + 5)
     assert (verdict.valid, verdict.reason) == (False, "signature_mismatch")
-    assert verdict.hints == ["the signature was made over the body without its trailing newline"]
+    assert [str(hint) for hint in verdict.hints] == [
+        "the signature was made over the body without its trailing newline"
+    ]
     path = tmp_path / "body.json"
     path.write_bytes(received)
     header_args = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
@@ -101,7 +103,7 @@ def test_verify_names_the_likely_cause_as_invwh_verify_does(invwh, tmp_path):
                      code=1, env={"INVWH_SECRET": TEST_SECRET}).json  # fmt: skip
     assert (reported["reason"], reported["hints"], reported["message"]) == (
         verdict.reason,
-        verdict.hints,
+        [hint.text for hint in verdict.hints],
         verdict.message,
     )
 

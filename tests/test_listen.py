@@ -469,6 +469,7 @@ def test_the_command_serves_until_sigterm(tmp_path, output_format):
             "event_type": "stock.increase",
             "message": "signature valid",
             "hints": [],
+            "hint_codes": [],
             "body_bytes": len(EVENT),
         }
         assert "warning: 0.0.0.0 is not a loopback address" in stderr

@@ -17,6 +17,7 @@ from conftest import SAMPLES, TEST_SECRET
 from servers import Reply, serve
 from test_listen import listen_subprocess
 
+from inventory_cli.cli.output.hints import hint_words
 from inventory_cli.errors import InputError
 from inventory_cli.signing.schemes import GITHUB, SHOPIFY, SQUARE, Scheme
 from inventory_cli.signing.signatures import Secret, check_signature, sign
@@ -70,8 +71,8 @@ def test_a_signature_for_another_url_names_that_url(signed_for, checked_at, host
         headers["Host"] = host
     check = judge(SQUARE, [SECRET], BODY, headers, url=checked_at, validate=False)
     assert check.reason == "signature_mismatch"
-    assert cause in check.hints[0]
-    assert "--notification-url" in check.hints[0]
+    assert cause in check.hints[0].text
+    assert hint_words(check.hints[0]).endswith(" (--notification-url)")  # the CLI's advice
 
 
 def test_a_signature_without_the_url_is_named():
@@ -79,7 +80,7 @@ def test_a_signature_without_the_url_is_named():
     headers = {SIGNATURE: sign(SHOPIFY, SECRET, BODY)["X-Shopify-Hmac-Sha256"]}
     check = judge(SQUARE, [SECRET], BODY, headers, url=TUNNEL, validate=False)
     assert check.reason == "signature_mismatch"
-    assert check.hints == [
+    assert [hint.text for hint in check.hints] == [
         f"the signature was made without the notification URL in the signed message ({TUNNEL})"
     ]
 
@@ -87,7 +88,7 @@ def test_a_signature_without_the_url_is_named():
 def test_a_mismatch_with_no_better_cause_says_which_url_was_checked():
     headers = sign(SQUARE, Secret("another-secret"), BODY, url=TUNNEL)
     check = judge(SQUARE, [SECRET], BODY, headers, url=TUNNEL, validate=False)
-    assert check.hints[0].endswith(
+    assert check.hints[0].text.endswith(
         f"square signs <notification URL><raw body> with HMAC-SHA256 (the notification URL checked: {TUNNEL})"
     )
 
@@ -103,7 +104,7 @@ def test_the_receiver_checks_against_its_own_url_by_default():
         by_name = receiver.url.replace("127.0.0.1", "localhost")
         assert post(by_name, signed_for=by_name).status_code == 401
     assert [d.status for d in seen] == [200, 401]
-    assert f"made for the notification URL {by_name}" in seen[1].verdict.hints[0]
+    assert f"made for the notification URL {by_name}" in seen[1].verdict.hints[0].text
 
 
 def test_the_receiver_takes_the_url_it_is_told():

@@ -25,6 +25,7 @@ from test_listen import post
 from test_replay import DECREASE, INCREASE, recorded_line
 
 from inventory_cli.cli.output import progress
+from inventory_cli.cli.output.hints import hint_words
 from inventory_cli.signing.schemes import get_scheme
 from inventory_cli.signing.signatures import Secret
 from inventory_cli.workflows.audit import AuditTally
@@ -329,7 +330,7 @@ def test_a_listen_line_wraps_at_word_boundaries_under_its_method():
         assert max(len(line) for line in lines) <= columns, lines
         assert all(line.startswith(listen_text.CAUSE_INDENT) for line in lines[1:]), lines
         said = " ".join(line.strip() for line in lines)
-        assert delivery.message in said and verdict.hints[0] in said  # every word whole, none cut
+        assert delivery.message in said and hint_words(verdict.hints[0]) in said  # every word whole, none cut
 
 
 def test_the_status_words():

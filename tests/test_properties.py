@@ -227,7 +227,7 @@ def test_checking_never_raises_on_any_header(scheme_name, body, headers, signatu
     )
     check = verdict.signature
     assert check.reason != "ok" or check.ok
-    assert isinstance(check.message, str) and all(isinstance(h, str) for h in verdict.hints)
+    assert isinstance(check.message, str) and all(isinstance(h.text, str) for h in verdict.hints)
 
 
 # --- the commands never raise -------------------------------------------------

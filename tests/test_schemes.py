@@ -18,6 +18,7 @@ from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES, generate_secret
 from hygiene import register_secret
 from servers import Reply, serve
 
+from inventory_cli.cli.output.hints import hints_words
 from inventory_cli.config.load import load_config
 from inventory_cli.errors import InputError, UnknownSchemeError
 from inventory_cli.signing.schemes import (
@@ -362,7 +363,7 @@ def test_a_whsec_secret_that_is_not_base64_is_refused_without_showing_it(text):
         validate=False,
     )
     assert check.reason == "signature_mismatch"
-    assert "secret #1 is not in the form the standard-webhooks scheme needs" in check.hints[0]
+    assert "secret #1 is not in the form the standard-webhooks scheme needs" in check.hints[0].text
 
 
 def test_a_whsec_secret_that_is_not_base64_is_a_usage_error(invwh):
@@ -485,7 +486,7 @@ def test_a_delivery_signed_under_another_preset_names_it(other):
     headers = sign(other, in_form(other, TEST_SECRET), BODY, timestamp=NOW, url=URL)
     check = judge(INVENTORY_V1, [SECRET], BODY, headers, now=NOW, validate=False)
     assert check.reason == "missing_signature"
-    assert f"try --scheme {other.name}" in " ".join(check.hints)
+    assert f"try --scheme {other.name}" in " ".join(hints_words(check.hints))
 
 
 def test_a_github_signature_in_the_header_of_another_scheme_is_named():
@@ -494,7 +495,7 @@ def test_a_github_signature_in_the_header_of_another_scheme_is_named():
         BUILTIN_SCHEMES["hmac-sha256-hex"], [SECRET], BODY, {"X-Webhook-Signature": value}, validate=False
     )
     assert check.reason == "malformed_signature"
-    assert check.hints == ["the signature follows the github scheme: try --scheme github"]
+    assert hints_words(check.hints) == ["the signature follows the github scheme: try --scheme github"]
 
 
 def test_a_standard_webhooks_signature_made_with_the_secret_text_as_key_is_explained():
@@ -504,8 +505,8 @@ def test_a_standard_webhooks_signature_made_with_the_secret_text_as_key_is_expla
     headers = sign(as_text, Secret(SW_SECRET), BODY, timestamp=NOW)
     check = judge(STANDARD_WEBHOOKS, [Secret(SW_SECRET)], BODY, headers, now=NOW, validate=False)
     assert check.reason == "signature_mismatch"
-    assert "the secret's UTF-8 bytes as the key" in check.hints[0]
-    assert "standard-webhooks uses the bytes of whsec_<base64>" in check.hints[0]
+    assert "the secret's UTF-8 bytes as the key" in check.hints[0].text
+    assert "standard-webhooks uses the bytes of whsec_<base64>" in check.hints[0].text
 
 
 def test_a_stripe_signature_over_a_reserialized_body_is_explained():
@@ -514,7 +515,7 @@ def test_a_stripe_signature_over_a_reserialized_body_is_explained():
     headers = sign(STRIPE, SECRET, compact, timestamp=NOW)
     check = judge(STRIPE, [SECRET], pretty, headers, now=NOW, validate=False)
     assert check.reason == "signature_mismatch"
-    assert "re-serialized JSON (compact JSON)" in check.hints[0]
+    assert "re-serialized JSON (compact JSON)" in check.hints[0].text
 
 
 # --- schemes are validated as data ------------------------------------------------------

@@ -23,6 +23,7 @@ from servers import serve
 from test_listen import listen_subprocess
 from test_schemes import SW_SECRET
 
+from inventory_cli.cli.output.hints import hints_words
 from inventory_cli.config.load import load_config
 from inventory_cli.errors import ConfigError, SchemeDefinitionError
 from inventory_cli.signing.schemes import STANDARD_WEBHOOKS, Scheme
@@ -96,7 +97,9 @@ def test_other_schemes_have_no_aliases_and_the_diagnosis_points_at_standard_webh
         svix_headers(body),
         validate=False,
     )
-    assert inventory.hints == ["there is a svix-signature header: try --scheme standard-webhooks"]
+    assert hints_words(inventory.hints) == [
+        "there is a svix-signature header: try --scheme standard-webhooks"
+    ]
 
 
 # --- the commands --------------------------------------------------------------------

@@ -95,34 +95,55 @@ def event_body(event: dict[str, Any]) -> bytes:
     return json.dumps(event, indent=2, ensure_ascii=False).encode("utf-8")
 
 
+class BadFieldPath(InputError):
+    """A key that names no field that can be set: not names joined by dots, or a name
+    (``parent``) on the way that holds no object. ``assignment``: the ``key=value`` it came in."""
+
+    def __init__(self, key: str, parent: str | None = None, assignment: str | None = None) -> None:
+        self.key, self.parent = key, parent
+        self.assignment = assignment if assignment is not None else key
+        why = f"{parent} is not an object" if parent is not None else "a field name, or names joined by dots"
+        super().__init__(f"cannot set {key!r}: {why}")
+
+
+def set_field(event: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``value`` at ``key`` in ``event``; a dotted key reaches into nested objects,
+    making the missing ones. The one dotted-key rule of ``trigger --set`` and ``new_event``."""
+    *parents, leaf = key.split(".")
+    if not leaf or not all(parents):
+        raise BadFieldPath(key)
+    target = event
+    for depth, part in enumerate(parents):
+        child = target.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise BadFieldPath(key, ".".join(parents[: depth + 1]))
+        target = child
+    target[leaf] = value
+
+
 def apply_overrides(event: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
-    """Set ``key=value`` pairs on ``event``; dotted keys reach into nested objects.
+    """Set ``key=value`` pairs on ``event`` (``set_field``); ``BadFieldPath`` for a bad one.
 
     A value is parsed as JSON when it parses (``5``, ``true``, ``{"a": 1}``),
-    else taken as a string, so ``--set sku=ABC`` needs no quoting.
+    else taken as a string, so ``sku=ABC`` needs no quoting.
     """
     for assignment in assignments:
         key, equals, raw = assignment.partition("=")
-        if not equals or not key or any(not part for part in key.split(".")):
-            raise InputError(f"--set takes key=value (dotted keys for nesting), got {assignment!r}")
+        if not equals:
+            raise BadFieldPath(key, assignment=assignment)
         try:
             value: Any = json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
         except ValueError:  # NaN, Infinity and 1e999 too: json.dumps would write them as no JSON
             value = raw
-        *parents, leaf = key.split(".")
-        target = event
-        for depth, part in enumerate(parents):
-            child = target.setdefault(part, {})
-            if not isinstance(child, dict):
-                where = ".".join(parents[: depth + 1])
-                raise InputError(f"--set {key}: {where} is not an object")
-            target = child
-        target[leaf] = value
+        try:
+            set_field(event, key, value)
+        except BadFieldPath as error:
+            raise BadFieldPath(key, error.parent, assignment) from None
     return event
 
 
 def field_paths(event: dict[str, Any]) -> list[str]:
-    """Every field of ``event`` as ``--set`` names it: ``sku``, ``location``, ``location.bin``."""
+    """Every field of ``event`` as ``set_field`` names it: ``sku``, ``location``, ``location.bin``."""
     paths = []
     for key, value in event.items():
         paths.append(key)

@@ -10,15 +10,20 @@ CRLF), the JSON re-serialized, another method, another notification URL
 (the request's Host, a trailing slash, http for https), another hash or
 encoding, another scheme, a secret with stray whitespace or read in another
 form (its text where the scheme decodes it, or the reverse).
+
+Each cause is a ``hints.Hint``: a code, its facts and a sentence that names
+no command-line flag (the CLI adds its advice at the edge).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from .hints import Cause, Hint, hint
 from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, CompiledScheme, Scheme
 from .signatures import (
     Secret,
@@ -32,7 +37,7 @@ from .signatures import (
     received_timestamp,
 )
 
-Candidate = tuple[str, bytes]  # (the likely cause, the variant)
+Candidate = tuple[Hint, bytes]  # (the likely cause, the variant)
 
 #: A timestamp above this is not unix seconds of this era: likely milliseconds.
 _MILLISECONDS_FROM = 10**11
@@ -47,7 +52,7 @@ def explain(
     *,
     method: str = "POST",
     url: str | None = None,
-) -> list[str]:
+) -> list[Hint]:
     """The likely causes of the failure ``check`` reports, most likely first; empty when none is found.
 
     The arguments are those ``check_signature`` was given.
@@ -62,25 +67,37 @@ def explain(
         )
     if check.reason == "signature_mismatch" and check.digest is not None:
         needs = f"the {scheme.name} scheme needs: {scheme.describe_secret()}"
-        unusable = [f"secret #{index + 1} is not in the form {needs}" for index in check.unusable_secrets]
+        unusable = [
+            hint(
+                Cause.UNUSABLE_SECRET,
+                f"secret #{index + 1} is not in the form {needs}",
+                secret_number=index + 1,
+                scheme=scheme.name,
+            )
+            for index in check.unusable_secrets
+        ]
         return unusable + explain_mismatch(scheme, secrets, body, received, method, check.digest, url=url)
     if check.reason == "future_timestamp" and (check.timestamp or 0) > _MILLISECONDS_FROM:
-        return [f"{scheme.timestamp_header} looks like milliseconds; it must be unix seconds"]
+        header = scheme.timestamp_header
+        text = f"{header} looks like milliseconds; it must be unix seconds"
+        return [hint(Cause.MILLISECONDS_TIMESTAMP, text, header=header)]
     return []
 
 
-def explain_missing_signature(scheme: Scheme, headers: Mapping[str, str]) -> list[str]:
-    hints = []
+def explain_missing_signature(scheme: Scheme, headers: Mapping[str, str]) -> list[Hint]:
+    hints: list[Hint] = []
     for other in BUILTIN_SCHEMES.values():
         if other.signature_header.lower() == scheme.signature_header.lower():
             continue
         names = [other.signature_header, *(a for a, h in other.header_aliases if h == other.signature_header)]
         present = next((name for name in names if name.lower() in headers), None)
         if present is not None:
-            hints.append(f"there is a {present} header: try --scheme {other.name}")
-    signature_like = [name for name in headers if "signature" in name and name not in hints]
+            text = f"there is a {present} header, which the {other.name} scheme reads"
+            hints.append(hint(Cause.OTHER_SCHEME_HEADER, text, header=present, scheme=other.name))
+    signature_like = sorted(name for name in headers if "signature" in name)
     if signature_like and not hints:
-        hints.append(f"headers that look like signatures: {', '.join(sorted(signature_like))}")
+        text = f"headers that look like signatures: {', '.join(signature_like)}"
+        hints.append(hint(Cause.SIGNATURE_LIKE_HEADERS, text, headers=tuple(signature_like)))
     return hints
 
 
@@ -93,10 +110,10 @@ def explain_malformed_signature(
     headers: Mapping[str, str],
     method: str,
     url: str | None = None,
-) -> list[str]:
+) -> list[Hint]:
     other = _other_scheme_matching(scheme, provided, secrets, body, headers, method, url)
     if other:
-        return [f"the signature follows the {other} scheme: try --scheme {other}"]
+        return [hint(Cause.OTHER_SCHEME, f"the signature follows the {other} scheme", scheme=other)]
     value = entries[0] if entries else provided
     before, after = scheme.value_template.split("{digest}")
     text = value
@@ -110,9 +127,10 @@ def explain_malformed_signature(
     if text and decode_digest(scheme.encoding, text) is None:
         for encoding in ENCODINGS:
             if encoding != scheme.encoding and decode_digest(encoding, text) is not None:
-                return [f"the digest looks {encoding}-encoded; {scheme.name} expects {scheme.encoding}"]
+                text = f"the digest looks {encoding}-encoded; {scheme.name} expects {scheme.encoding}"
+                return [hint(Cause.DIGEST_ENCODING, text, encoding=encoding, expected=scheme.encoding)]
     if before and not value.startswith(before):
-        return [f"the value should start with {before!r}"]
+        return [hint(Cause.VALUE_PREFIX, f"the value should start with {before!r}", prefix=before)]
     return []
 
 
@@ -145,7 +163,7 @@ def explain_mismatch(
     provided_digest: str,
     *,
     url: str | None = None,
-) -> list[str]:
+) -> list[Hint]:
     provided = {
         encoding: raw
         for encoding in ENCODINGS
@@ -178,35 +196,46 @@ def explain_mismatch(
 
     exact = matches(message())
     if exact == "":
-        return [
+        text = (
             "the digest is right but spelled differently (upper-case hex?); "
             "receivers compare the header text exactly"
-        ]
+        )
+        return [hint(Cause.DIGEST_SPELLING, text)]
     if exact:
-        return [f"the signature is over the right bytes, but {exact}"]
+        text = f"the signature is over the right bytes, but {exact}"
+        return [hint(Cause.SIGNED_DIFFERENTLY, text, detail=exact)]
 
     for cause, variant in _body_variants(body):
         found = matches(message(body_=variant))
         if found is not None:
-            return [cause + (f"; {found}" if found else "")]
+            if not found:
+                return [cause]
+            return [
+                Hint(cause.code, f"{cause.text}; {found}", MappingProxyType({**cause.facts, "detail": found}))
+            ]
 
     if any(part == (True, "method") for part in scheme.message_parts):
         for other in ("GET", "PUT", "PATCH", "DELETE", method.lower()):
             if other != method and matches(message(method_=other)) is not None:
-                return [f"the signature was made for method {other}, not {method}"]
+                text = f"the signature was made for method {other}, not {method}"
+                return [hint(Cause.OTHER_METHOD, text, method=other, received=method)]
 
     if scheme.signs_url and url is not None:
         for other_url in _url_variants(url, headers):
             if matches(message(url_=other_url)) is not None:
-                return [
+                text = (
                     f"the signature was made for the notification URL {other_url}, not {url}: "
-                    "the sender must sign for the URL the receiver checks (--notification-url)"
-                ]
+                    "the sender must sign for the URL the receiver checks"
+                )
+                return [hint(Cause.OTHER_URL, text, url=other_url, checked=url)]
         if matches(message(url_="")) is not None:
-            return [f"the signature was made without the notification URL in the signed message ({url})"]
+            text = f"the signature was made without the notification URL in the signed message ({url})"
+            return [hint(Cause.URL_UNSIGNED, text, checked=url)]
 
     if scheme.timestamp_header and matches(message(stamp_="")) is not None:
-        return [f"the signature was made without {scheme.timestamp_header} in the signed message"]
+        header = scheme.timestamp_header
+        text = f"the signature was made without {header} in the signed message"
+        return [hint(Cause.TIMESTAMP_UNSIGNED, text, header=header)]
 
     for other_scheme in BUILTIN_SCHEMES.values():
         name = other_scheme.name
@@ -216,13 +245,15 @@ def explain_mismatch(
         other_stamp = received_timestamp(other_form, headers)
         candidate = build_message(other_form, body, method, other_stamp, headers, url)
         if matches(candidate) is not None:
-            return [f"the signature is over the bytes the {name} scheme signs: try --scheme {name}"]
+            text = f"the signature is over the bytes the {name} scheme signs"
+            return [hint(Cause.OTHER_SCHEME_MESSAGE, text, scheme=name)]
 
     at = f" (the notification URL checked: {url})" if scheme.signs_url else ""
-    return [
+    text = (
         "the body was changed after signing, or it was signed with another secret; "
         f"{scheme.name} signs {scheme.describe_message()} with HMAC-{scheme.hash.upper()}{at}"
-    ]
+    )
+    return [hint(Cause.WRONG_SECRET, text, scheme=scheme.name)]
 
 
 def _url_variants(url: str, headers: Mapping[str, str]) -> Iterator[str]:
@@ -280,11 +311,18 @@ def _body_variants(body: bytes) -> Iterator[Candidate]:
     """The bodies the signature may have been made over instead, each with the likely cause."""
     made_over = "the signature was made over "
     stripped = body.rstrip(b"\r\n")
+    newline = Cause.TRAILING_NEWLINE
     if stripped != body:
-        yield made_over + "the body without its trailing newline", stripped
+        yield (
+            hint(newline, made_over + "the body without its trailing newline", signed_newline=None),
+            stripped,
+        )
     else:
-        yield made_over + "the body plus a trailing newline", body + b"\n"
-        yield made_over + "the body plus a trailing CRLF", body + b"\r\n"
+        yield hint(newline, made_over + "the body plus a trailing newline", signed_newline="LF"), body + b"\n"
+        yield (
+            hint(newline, made_over + "the body plus a trailing CRLF", signed_newline="CRLF"),
+            body + b"\r\n",
+        )
     # Before the JSON styles: an indented body with converted line endings
     # would otherwise pass for one re-serialized by an indenting writer.
     # git's autocrlf, Windows editors and some proxies convert one way or the other.
@@ -292,9 +330,15 @@ def _body_variants(body: bytes) -> Iterator[Candidate]:
         "the body's line endings were converted: it was signed with {} line endings and arrived with {}"
     )
     if b"\r\n" in body:
-        yield converted.format("LF", "CRLF"), body.replace(b"\r\n", b"\n")
+        cause = hint(
+            Cause.LINE_ENDINGS, converted.format("LF", "CRLF"), signed_with="LF", arrived_with="CRLF"
+        )
+        yield cause, body.replace(b"\r\n", b"\n")
     if b"\n" in body.replace(b"\r\n", b""):
-        yield converted.format("CRLF", "LF"), body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        cause = hint(
+            Cause.LINE_ENDINGS, converted.format("CRLF", "LF"), signed_with="CRLF", arrived_with="LF"
+        )
+        yield cause, body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
@@ -316,4 +360,5 @@ def _body_variants(body: bytes) -> Iterator[Candidate]:
             except UnicodeEncodeError:  # a lone surrogate from a "\ud800"-style escape
                 continue
             if text != body:
-                yield made_over + f"re-serialized JSON ({name}), not the raw body that was sent", text
+                said = made_over + f"re-serialized JSON ({name}), not the raw body that was sent"
+                yield hint(Cause.RESERIALIZED_BODY, said, style=name, ensure_ascii=ascii_only), text

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..events.validation import check_event
 from ..json_text import use_fast_decoder
+from ..signing.hints import Hint
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, Verifier
 from .recording import NOT_DELIVERED_STATUSES, BadLine, Recorded, why_not_a_delivery
@@ -39,8 +40,8 @@ class AuditItem:
     category: str  # one of COLUMNS, MALFORMED or SKIPPED
     reason: str  # the verdict's reason code, or why the line is malformed or skipped
     event_type: str | None = None
-    #: The likely causes of a failure, as ``invwh verify`` names them; only with ``explain``.
-    hints: tuple[str, ...] = ()
+    #: The likely causes of a failure, as ``invwh verify`` finds them; only with ``explain``.
+    hints: tuple[Hint, ...] = ()
 
     @property
     def ok(self) -> bool:

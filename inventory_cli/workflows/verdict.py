@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..events.validation import EventCheck, check_event
+from ..signing.hints import Hint
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, SignatureCheck, Verifier
 
@@ -26,8 +27,9 @@ class Verdict:
     #: None when the payload was not validated (``--no-validate``).
     event: EventCheck | None
     #: The likely causes of a bad signature, most likely first; empty when none is
-    #: found, or when the caller did not ask (``judge(diagnose=False)``).
-    hints: list[str] = field(default_factory=list)
+    #: found, or when the caller did not ask (``judge(diagnose=False)``). Each is a cause
+    #: code with its facts and a plain sentence; ``cli/output/hints.py`` adds the CLI's advice.
+    hints: list[Hint] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -57,7 +59,8 @@ class Verdict:
             "valid": self.valid,
             "reason": self.reason,
             "message": self.message,
-            "hints": list(self.hints),
+            "hints": [hint.text for hint in self.hints],
+            "hint_codes": [hint.code.value for hint in self.hints],
             "event_type": self.event_type,
             "scheme": self.scheme,
             "timestamp": signature.timestamp,

@@ -6,8 +6,15 @@ import sys
 
 import click
 
-from ...errors import InvalidPayloadError
-from ...events.factory import apply_overrides, event_body, field_paths, make_event, unknown_fields
+from ...errors import InputError, InvalidPayloadError
+from ...events.factory import (
+    BadFieldPath,
+    apply_overrides,
+    event_body,
+    field_paths,
+    make_event,
+    unknown_fields,
+)
 from ...events.validation import check_event, event_type_names
 from ...outcome import Outcome
 from ...workflows.delivery import Deliverer
@@ -73,7 +80,14 @@ def trigger(
     """
     event = make_event(event_type)
     template_fields = field_paths(event)
-    event = apply_overrides(event, list(assignments))
+    try:
+        event = apply_overrides(event, list(assignments))
+    except BadFieldPath as error:  # the core names the key; the words of --set are the CLI's
+        if error.parent is not None:
+            raise InputError(f"--set {error.key}: {error.parent} is not an object") from None
+        raise InputError(
+            f"--set takes key=value (dotted keys for nesting), got {error.assignment!r}"
+        ) from None
     for key, nearest in unknown_fields(template_fields, list(assignments)):
         # Set anyway (a receiver may be tested with an extra field), but never silently.
         hint = f" (did you mean {nearest}?)" if nearest else ""

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from ...text import printable, redact_value, secret_forms
+from .hints import hint_codes, hints_words
 
 if TYPE_CHECKING:
     from ...events.sample_files import Sample, Written
@@ -154,7 +155,9 @@ class JsonSink:
 
 
 def verdict_document(body_name: str, verdict: Verdict) -> dict[str, Any]:
-    return {"body": body_name, **verdict.to_dict()}
+    # The core's hints are plain facts; the CLI's JSON carries its own words for them.
+    hints = {"hints": hints_words(verdict.hints), "hint_codes": hint_codes(verdict.hints)}
+    return {"body": body_name, **verdict.to_dict(), **hints}
 
 
 def validation_document(results: Sequence[tuple[str, EventCheck]]) -> dict[str, Any]:
@@ -184,7 +187,8 @@ class AuditJson:
             "event_type": item.event_type,
         }
         if self.explain:
-            failure["hints"] = list(item.hints)
+            failure["hints"] = hints_words(item.hints)
+            failure["hint_codes"] = hint_codes(item.hints)
         self.stream.element(failure)
 
     def finish(self, tally: AuditTally, error: str | None = None) -> None:
@@ -215,7 +219,8 @@ def delivery_line(delivery: ReceivedDelivery) -> str:
             "reason": delivery.reason,
             "event_type": delivery.event_type,
             "message": delivery.message,
-            "hints": list(verdict.hints) if verdict is not None else [],
+            "hints": hints_words(verdict.hints) if verdict is not None else [],
+            "hint_codes": hint_codes(verdict.hints) if verdict is not None else [],
             "body_bytes": len(delivery.body),
             **({"forward": forward_summary(delivery.forward)} if delivery.forward is not None else {}),
         }

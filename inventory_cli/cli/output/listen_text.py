@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from .hints import hints_words
 from .text import TextWriter, printable, text
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def delivery_text(writer: TextWriter, delivery: ReceivedDelivery, *, forced: boo
         lines.append(
             text(CAUSE_INDENT, writer.paint("disagreement:", "status.error"), f" {printable(forward.why)}")
         )
-    hints = delivery.verdict.hints if delivery.verdict is not None else []
+    hints = hints_words(delivery.verdict.hints) if delivery.verdict is not None else []
     cause = writer.paint("likely cause:", "cause")
     lines += [text(CAUSE_INDENT, cause, f" {printable(hint)}") for hint in hints]
     return writer.render(*lines, indent=CAUSE_INDENT)

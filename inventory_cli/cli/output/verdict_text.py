@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
 from ...text import printable
+from .hints import hints_words
 from .theme import FAIL, INDENT, OK, SKIP
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def write_verdict(writer: TextWriter, verdict: Verdict, body_name: str) -> None:
         "  signature  ", writer.mark(OK if signature.ok else FAIL), f"  {printable(signature.message)}",
         indent=CHECK_INDENT + "   ",
     )  # fmt: skip
-    for hint in verdict.hints:
+    for hint in hints_words(verdict.hints):
         writer.wrapped(CHECK_INDENT, _likely_cause(writer), f" {printable(hint)}", indent=CHECK_INDENT + "  ")
     if verdict.event is None:
         writer.wrapped("  payload    ", writer.mark(SKIP), "  not validated (--no-validate)")
@@ -96,7 +97,7 @@ class AuditText:
             f"line {item.line}: ", writer.mark(FAIL), f" {item.category}: {printable(item.reason)}{kind}",
             indent=INDENT,
         )  # fmt: skip
-        for hint in item.hints:
+        for hint in hints_words(item.hints):
             writer.wrapped("  ", _likely_cause(writer), f" {printable(hint)}", indent=INDENT)
 
     def finish(self, tally: AuditTally, error: str | None = None) -> None:
