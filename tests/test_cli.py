@@ -400,7 +400,7 @@ def test_verify_validates_the_payload_unless_told_not_to(invwh, sample):
     assert (data["valid"], data["reason"], data["event_type"]) == (False, "invalid_payload", None)
     assert data["checks"]["signature"]["ok"] is True
     assert data["checks"]["payload"]["problems"]
-    text = invwh(*args, code=1).stdout
+    text = invwh(*args, code=1, env={"COLUMNS": "300"}).stdout  # the sample's path whole on its line
     assert "fails invalid_payload" in text
     data = invwh(*args, "--no-validate", "--format", "json").json
     assert (data["valid"], data["reason"], data["event_type"]) == (True, "ok", None)
