@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
 
-class Cause(StrEnum):
-    """The causes ``diagnosis`` can name; the values are stable ids (JSON's ``code``)."""
+class Cause(str, Enum):
+    """The causes ``diagnosis`` can name; the values are stable ids (JSON's ``code``).
+
+    A ``str`` mixin rather than ``enum.StrEnum``, which Python 3.10 lacks; ``str()`` and
+    formatting give the id, as StrEnum's do.
+    """
 
     #: The request carries the signature header of another scheme. Facts: header, scheme.
     OTHER_SCHEME_HEADER = "other_scheme_header"
@@ -57,6 +61,12 @@ class Cause(StrEnum):
     WRONG_SECRET = "wrong_secret"
     #: The timestamp looks like milliseconds. Facts: header.
     MILLISECONDS_TIMESTAMP = "milliseconds_timestamp"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 @dataclass(frozen=True, slots=True)
