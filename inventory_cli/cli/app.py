@@ -179,10 +179,10 @@ class InvwhGroup(click.Group):
             raise usage_error(error, command) from None
         except InvwhError as error:
             fail(str(error), error.details if isinstance(error, InvalidPayloadError) else ())
-            ctx.exit(status_for(error))
+            ctx.exit(int(status_for(error)))
         except KeyboardInterrupt:
             click.echo("invwh: interrupted", err=True)
-            ctx.exit(ExitStatus.INTERRUPTED)
+            ctx.exit(int(ExitStatus.INTERRUPTED))
         if isinstance(result, Ended):  # a run's report: say why it fell short, whatever the format
             for reason in result.reasons():
                 fail(reason)
@@ -190,7 +190,9 @@ class InvwhGroup(click.Group):
         if isinstance(result, Outcome):
             if result is Outcome.INTERRUPTED:
                 click.echo("invwh: interrupted", err=True)
-            ctx.exit(OUTCOME_STATUS[result])
+            # A plain int: SystemExit.code is what a caller of main() sees, and an IntEnum prints
+            # as "ExitStatus.OK" on Python 3.10.
+            ctx.exit(int(OUTCOME_STATUS[result]))
         return result
 
 
