@@ -4,7 +4,7 @@
 check with its mark, and under a bad signature the likely causes.
 ``validate``: a line per payload, its problems under it, and a count when
 there are several, written by ``plain.PlainWriter`` without rich (its start-up
-is a goal). ``verify --recording``: a line per failing delivery as the
+is a goal). ``audit``: a line per failing delivery as the
 audit streams (constant memory), then a table per event type and a summary.
 """
 
