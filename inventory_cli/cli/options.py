@@ -505,6 +505,25 @@ def progress_option(function: F) -> F:
     )(function)
 
 
+def address_options(*, port: int, host_help: str) -> Callable[[F], F]:
+    """``--host`` (127.0.0.1 by default) and ``--port``, for the commands that serve
+    (``listen``, ``inspect``): ``port`` is the default, 0 a free one."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=port,
+            show_default=True,
+            help="The port; 0 picks a free one (the first line printed says which).",
+        )(function)
+        return cast(
+            F, click.option("--host", default="127.0.0.1", show_default=True, help=host_help)(function)
+        )
+
+    return decorate
+
+
 def tolerance_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--tolerance",

@@ -16,6 +16,7 @@ from ...errors import MissingSecretError
 from ...outcome import Outcome
 from ..context import AppContext
 from ..options import (
+    address_options,
     check_notification_url,
     format_option,
     notification_url_option,
@@ -29,18 +30,9 @@ from ..options import (
 
 @click.command(short_help="Watch a recording's deliveries in a browser.")
 @click.argument("recording", metavar="RECORDING")
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="The address to serve the page on. Anything but a loopback address shows it to other machines.",
-)
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="The port; 0 picks a free one (the first line printed says which).",
+@address_options(
+    port=0,
+    host_help="The address to serve the page on. Anything but a loopback address shows it to other machines.",
 )
 @secret_options(multiple=True)
 @scheme_option

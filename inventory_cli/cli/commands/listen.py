@@ -17,6 +17,7 @@ import click
 from ...outcome import Outcome
 from ..context import AppContext
 from ..options import (
+    address_options,
     check_notification_url,
     format_option,
     notification_url_option,
@@ -34,18 +35,9 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="The address to listen on. Anything but a loopback address lets other machines send to it.",
-)
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8787,
-    show_default=True,
-    help="The port; 0 picks a free one (the first line printed says which).",
+@address_options(
+    port=8787,
+    host_help="The address to listen on. Anything but a loopback address lets other machines send to it.",
 )
 @click.option(
     "--path", default="/webhooks", show_default=True, help="Where deliveries are POSTed; other paths get 404."
