@@ -517,9 +517,7 @@ def address_options(*, port: int, host_help: str) -> Callable[[F], F]:
             show_default=True,
             help="The port; 0 picks a free one (the first line printed says which).",
         )(function)
-        return cast(
-            F, click.option("--host", default="127.0.0.1", show_default=True, help=host_help)(function)
-        )
+        return click.option("--host", default="127.0.0.1", show_default=True, help=host_help)(function)
 
     return decorate
 
