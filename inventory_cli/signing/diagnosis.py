@@ -164,21 +164,57 @@ def explain_mismatch(
     *,
     url: str | None = None,
 ) -> list[Hint]:
-    provided = {
-        encoding: raw
-        for encoding in ENCODINGS
-        if (raw := decode_digest(encoding, provided_digest)) is not None
-    }
-    form = CompiledScheme(scheme)
-    stamp = received_timestamp(form, headers)
-    keys = list(_key_variants(scheme, secrets))
+    """Why ``provided_digest`` is not the signature of this request: the first suspect that
+    reproduces it (``_SUSPECTS``, most telling first), else another secret or a changed body."""
+    mismatch = _Mismatch(scheme, secrets, body, headers, method, provided_digest, url)
+    for suspect in _SUSPECTS:
+        found = suspect(mismatch)
+        if found is not None:
+            return [found]
+    at = f" (the notification URL checked: {url})" if scheme.signs_url else ""
+    text = (
+        "the body was changed after signing, or it was signed with another secret; "
+        f"{scheme.name} signs {scheme.describe_message()} with HMAC-{scheme.hash.upper()}{at}"
+    )
+    return [hint(Cause.WRONG_SECRET, text, scheme=scheme.name)]
 
-    def matches(message: bytes) -> str | None:
-        """Which hash and encoding of ``message`` gives the provided digest, described."""
+
+class _Mismatch:
+    """A signature that does not hold, and how to test a guess at what was signed instead."""
+
+    def __init__(
+        self,
+        scheme: Scheme,
+        secrets: Sequence[Secret],
+        body: bytes,
+        headers: Mapping[str, str],
+        method: str,
+        provided_digest: str,
+        url: str | None,
+    ) -> None:
+        self.scheme = scheme
+        self.body = body
+        self.headers = headers
+        self.method = method
+        self.url = url
+        #: The provided digest's bytes, in every encoding it decodes in.
+        self.provided = {
+            encoding: raw
+            for encoding in ENCODINGS
+            if (raw := decode_digest(encoding, provided_digest)) is not None
+        }
+        self.form = CompiledScheme(scheme)
+        self.stamp = received_timestamp(self.form, headers)
+        self.keys = list(_key_variants(scheme, secrets))
+
+    def matches(self, message: bytes) -> str | None:
+        """Which hash and encoding of ``message`` gives the provided digest, described
+        (``""``: the scheme's own); None when none does."""
+        scheme = self.scheme
         for hash_name in (scheme.hash, *(h for h in HASHES if h != scheme.hash)):
-            for key_note, key in keys:
+            for key_note, key in self.keys:
                 expected = digest(hash_name, key, message)
-                for encoding, raw in provided.items():
+                for encoding, raw in self.provided.items():
                     if raw == expected:
                         notes = [key_note] if key_note else []
                         if hash_name != scheme.hash:
@@ -190,70 +226,115 @@ def explain_mismatch(
         return None
 
     def message(
-        body_: bytes = body, method_: str = method, stamp_: str | None = stamp, url_: str | None = url
+        self,
+        *,
+        body: bytes | None = None,
+        method: str | None = None,
+        stamp: str | None = None,
+        url: str | None = None,
     ) -> bytes:
-        return build_message(form, body_, method_, stamp_, headers, url_)
+        """The message the scheme signs for this request, with the parts given replaced
+        (``""``: left out); the others as the request has them."""
+        return build_message(
+            self.form,
+            self.body if body is None else body,
+            self.method if method is None else method,
+            self.stamp if stamp is None else stamp,
+            self.headers,
+            self.url if url is None else url,
+        )
 
-    exact = matches(message())
+
+def _right_bytes(mismatch: _Mismatch) -> Hint | None:
+    """The right message, signed or spelled another way (a hash, an encoding, a key's form)."""
+    exact = mismatch.matches(mismatch.message())
     if exact == "":
         text = (
             "the digest is right but spelled differently (upper-case hex?); "
             "receivers compare the header text exactly"
         )
-        return [hint(Cause.DIGEST_SPELLING, text)]
+        return hint(Cause.DIGEST_SPELLING, text)
     if exact:
-        text = f"the signature is over the right bytes, but {exact}"
-        return [hint(Cause.SIGNED_DIFFERENTLY, text, detail=exact)]
+        return hint(
+            Cause.SIGNED_DIFFERENTLY, f"the signature is over the right bytes, but {exact}", detail=exact
+        )
+    return None
 
-    for cause, variant in _body_variants(body):
-        found = matches(message(body_=variant))
+
+def _changed_body(mismatch: _Mismatch) -> Hint | None:
+    """The body as signed before it was sent: another line ending, re-serialized JSON."""
+    for cause, variant in _body_variants(mismatch.body):
+        found = mismatch.matches(mismatch.message(body=variant))
         if found is not None:
             if not found:
-                return [cause]
-            return [
-                Hint(cause.code, f"{cause.text}; {found}", MappingProxyType({**cause.facts, "detail": found}))
-            ]
+                return cause
+            return Hint(
+                cause.code, f"{cause.text}; {found}", MappingProxyType({**cause.facts, "detail": found})
+            )
+    return None
 
-    if any(part == (True, "method") for part in scheme.message_parts):
-        for other in ("GET", "PUT", "PATCH", "DELETE", method.lower()):
-            if other != method and matches(message(method_=other)) is not None:
-                text = f"the signature was made for method {other}, not {method}"
-                return [hint(Cause.OTHER_METHOD, text, method=other, received=method)]
 
-    if scheme.signs_url and url is not None:
-        for other_url in _url_variants(url, headers):
-            if matches(message(url_=other_url)) is not None:
-                text = (
-                    f"the signature was made for the notification URL {other_url}, not {url}: "
-                    "the sender must sign for the URL the receiver checks"
-                )
-                return [hint(Cause.OTHER_URL, text, url=other_url, checked=url)]
-        if matches(message(url_="")) is not None:
-            text = f"the signature was made without the notification URL in the signed message ({url})"
-            return [hint(Cause.URL_UNSIGNED, text, checked=url)]
+def _other_method(mismatch: _Mismatch) -> Hint | None:
+    method = mismatch.method
+    if not any(part == (True, "method") for part in mismatch.scheme.message_parts):
+        return None
+    for other in ("GET", "PUT", "PATCH", "DELETE", method.lower()):
+        if other != method and mismatch.matches(mismatch.message(method=other)) is not None:
+            text = f"the signature was made for method {other}, not {method}"
+            return hint(Cause.OTHER_METHOD, text, method=other, received=method)
+    return None
 
-    if scheme.timestamp_header and matches(message(stamp_="")) is not None:
-        header = scheme.timestamp_header
+
+def _other_url(mismatch: _Mismatch) -> Hint | None:
+    url = mismatch.url
+    if not mismatch.scheme.signs_url or url is None:
+        return None
+    for other_url in _url_variants(url, mismatch.headers):
+        if mismatch.matches(mismatch.message(url=other_url)) is not None:
+            text = (
+                f"the signature was made for the notification URL {other_url}, not {url}: "
+                "the sender must sign for the URL the receiver checks"
+            )
+            return hint(Cause.OTHER_URL, text, url=other_url, checked=url)
+    if mismatch.matches(mismatch.message(url="")) is not None:
+        text = f"the signature was made without the notification URL in the signed message ({url})"
+        return hint(Cause.URL_UNSIGNED, text, checked=url)
+    return None
+
+
+def _timestamp_unsigned(mismatch: _Mismatch) -> Hint | None:
+    header = mismatch.scheme.timestamp_header
+    if header and mismatch.matches(mismatch.message(stamp="")) is not None:
         text = f"the signature was made without {header} in the signed message"
-        return [hint(Cause.TIMESTAMP_UNSIGNED, text, header=header)]
+        return hint(Cause.TIMESTAMP_UNSIGNED, text, header=header)
+    return None
 
+
+def _other_scheme_message(mismatch: _Mismatch) -> Hint | None:
     for other_scheme in BUILTIN_SCHEMES.values():
         name = other_scheme.name
-        if name == scheme.name or (other_scheme.signs_url and url is None):
+        if name == mismatch.scheme.name or (other_scheme.signs_url and mismatch.url is None):
             continue
         other_form = CompiledScheme(other_scheme)
-        other_stamp = received_timestamp(other_form, headers)
-        candidate = build_message(other_form, body, method, other_stamp, headers, url)
-        if matches(candidate) is not None:
+        other_stamp = received_timestamp(other_form, mismatch.headers)
+        candidate = build_message(
+            other_form, mismatch.body, mismatch.method, other_stamp, mismatch.headers, mismatch.url
+        )
+        if mismatch.matches(candidate) is not None:
             text = f"the signature is over the bytes the {name} scheme signs"
-            return [hint(Cause.OTHER_SCHEME_MESSAGE, text, scheme=name)]
+            return hint(Cause.OTHER_SCHEME_MESSAGE, text, scheme=name)
+    return None
 
-    at = f" (the notification URL checked: {url})" if scheme.signs_url else ""
-    text = (
-        "the body was changed after signing, or it was signed with another secret; "
-        f"{scheme.name} signs {scheme.describe_message()} with HMAC-{scheme.hash.upper()}{at}"
-    )
-    return [hint(Cause.WRONG_SECRET, text, scheme=scheme.name)]
+
+#: The guesses ``explain_mismatch`` tries, in order: the first that reproduces the digest is said.
+_SUSPECTS = (
+    _right_bytes,
+    _changed_body,
+    _other_method,
+    _other_url,
+    _timestamp_unsigned,
+    _other_scheme_message,
+)
 
 
 def _url_variants(url: str, headers: Mapping[str, str]) -> Iterator[str]:
