@@ -10,6 +10,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from conftest import TEST_SECRET
@@ -18,8 +19,17 @@ from servers import read_message, tcp_server
 from inventory_cli.signing.schemes import INVENTORY_V1
 from inventory_cli.signing.signatures import Secret, sign
 from inventory_cli.transport import failures
-from inventory_cli.transport.client_pool import ClientPool, Post
+from inventory_cli.transport.client_pool import ClientPool
+from inventory_cli.transport.exchange import ClientOptions, Post
 from inventory_cli.transport.forward_client import ForwardClient, ForwardError
+
+
+def pool_for(url: str, **options: Any) -> ClientPool:
+    """The pool as ``Deliverer`` opens it (JSON bodies), 16 connections unless told."""
+    options.setdefault("connections", 16)
+    options.setdefault("headers", {"Content-Type": "application/json"})
+    return ClientPool(url, ClientOptions(**options))
+
 
 TIMEOUT = 5  # seconds, for every network call
 SECRET = Secret(TEST_SECRET)
@@ -39,7 +49,7 @@ def answering_once(answer: bytes) -> Callable[[socket.socket], None]:
 
 
 def through_pool(port: int) -> tuple[int | None, bytes, str | None]:
-    pool = ClientPool(f"http://127.0.0.1:{port}/x", timeout=TIMEOUT)
+    pool = pool_for(f"http://127.0.0.1:{port}/x", timeout=TIMEOUT)
     (outcome,) = pool.run([Post(BODY, lambda body: sign(INVENTORY_V1, SECRET, body))])
     return outcome.status, outcome.preview, outcome.error
 
@@ -56,7 +66,7 @@ def through_forward(port: int) -> tuple[int | None, bytes, str | None]:
 
 
 def kind_through_pool(port: int) -> failures.FailureKind | None:
-    pool = ClientPool(f"http://127.0.0.1:{port}/x", timeout=TIMEOUT)
+    pool = pool_for(f"http://127.0.0.1:{port}/x", timeout=TIMEOUT)
     (outcome,) = pool.run([Post(BODY, lambda body: sign(INVENTORY_V1, SECRET, body))])
     return outcome.failure_kind
 
@@ -139,7 +149,7 @@ def test_a_reset_after_an_interim_answer_is_not_taken_for_the_keep_alive_race():
 
     signer = lambda body: sign(INVENTORY_V1, SECRET, body)  # noqa: E731
     with tcp_server(handle) as port:
-        pool = ClientPool(f"http://127.0.0.1:{port}/x", connections=1, timeout=TIMEOUT)
+        pool = pool_for(f"http://127.0.0.1:{port}/x", connections=1, timeout=TIMEOUT)
         first, second = pool.run([Post(BODY, signer), Post(BODY, signer)])
     assert (first.status, second.status) == (200, None)
     assert second.error == failures.RESET  # not RESET_AFTER_PREVIOUS_ANSWER: this request was answered

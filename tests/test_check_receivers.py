@@ -390,8 +390,8 @@ def test_json_shows_each_request_and_answer(check):
         assert request["body_bytes"] == len(arrived.body)
         assert request["body_preview"] == arrived.body[:200].decode("utf-8", "replace")
         sent_headers = {k.lower(): v for k, v in request["headers"].items()}
-        # Every header as it arrived; only Host is added below requests, by http.client.
-        assert sent_headers == {k.lower(): v for k, v in arrived.headers.items() if k.lower() != "host"}
+        # Every header as it arrived, Host included: the pool writes each of them itself.
+        assert sent_headers == {k.lower(): v for k, v in arrived.headers.items()}
     tampered = cases_by_name(report)["rejects a tampered body"]["deliveries"][0]
     assert tampered["response"] == {
         "status": 401,

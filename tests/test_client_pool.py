@@ -7,6 +7,7 @@ import threading
 import time
 import tracemalloc
 from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import pytest
 from conftest import TEST_SECRET
@@ -14,9 +15,18 @@ from servers import Reply, read_message, serve, tcp_server
 
 from inventory_cli.signing.schemes import INVENTORY_V1
 from inventory_cli.signing.signatures import Secret, check_signature, sign
-from inventory_cli.transport.client_pool import ClientPool, Post
+from inventory_cli.transport.client_pool import ClientPool
+from inventory_cli.transport.exchange import ClientOptions, Post
 from inventory_cli.transport.failures import FailureKind
 from inventory_cli.transport.retry import RetryPolicy
+
+
+def pool_for(url: str, **options: Any) -> ClientPool:
+    """The pool as ``Deliverer`` opens it (JSON bodies), 16 connections unless told."""
+    options.setdefault("connections", 16)
+    options.setdefault("headers", {"Content-Type": "application/json"})
+    return ClientPool(url, ClientOptions(**options))
+
 
 SECRET = Secret(TEST_SECRET)
 
@@ -31,7 +41,7 @@ def posts(count: int) -> list[Post]:
 
 def test_delivers_every_body_once_in_order_with_valid_signatures():
     with serve() as server:
-        results = list(ClientPool(server.endpoint(), connections=8).run(posts(300)))
+        results = list(pool_for(server.endpoint(), connections=8).run(posts(300)))
     assert [r.body for r in results] == [p.body for p in posts(300)]
     assert all(r.status == 200 and r.error is None and r.attempts == 1 for r in results)
     assert sorted(r.body for r in server.received) == sorted(p.body for p in posts(300))
@@ -42,7 +52,7 @@ def test_delivers_every_body_once_in_order_with_valid_signatures():
 
 def test_reports_status_reason_and_the_start_of_the_body():
     with serve(lambda r: Reply(422, b"x" * 5000)) as server:
-        (result,) = ClientPool(server.endpoint()).run(posts(1))
+        (result,) = pool_for(server.endpoint()).run(posts(1))
     # The phrase http.server put on the wire: Python 3.13 renamed 422's (RFC 9110).
     sent_phrase = BaseHTTPRequestHandler.responses[422][0]
     assert (result.status, result.reason) == (422, sent_phrase)
@@ -52,20 +62,20 @@ def test_reports_status_reason_and_the_start_of_the_body():
 def test_retries_server_errors_then_succeeds():
     answers = iter([Reply(500), Reply(503, headers={"Retry-After": "0"}), Reply(200)])
     with serve(lambda r: next(answers)) as server:
-        (result,) = ClientPool(server.endpoint(), retry=RetryPolicy(retries=3, backoff=0.01)).run(posts(1))
+        (result,) = pool_for(server.endpoint(), retry=RetryPolicy(retries=3, backoff=0.01)).run(posts(1))
     assert (result.status, result.attempts) == (200, 3)
     assert len(server.received) == 3
 
 
 def test_does_not_retry_4xx():
     with serve(lambda r: Reply(422)) as server:
-        (result,) = ClientPool(server.endpoint(), retry=RetryPolicy(retries=3, backoff=0.01)).run(posts(1))
+        (result,) = pool_for(server.endpoint(), retry=RetryPolicy(retries=3, backoff=0.01)).run(posts(1))
     assert (result.status, result.attempts) == (422, 1)
 
 
 def test_a_server_that_closes_each_connection_still_gets_everything():
     with serve(lambda r: Reply(200, b"ok", headers={"Connection": "close"})) as server:
-        results = list(ClientPool(server.endpoint(), connections=4).run(posts(40)))
+        results = list(pool_for(server.endpoint(), connections=4).run(posts(40)))
     assert all(r.status == 200 for r in results)
     assert len(server.received) == 40
 
@@ -74,14 +84,14 @@ def test_connection_refused_is_a_result_not_an_exception():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    results = list(ClientPool(f"http://127.0.0.1:{port}/x", connections=2).run(posts(3)))
+    results = list(pool_for(f"http://127.0.0.1:{port}/x", connections=2).run(posts(3)))
     assert [r.error for r in results] == ["connection refused (is the server running?)"] * 3
     assert [r.failure_kind for r in results] == [FailureKind.REFUSED] * 3
     assert not any(r.status for r in results)
 
 
 def test_unresolvable_host_is_a_result():
-    (result,) = ClientPool("http://host.invalid/x").run(posts(1))
+    (result,) = pool_for("http://host.invalid/x").run(posts(1))
     assert result.error.startswith("cannot resolve the host name")
     assert result.failure_kind is FailureKind.DNS
 
@@ -107,7 +117,7 @@ def test_a_server_that_never_answers_times_out():
     listener, accepted = silent_server()
     try:
         started = time.monotonic()
-        (result,) = ClientPool(f"http://127.0.0.1:{listener.getsockname()[1]}/x", timeout=0.3).run(posts(1))
+        (result,) = pool_for(f"http://127.0.0.1:{listener.getsockname()[1]}/x", timeout=0.3).run(posts(1))
     finally:
         listener.close()
         for sock in accepted:
@@ -167,7 +177,7 @@ def test_response_framings(response, status, preview):
     listener = raw_server(response)
     try:
         results = list(
-            ClientPool(f"http://127.0.0.1:{listener.getsockname()[1]}/x", connections=2).run(posts(6))
+            pool_for(f"http://127.0.0.1:{listener.getsockname()[1]}/x", connections=2).run(posts(6))
         )
     finally:
         listener.close()
@@ -187,7 +197,7 @@ def test_response_framings(response, status, preview):
 def test_the_reason_is_the_phrase_on_the_wire_not_a_table_lookup(status_line, reason):
     listener = raw_server(status_line + b"\r\nContent-Length: 0\r\n\r\n")
     try:
-        (result,) = ClientPool(f"http://127.0.0.1:{listener.getsockname()[1]}/x").run(posts(1))
+        (result,) = pool_for(f"http://127.0.0.1:{listener.getsockname()[1]}/x").run(posts(1))
     finally:
         listener.close()
     assert (result.status, result.reason) == (422, reason)
@@ -196,7 +206,7 @@ def test_the_reason_is_the_phrase_on_the_wire_not_a_table_lookup(status_line, re
 def test_not_http_is_reported():
     listener = raw_server(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
     try:
-        (result,) = ClientPool(f"http://127.0.0.1:{listener.getsockname()[1]}/x").run(posts(1))
+        (result,) = pool_for(f"http://127.0.0.1:{listener.getsockname()[1]}/x").run(posts(1))
     finally:
         listener.close()
     assert result.error == "the answer is not HTTP: it starts 'SSH-2.0-OpenSSH_9.2'"
@@ -204,7 +214,7 @@ def test_not_http_is_reported():
 
 def test_takes_only_plain_http():
     with pytest.raises(ValueError):
-        ClientPool("https://example.test/")
+        pool_for("https://example.test/")
 
 
 def test_an_endless_answer_head_fails_in_bounded_memory():
@@ -224,7 +234,7 @@ def test_an_endless_answer_head_fails_in_bounded_memory():
     with tcp_server(endless_header) as port:
         tracemalloc.start()
         try:
-            (result,) = ClientPool(f"http://127.0.0.1:{port}/x", timeout=5).run(posts(1))
+            (result,) = pool_for(f"http://127.0.0.1:{port}/x", timeout=5).run(posts(1))
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -15,6 +15,7 @@ import pytest
 
 import inventory_cli
 from inventory_cli.transport import failures
+from inventory_cli.transport.exchange import Exchange
 from inventory_cli.transport.failures import Failure, FailureKind
 from inventory_cli.workflows import check
 from inventory_cli.workflows.delivery import DeliveryResult
@@ -28,9 +29,9 @@ VALUES = {"Failure", "FailureKind"}
 
 
 def failure(kind: FailureKind, message: str) -> DeliveryResult:
-    result = DeliveryResult("p", None, "http://127.0.0.1:9/", (200,))
-    result.fail(Failure(kind, message))
-    return result
+    return DeliveryResult(
+        "p", None, (200,), Exchange("http://127.0.0.1:9/", b"{}", failure=Failure(kind, message))
+    )
 
 
 @pytest.mark.parametrize(

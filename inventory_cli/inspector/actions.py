@@ -1,8 +1,8 @@
 """What the page can do with a delivery: replay it, edited or not, and give it as a curl command.
 
 A replay is one line of a recording handed to ``workflows.replay.replay``,
-the code ``invwh replay`` runs: plain HTTP through the client pool (llhttp,
-never a silent re-send), HTTPS through the ``Deliverer``. As received, it
+the code ``invwh replay`` runs, through the same client (``transport.client``:
+llhttp for plain HTTP, never a silent re-send; requests for HTTPS). As received, it
 carries the recorded signature headers untouched (``--keep-signature``);
 re-signed, a fresh signature by the inspector's secret; edited, the page's
 body and headers, signed fresh. The secret stays in this process: the page

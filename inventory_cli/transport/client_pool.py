@@ -5,7 +5,7 @@ for ``send``, everything for a replay of a day of traffic. This pool
 multiplexes plain-HTTP connections with ``selectors``, writes each request as
 one buffer signed the moment it is written, and reads the answers with llhttp
 (``httptools``, the parser of Node.js and uvicorn) through ``answer_reader.py``,
-keeping only what a verdict needs. Outcomes come back in the order the POSTs went in.
+keeping only what a verdict needs. Exchanges come back in the order the POSTs went in.
 
 What it promises at the edges (RFC 9110 §9.2.2, RFC 9112 §9):
 
@@ -50,10 +50,9 @@ from urllib.parse import urljoin, urlsplit
 
 from . import failures
 from .answer_reader import AnswerReader
-from .retry import RetryPolicy, retry_after_seconds
+from .exchange import PREVIEW_BYTES, ClientOptions, Exchange, Post, why_retried
+from .retry import Pace, RetryWait, retry_after_seconds
 
-#: How much of an answer's body is kept, to show.
-PREVIEW_BYTES = 512
 #: An attempt, from its connect to its answer's last byte, ends within this many ``--timeout``:
 #: each silence is bounded by one, so a slow but steady answer still counts.
 ATTEMPT_TIMEOUTS = 3
@@ -61,56 +60,6 @@ _READ = selectors.EVENT_READ
 #: A write refused because the server reset the connection (or had closed it, then reset).
 _CUT_OFF = (errno.ECONNRESET, errno.EPIPE)
 _WRITE = selectors.EVENT_WRITE
-
-#: Gives the signature headers for a body, at the moment it is written.
-Signer = Callable[[bytes], Mapping[str, str]]
-
-
-class Post:
-    """A body to POST, and how to sign it."""
-
-    __slots__ = ("body", "signer")
-
-    def __init__(self, body: bytes, signer: Signer) -> None:
-        self.body = body
-        self.signer = signer
-
-
-class Outcome:
-    """What became of one POST: an answer (``status``), or why not (``error``, ``failure_kind``)."""
-
-    __slots__ = (
-        "_fixed",
-        "attempts",
-        "body",
-        "elapsed",
-        "error",
-        "failure_kind",
-        "location",
-        "preview",
-        "reason",
-        "signed",
-        "status",
-    )
-
-    def __init__(self, flight: _Flight, elapsed: float, fixed: Mapping[str, str]) -> None:
-        self.status = flight.status
-        self.reason = flight.reason
-        self.preview = flight.preview
-        failure = flight.failure
-        self.error = failure.message if failure is not None else None
-        self.failure_kind = failure.kind if failure is not None else None
-        self.location = flight.location
-        self.attempts = flight.attempts
-        self.elapsed = elapsed  # seconds, all attempts together
-        self.body = flight.post.body
-        self.signed = flight.signed  # the signature headers of the last attempt
-        self._fixed = fixed
-
-    @property
-    def request_headers(self) -> dict[str, str]:
-        """The headers of the last attempt, as written (built on demand: only -v shows them)."""
-        return {**self._fixed, **self.signed, "Content-Length": str(len(self.body))}
 
 
 class _Flight:
@@ -176,29 +125,31 @@ class _Connection:
 
 
 class ClientPool:
-    """POSTs to one ``http://`` URL over at most ``connections`` keep-alive connections."""
+    """POSTs to one ``http://`` URL over at most ``options.connections`` keep-alive connections.
+
+    A ``transport.client.Client``: ``open_client`` makes one for an ``http://`` URL.
+    """
 
     def __init__(
         self,
         url: str,
+        options: ClientOptions | None = None,
         *,
-        connections: int = 16,
-        timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
-        rate: float | None = None,
-        headers: Mapping[str, str] | None = None,
-        user_agent: str = "invwh",
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        options = options or ClientOptions()
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"the client pool takes http:// URLs, not {url!r}")
         self.url = url
-        self.connections = max(1, connections)
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.interval = 1.0 / rate if rate else 0.0  # between the starts of two new POSTs
+        self.options = options
+        self.connections = max(1, options.connections)
+        self.timeout = options.timeout
+        self.retry = options.retry
         self.clock = clock
+        #: How the loop waits when nothing is in flight, only a retry's backoff or the pace.
+        self.sleep = sleep
         self.address: tuple[int, tuple[str, int]] | None = None
         self.unreachable: failures.Failure | None = None
         try:
@@ -209,44 +160,45 @@ class ClientPool:
         except (OSError, UnicodeError) as error:
             self.unreachable = failures.unresolvable(error)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self.fixed = {
-            "Host": parts.netloc,
-            "User-Agent": user_agent,
-            "Content-Type": "application/json",
-            **(headers or {}),
-        }
+        self.fixed = {"Host": parts.netloc, "User-Agent": options.user_agent, **options.headers}
         self.head = f"POST {target} HTTP/1.1\r\n".encode("latin-1") + b"".join(
             f"{name}: {value}\r\n".encode("latin-1") for name, value in self.fixed.items()
         )
 
-    def run(self, posts: Iterable[Post]) -> Iterator[Outcome]:
-        """Deliver every POST and yield its outcome, in the POSTs' order."""
-        return _Run(self, iter(posts)).outcomes()
+    def run(self, posts: Iterable[Post]) -> Iterator[Exchange]:
+        """Deliver every POST and yield its exchange, in the POSTs' order."""
+        return _Run(self, iter(posts)).exchanges()
+
+    def send(self, post: Post) -> Exchange:
+        (exchange,) = self.run((post,))
+        return exchange
+
+    def close(self) -> None:
+        """Nothing to close: a run's connections end with it."""
 
 
 class _Run:
-    """One run of a pool: the connections, the POSTs in flight and the outcomes not yet yielded."""
+    """One run of a pool: the connections, the POSTs in flight and the exchanges not yet yielded."""
 
     def __init__(self, pool: ClientPool, posts: Iterator[Post]) -> None:
         self.pool = pool
         self.posts = posts
         self.exhausted = False
         self.selector = selectors.DefaultSelector()
-        self.ready: dict[int, Outcome] = {}
-        self.next_out = 0  # the index of the next outcome to yield
+        self.ready: dict[int, Exchange] = {}
+        self.next_out = 0  # the index of the next exchange to yield
         self.taken = 0  # POSTs taken from ``posts`` so far
         self.window = pool.connections * 4  # taken but not yielded, at most: memory stays flat
         self.idle: list[_Connection] = []
         self.busy: set[_Connection] = set()
         self.later: list[tuple[float, int, _Flight]] = []  # retries, by when they are due
         self.again: deque[_Flight] = deque()  # to write at once on a fresh connection
-        self.paced_from = 0.0
-        self.next_due = 0.0  # when --rate allows the next new POST
+        self.pace = Pace(pool.options.rate)
         #: Until a server closes a kept-alive connection as a request goes out on it: from then
         #: on each request gets a new connection, so no other races that close.
         self.reuse = True
 
-    def outcomes(self) -> Iterator[Outcome]:
+    def exchanges(self) -> Iterator[Exchange]:
         try:
             while True:
                 self.start_what_can_start()
@@ -275,15 +227,14 @@ class _Run:
                 flight = self.again.popleft()
             elif self.later and self.later[0][0] <= now:
                 flight = heapq.heappop(self.later)[2]
-            elif not self.exhausted and self.taken - self.next_out < self.window and now >= self.next_due:
+            elif (
+                not self.exhausted and self.taken - self.next_out < self.window and self.pace.due(now) <= now
+            ):
                 post = next(self.posts, None)
                 if post is None:
                     self.exhausted = True
                     continue
-                if pool.interval:
-                    if not self.taken:
-                        self.paced_from = now
-                    self.next_due = self.paced_from + (self.taken + 1) * pool.interval
+                self.pace.started(now)
                 flight = _Flight(self.taken, post, now)
                 self.taken += 1
             else:
@@ -296,9 +247,13 @@ class _Run:
         due = [c.flight.deadline for c in self.busy if c.flight is not None]
         if self.later:
             due.append(self.later[0][0])
-        if self.next_due > now and not self.exhausted and len(self.busy) < pool.connections:
-            due.append(self.next_due)
+        next_due = self.pace.due(now)
+        if next_due > now and not self.exhausted and len(self.busy) < pool.connections:
+            due.append(next_due)
         wait = max(0.0, min(due) - now) if due else None
+        if wait is not None and not self.busy:
+            pool.sleep(wait)  # only a backoff or the pace to wait for: idle connections can wait too
+            return
         for key, mask in self.selector.select(wait):
             connection: _Connection = key.data
             if connection.flight is None:
@@ -538,15 +493,30 @@ class _Run:
             self.drop(connection)
 
     def decide(self, flight: _Flight) -> None:
-        """Retry ``flight`` later, as the policy says, or make its outcome ready."""
+        """Retry ``flight`` later, as the policy says, or make its exchange ready."""
         pool = self.pool
         error = flight.failure.message if flight.failure is not None else None
         wait = pool.retry.wait_before_retry(flight.attempts, flight.status, error, flight.retry_after)
         now = pool.clock()
         if wait is not None:
             heapq.heappush(self.later, (now + wait, flight.index, flight))
+            if pool.options.on_retry is not None:
+                why = why_retried(flight.status, flight.reason, flight.failure)
+                pool.options.on_retry(RetryWait(wait, flight.attempts + 1, pool.retry.retries + 1, why))
         else:
-            self.ready[flight.index] = Outcome(flight, now - flight.started, pool.fixed)
+            self.ready[flight.index] = Exchange(
+                pool.url,
+                flight.post.body,
+                status=flight.status,
+                reason=flight.reason,
+                preview=flight.preview,
+                location=flight.location,
+                failure=flight.failure,
+                attempts=flight.attempts,
+                elapsed=now - flight.started,
+                fixed=pool.fixed,
+                signed=flight.signed,
+            )
 
     def drop_idle(self, connection: _Connection) -> None:
         if connection in self.idle:

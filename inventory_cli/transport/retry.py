@@ -1,8 +1,10 @@
-"""One retry policy for every client: which failures are worth another attempt, and how long to wait.
+"""When a client tries again, and when it starts the next POST: for both clients, once.
 
-``send``, ``check`` and ``replay`` over https:// (``delivery.Deliverer``, through ``requests_client``) and
-``replay`` over http:// (``client_pool.ClientPool``) ask the same policy, so a
-delivery is retried the same way whichever client carries it.
+``RetryPolicy`` says which failures are worth another attempt and how long
+to wait first; ``Pace`` spaces new POSTs at most ``--rate`` a second. The
+llhttp pool (``client_pool``, http://) and the requests client
+(``requests_client``, https://) ask the same two, so a delivery is retried
+and paced the same way whichever client carries it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from dataclasses import dataclass
 
 #: No wait is longer, whatever the backoff or the server's Retry-After says.
 MAX_RETRY_WAIT = 60.0
+
+
+@dataclass(frozen=True)
+class RetryWait:
+    """A wait before another attempt, as it begins: for whoever shows where a run stands."""
+
+    seconds: float
+    attempt: int  # the attempt that follows the wait
+    attempts: int  # attempts in all, at most
+    why: str  # the last attempt's failure or answer: "connection refused", "503 Service Unavailable"
 
 
 @dataclass(frozen=True)
@@ -56,3 +68,30 @@ def retry_after_seconds(value: str | bytes | None, now: Callable[[], float] = ti
     if when.tzinfo is None:  # "-0000": no zone given; HTTP dates are in GMT
         when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - now())
+
+
+class Pace:
+    """At most ``rate`` new POSTs a second, spaced evenly from the first one's start.
+
+    A client asks ``due`` when the next POST may start (a blocking client sleeps
+    until then, the pool's loop serves its connections meanwhile) and says
+    ``started`` as it starts one.
+    """
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.count = 0
+        self.first = 0.0
+
+    def due(self, now: float) -> float:
+        """When the next POST may start: ``now`` when it may start at once."""
+        if not self.interval or not self.count:
+            return now
+        return max(now, self.first + self.count * self.interval)
+
+    def started(self, now: float) -> None:
+        if not self.interval:
+            return
+        if not self.count:
+            self.first = now
+        self.count += 1

@@ -32,6 +32,7 @@ from ..events.payloads import Payload
 from ..events.validation import check_event, event_type_names
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, sign
+from ..transport.exchange import Signer
 from . import report
 from .check_cases import (
     CASES,
@@ -43,7 +44,7 @@ from .check_cases import (
     Forging,
     select_cases,
 )
-from .delivery import Deliverer, DeliveryResult, Signer
+from .delivery import Deliverer, DeliveryResult
 from .report import Item, one_line
 
 #: How much of each request and answer body a case records.

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..events.validation import event_type_names
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, replace_signatures, sign, wrong_secret
-from .delivery import Signer
+from ..transport.exchange import Signer
 
 REQUIRED = "required"
 RECOMMENDED = "recommended"

@@ -1,37 +1,36 @@
 """Deliver signed events over HTTP and say what the receiver did with them.
 
-One client (``transport.requests_client``) serves a whole run so deliveries share connections.
-A delivery that cannot be made (refused, DNS, TLS, timeout) is not an
-exception: it is a ``DeliveryResult`` with an ``error`` (the message) and a
-``failure_kind`` (``transport.failures.FailureKind``, what callers decide by), so a run reports
+A ``Deliverer`` serves a whole run: it opens the run's one client
+(``transport.client.open_client``: the llhttp pool for ``http://``, requests
+for ``https://`` and redirects), signs each body the moment it is written,
+and turns each ``Exchange`` into a ``DeliveryResult``: the exchange, named
+(which payload, which event type) and judged (what was expected, what the
+answer means under the webhook's contract). A delivery that cannot be made
+(refused, DNS, TLS, timeout) is not an exception: its exchange carries a
+``Failure``, with a ``FailureKind`` that callers decide by, so a run reports
 every payload, then its callers decide the exit status.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
 
 from ..errors import InputError, MissingSecretError
 from ..signing import signatures
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, new_message_id
-from ..transport.failures import Failure, FailureKind
-from ..transport.requests_client import RequestsClient
-from ..transport.retry import RetryPolicy, retry_after_seconds
+from ..transport.client import open_client
+from ..transport.exchange import ClientOptions, Exchange, Post, Signer
+from ..transport.failures import FailureKind
+from ..transport.retry import RetryPolicy, RetryWait
 from ..urls import url_problem
 from ..version import __version__
 
 #: The two answers the inventory API documents for this webhook.
 CONTRACT = {200: "processed", 422: "processing failed"}
-RESPONSE_PREVIEW_BYTES = 512
-MAX_REDIRECTS = 5
-
-#: Gives the signature headers for a body, at the moment it is sent.
-Signer = Callable[[bytes], Mapping[str, str]]
 
 
 @dataclass
@@ -47,38 +46,72 @@ class DeliveryOptions:
     #: True, False (--insecure) or a CA bundle path (--ca-bundle).
     tls_verify: bool | str = True
     follow_redirects: bool = False
+    concurrency: int = 1  # deliveries in flight at once, at most (replay's --concurrency)
+    rate: float | None = None  # deliveries started a second, at most (replay's --rate)
 
 
 @dataclass
 class DeliveryResult:
+    """One delivery: its ``exchange`` with the receiver, named and judged."""
+
     payload: str
     event_type: str | None
-    url: str
     expected: Collection[int]
-    status: int | None = None
-    reason: str = ""  # the HTTP reason phrase
-    elapsed: float = 0.0  # seconds, all attempts together
-    attempts: int = 0
-    response_preview: bytes = b""
-    #: Why nothing was delivered, in words; None when an answer came back.
-    error: str | None = None
-    #: The same, as a value to decide by (never the wording); None when an answer came back.
-    failure_kind: FailureKind | None = None
-    #: Where a redirect pointed when it was not followed.
-    location: str | None = None
-    #: The request of the last attempt, as sent: to show what got the answer.
-    method: str = "POST"
-    request_headers: Mapping[str, str] = field(default_factory=dict)
-    request_body: bytes = b""
+    exchange: Exchange
 
-    def fail(self, failure: Failure) -> None:
-        """No usable answer to the last attempt, and why."""
-        self.status = None
-        self.error, self.failure_kind = failure.message, failure.kind
+    # What the exchange says, by the names every report reads.
+
+    @property
+    def url(self) -> str:
+        return self.exchange.url
+
+    @property
+    def status(self) -> int | None:
+        return self.exchange.status
+
+    @property
+    def reason(self) -> str:
+        return self.exchange.reason
+
+    @property
+    def elapsed(self) -> float:
+        return self.exchange.elapsed
+
+    @property
+    def attempts(self) -> int:
+        return self.exchange.attempts
+
+    @property
+    def response_preview(self) -> bytes:
+        return self.exchange.preview
+
+    @property
+    def error(self) -> str | None:
+        return self.exchange.error
+
+    @property
+    def failure_kind(self) -> FailureKind | None:
+        return self.exchange.failure_kind
+
+    @property
+    def location(self) -> str | None:
+        return self.exchange.location
+
+    @property
+    def method(self) -> str:
+        return self.exchange.method
+
+    @property
+    def request_headers(self) -> Mapping[str, str]:
+        return self.exchange.request_headers
+
+    @property
+    def request_body(self) -> bytes:
+        return self.exchange.body
 
     @property
     def delivered(self) -> bool:
-        return self.error is None
+        return self.exchange.failure is None
 
     @property
     def ok(self) -> bool:
@@ -116,17 +149,6 @@ class DeliveryResult:
         }
 
 
-@dataclass(frozen=True)
-class RetryWait:
-    """A wait before another attempt, as it begins: for whoever shows where a run stands."""
-
-    seconds: float
-    attempt: int  # the attempt that follows the wait
-    attempts: int  # attempts in all, at most
-    why: str  # the last attempt's failure or answer: "connection refused", "503 Service Unavailable"
-    payload: str
-
-
 def check_url(url: str) -> str:
     """``url`` when a delivery can be made to it (``urls.url_problem``), else ``InputError``."""
     problem = url_problem(url)
@@ -136,29 +158,37 @@ def check_url(url: str) -> str:
 
 
 class Deliverer:
-    """Signs and POSTs bodies to one URL, reusing HTTP connections.
+    """Signs and POSTs bodies to one URL through the run's one client.
 
-    Safe to share between threads: the client (``transport.requests_client``)
-    gives each thread its own session, so concurrent replays keep one connection per worker.
+    ``clock`` and ``sleep`` are how the client waits (tests pass their own);
+    ``on_retry`` is told of each wait before a retry, as it begins (the CLI's status line says it).
     """
 
     def __init__(
         self,
         options: DeliveryOptions,
         *,
+        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_retry: Callable[[RetryWait], None] | None = None,
     ) -> None:
         self.options = options
         check_url(options.url)
-        self._sleep = sleep
-        #: Told of each wait before a retry, as it begins (the CLI's status line says it).
-        self.on_retry = on_retry
-        self.retry = RetryPolicy(options.retries, options.backoff)
-        self.client = RequestsClient(
-            user_agent=f"invwh/{__version__}",
-            tls_verify=options.tls_verify,
-            preview_bytes=RESPONSE_PREVIEW_BYTES,
+        self.client = open_client(
+            options.url,
+            ClientOptions(
+                timeout=options.timeout,
+                retry=RetryPolicy(options.retries, options.backoff),
+                headers={"Content-Type": "application/json", **options.headers},
+                user_agent=f"invwh/{__version__}",
+                tls_verify=options.tls_verify,
+                follow_redirects=options.follow_redirects,
+                connections=options.concurrency,
+                rate=options.rate,
+                on_retry=on_retry,
+            ),
+            clock=clock,
+            sleep=sleep,
         )
         #: The compiled scheme and the keyed HMAC, made on the first signature, for every one after.
         self._body_signer: signatures.Signer | None = None
@@ -187,21 +217,12 @@ class Deliverer:
         options' scheme and secret with the current time. Checks and replays
         pass their own (another secret, a kept signature, none at all).
         """
-        result = DeliveryResult(payload, event_type, self.options.url, expected)
-        signer = signer or self.signer()
-        started = time.monotonic()
-        while True:
-            result.attempts += 1
-            retry_after = self._attempt(body, result, signer)
-            pause = self.retry.wait_before_retry(result.attempts, result.status, result.error, retry_after)
-            if pause is None:
-                break
-            if self.on_retry is not None:
-                why = result.error or f"{result.status} {result.reason}".strip()
-                self.on_retry(RetryWait(pause, result.attempts + 1, self.retry.retries + 1, why, payload))
-            self._sleep(pause)
-        result.elapsed = time.monotonic() - started
-        return result
+        exchange = self.client.send(Post(body, signer or self.signer()))
+        return DeliveryResult(payload, event_type, expected, exchange)
+
+    def deliver_all(self, posts: Iterable[Post]) -> Iterator[Exchange]:
+        """Every POST, as many at once as ``concurrency`` and ``rate`` allow; exchanges in order."""
+        return self.client.run(posts)
 
     def signer(self) -> Signer:
         """Signs every attempt of one delivery anew, under one message id (when the scheme has one)."""
@@ -223,35 +244,3 @@ class Deliverer:
             url=options.url,
             headers=options.headers,
         )
-
-    def _attempt(self, body: bytes, result: DeliveryResult, signer: Signer) -> float | None:
-        """One delivery, following redirects if asked. Returns the Retry-After wait, if any."""
-        options = self.options
-        url = options.url
-        result.error = result.location = result.failure_kind = None
-        for _ in range(MAX_REDIRECTS + 1):
-            headers = {
-                "Content-Type": "application/json",
-                **options.headers,
-                # Signed now, for every attempt, so a retry carries a fresh timestamp.
-                **signer(body),
-            }
-            result.method, result.request_headers, result.request_body = "POST", headers, body
-            answer = self.client.post(url, body, headers, options.timeout)
-            result.url = url
-            if isinstance(answer, Failure):
-                result.fail(answer)
-                return None
-            result.request_headers = answer.sent_headers
-            result.status = answer.status
-            result.reason = answer.reason
-            result.response_preview = answer.preview
-            if answer.location is not None:
-                target = urljoin(url, answer.location)
-                if options.follow_redirects:
-                    url = target
-                    continue
-                result.location = target
-            return retry_after_seconds(answer.retry_after)
-        result.fail(Failure(FailureKind.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects"))
-        return None

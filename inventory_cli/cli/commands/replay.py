@@ -118,11 +118,9 @@ def replay_command(
         secret = resolve_secret(secret_values, secret_file)
     # As it is now: the receiver replayed to may be the one appending to this very file.
     records = read_recording(sys.stdin.buffer if recording == "-" else recording, as_opened=True)
-    options = endpoint.delivery_options(scheme, secret)
+    options = endpoint.delivery_options(scheme, secret, concurrency=concurrency, rate=rate)
     replay_options = ReplayOptions(
         keep_signature=keep_signature,
-        concurrency=concurrency,
-        rate=rate,
         event_type=event_type,
         limit=limit,
         expected=expected or (200,),

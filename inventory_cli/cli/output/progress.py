@@ -35,7 +35,7 @@ from .text import TextWriter, make_console, text
 from .theme import can_redraw
 
 if TYPE_CHECKING:
-    from ...workflows.delivery import RetryWait
+    from ...transport.retry import RetryWait
 
 #: How often the status line is redrawn on a terminal.
 REFRESHES_PER_SECOND = 8

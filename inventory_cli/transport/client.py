@@ -1,0 +1,60 @@
+"""One way to POST: ``open_client(url, options)`` and the ``Exchange`` every POST comes to.
+
+Every command that delivers (``send``, ``trigger``, ``demo``, ``check``,
+``replay``, the inspector's replays) opens one ``Client`` for its run and
+hands it ``Post``s: a body and how to sign it at the moment it is written.
+The client chooses nothing per POST; ``open_client`` chooses once, by the URL:
+
+- ``http://``: ``client_pool.ClientPool``, keep-alive connections multiplexed
+  from one thread, answers read by llhttp: thousands of deliveries a second.
+- ``https://``, and any URL when redirects are to be followed:
+  ``requests_client.RequestsClient`` (TLS, CA bundles, redirects), on a pool of
+  threads when a run asks for more than one connection.
+
+Both retry by the one ``retry.RetryPolicy``, pace by the one ``retry.Pace``,
+say each wait before a retry to ``on_retry``, and give back an ``Exchange``
+per POST, in the order the POSTs came: the request as it was last sent, and
+its answer or its ``Failure`` (a ``FailureKind`` to decide by, and a message).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from .client_pool import ClientPool
+from .exchange import ClientOptions, Exchange, Post
+from .requests_client import RequestsClient
+
+
+class Client(Protocol):
+    """POSTs to the one URL a client was opened for."""
+
+    def run(self, posts: Iterable[Post]) -> Iterator[Exchange]:
+        """Deliver every POST, as many at once as the options allow; their exchanges in their order."""
+        ...
+
+    def send(self, post: Post) -> Exchange:
+        """Deliver one POST and wait for what becomes of it."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_client(
+    url: str,
+    options: ClientOptions,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Client:
+    """The client for ``url``: the llhttp pool for ``http://``, requests for the rest (see above).
+
+    ``clock`` and ``sleep`` are how the client waits (a retry's backoff, the pace): tests pass
+    their own. The URL is not checked here (``urls.url_problem`` is the rule callers apply).
+    """
+    if urlsplit(url).scheme == "http" and not options.follow_redirects:
+        return ClientPool(url, options, clock=clock, sleep=sleep)
+    return RequestsClient(url, options, clock=clock, sleep=sleep)
