@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 import pytest
 from conftest import SAMPLES, TEST_SECRET
+from servers import serve
 from terminal import run_on_a_terminal
 from test_audit import mixed_recording
 
@@ -157,6 +158,17 @@ def test_sign_validate_and_version_never_load_rich_not_even_in_colour(tmp_path):
         ["--version"],
     ]
     assert loaded_after(runs) == []
+
+
+def test_a_replay_over_http_to_a_pipe_loads_neither_rich_nor_the_requests_client(tmp_path):
+    """Its start-up is a replay's fixed cost: JSON to a script needs no status line and no TLS."""
+    recording = tmp_path / "r.jsonl"
+    mixed_recording(recording)
+    heavy = ("rich", "requests", "ssl", "http.client", "inventory_cli.transport.requests_client")
+    with serve() as server:
+        args = ["replay", str(recording), "--url", server.endpoint(), "--format", "json"]
+        assert loaded_after([args], heavy) == []
+        assert server.received  # it did deliver
 
 
 @pytest.mark.parametrize("args", [["schemes"], ["samples"], ["audit", "{recording}"]])

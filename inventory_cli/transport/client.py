@@ -24,9 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from .client_pool import ClientPool
 from .exchange import ClientOptions, Exchange, Post
-from .requests_client import RequestsClient
 
 
 class Client(Protocol):
@@ -55,6 +53,11 @@ def open_client(
     ``clock`` and ``sleep`` are how the client waits (a retry's backoff, the pace): tests pass
     their own. The URL is not checked here (``urls.url_problem`` is the rule callers apply).
     """
+    # Each imported when chosen: an http:// run never loads the requests client, nor the reverse.
     if urlsplit(url).scheme == "http" and not options.follow_redirects:
+        from .client_pool import ClientPool
+
         return ClientPool(url, options, clock=clock, sleep=sleep)
+    from .requests_client import RequestsClient
+
     return RequestsClient(url, options, clock=clock, sleep=sleep)

@@ -13,10 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import ssl
 from dataclasses import dataclass
 from enum import Enum
-from http.client import BadStatusLine, HTTPException, RemoteDisconnected
 from typing import Any
 
 from ..text import shorten
@@ -146,6 +144,11 @@ def describe_cause(error: BaseException, timeout: float, url: str | None = None)
 
     ``url`` is the one requested: a TLS handshake with a plain-HTTP server suggests its http:// form.
     """
+    # Here, not with the module: only the requests client's errors need them, and the pool's
+    # http:// runs start faster without (ssl and http.client cost a replay ~15 ms of start-up).
+    import ssl
+    from http.client import BadStatusLine, HTTPException, RemoteDisconnected
+
     for cause in causes(error):
         if isinstance(cause, ssl.SSLCertVerificationError):
             why = cause.verify_message or cause.reason

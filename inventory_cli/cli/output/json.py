@@ -37,10 +37,16 @@ def dumps(data: Any, indent: int | None = None) -> str:
     document only when the written text holds a secret's form: a million
     items cost a few substring searches each.
     """
-    text = json.dumps(data, indent=indent, ensure_ascii=False)
+    encoder = _LINE if indent is None else json.JSONEncoder(indent=indent, ensure_ascii=False)
+    text = encoder.encode(data)
     if any(form in text for form in _escaped_secret_forms()):
-        text = json.dumps(redact_value(data), indent=indent, ensure_ascii=False)
+        text = encoder.encode(redact_value(data))
     return text
+
+
+#: ``json.dumps(..., ensure_ascii=False)`` builds an encoder on every call; a replay's million
+#: lines share this one (the same text: ``dumps`` is ``JSONEncoder(**options).encode``).
+_LINE = json.JSONEncoder(ensure_ascii=False)
 
 
 _escaped: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
