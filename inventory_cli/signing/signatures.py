@@ -336,7 +336,8 @@ class Signer:
         scheme, form = self.scheme, self.form
         if form.signs_url:
             require_url(scheme, url)
-        lowered = received_headers(form, headers or {})
+        # No headers given (every replay): nothing to lower-case and no alias to find.
+        lowered = received_headers(form, headers) if headers else {}
         out: dict[str, str] = {}
         if scheme.id_header:
             given = message_id or lowered.get(form.id_header or "") or new_message_id(scheme)
@@ -351,7 +352,10 @@ class Signer:
             out.update((name, value) for name, value in headers.items() if name.lower() in wanted)
         message = build_message(form, body, method.upper(), stamp, lowered, url)
         signature = make_signature(form, self._mac, message).decode("ascii")
-        out[scheme.signature_header] = signature_header_value(scheme, [signature], stamp)
+        if form.timestamp_in_signature:
+            out[scheme.signature_header] = signature_header_value(scheme, [signature], stamp)
+        else:  # what signature_header_value makes of one signature, without its lists
+            out[scheme.signature_header] = signature
         return out
 
 
