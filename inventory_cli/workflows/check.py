@@ -164,22 +164,24 @@ class CheckRun:
     unreachable: bool = False
 
 
-def case_item(case: CaseResult, rerun: str | None = None) -> Item:
+@dataclass
+class CaseItem(Item):
     """A case as an item of the run's report; ``rerun`` is the command that runs it alone."""
-    notes = [case.explanation, f"sent: {case.sent}"]
+
+    case: CaseResult = field(kw_only=True)
+    rerun: str | None = field(default=None, kw_only=True)
+
+
+def case_item(case: CaseResult, rerun: str | None = None) -> CaseItem:
     shown = case.outcome in (report.FAILED, report.WARNING, report.NOT_PROVEN)
-    if shown and case.answer and case.answer not in case.explanation:
-        notes.append(f"the receiver answered: {case.answer}")
-    if shown and rerun:
-        notes.append(f"rerun: {rerun}")
-    return Item(
+    return CaseItem(
         case.name,
         case.outcome,
         {"name": case.name, "outcome": case.outcome, **case.to_dict(), "rerun": rerun if shown else None},
         sum(d.elapsed for d in case.deliveries),
-        cells=(case.level,),
-        notes=tuple(notes),
-        deliveries=case.deliveries,
+        case.deliveries,
+        case=case,
+        rerun=rerun,
     )
 
 

@@ -46,19 +46,31 @@ FAILING = frozenset({UNEXPECTED, UNDELIVERED, MALFORMED, FAILED})
 
 @dataclass
 class Item:
-    """One delivery, recording line or case, as every format shows it."""
+    """One delivery, recording line or case: its outcome, its JSON, and the data every format
+    words for itself (``cli/output/items.py`` says what a row and its notes show)."""
 
     name: str
     outcome: str
     #: The item in the JSON report.
     data: dict[str, Any]
     seconds: float = 0.0
-    #: The cells of its row in the text table, after the name.
-    cells: tuple[str, ...] = ()
-    #: Lines said under its row: why it is not as expected, or what a case found.
-    notes: tuple[str, ...] = ()
     #: The requests made for it and their answers (shown with --verbose and in JUnit).
     deliveries: Sequence[DeliveryResult] = ()
+
+
+@dataclass
+class DeliveryItem(Item):
+    """A delivery made (send, trigger, demo, replay): its result is what its row says."""
+
+    result: DeliveryResult = field(kw_only=True)
+
+
+@dataclass
+class LineItem(Item):
+    """A recording line nothing was delivered for: a line that is no record, or a request that
+    was no delivery."""
+
+    why: str = field(kw_only=True)
 
 
 @dataclass
@@ -72,8 +84,6 @@ class Report(Ended):
     outcomes: tuple[str, ...]
     #: What an item is, for the summary line: "delivery", "line", "case".
     noun: str
-    #: Headings of the text table: the name column, then one per cell.
-    columns: tuple[str, ...] = ()
     #: Text shows one line per item that is not as expected, as it comes, and no table
     #: (a replay of a million lines).
     streamed: bool = False
@@ -133,8 +143,7 @@ class Report(Ended):
 def delivery_report(command: str, url: str, scheme: str, *, streamed: bool = False) -> Report:
     if streamed:
         return Report(command, url, scheme, REPLAY_OUTCOMES, "line", streamed=True)
-    columns = ("payload", "event", "status", "meaning", "time")
-    return Report(command, url, scheme, DELIVERY_OUTCOMES, "delivery", columns)
+    return Report(command, url, scheme, DELIVERY_OUTCOMES, "delivery")
 
 
 def delivery_outcome(result: DeliveryResult) -> str:
@@ -143,35 +152,18 @@ def delivery_outcome(result: DeliveryResult) -> str:
     return AS_EXPECTED if result.ok else UNEXPECTED
 
 
-def delivery_item(result: DeliveryResult, name: str | None = None, **data: Any) -> Item:
+def delivery_item(result: DeliveryResult, name: str | None = None, **data: Any) -> DeliveryItem:
     """A delivery as a report item; ``data`` adds JSON fields before the delivery's own (a line)."""
     name = result.payload if name is None else name
-    time = f"{result.elapsed * 1000:.0f} ms" + (f" ×{result.attempts}" if result.attempts > 1 else "")
-    return Item(
+    outcome = delivery_outcome(result)
+    return DeliveryItem(
         name,
-        delivery_outcome(result),
-        {"name": name, "outcome": delivery_outcome(result), **data, **result.to_dict()},
+        outcome,
+        {"name": name, "outcome": outcome, **data, **result.to_dict()},
         result.elapsed,
-        cells=(
-            result.event_type or "not an event",
-            "—" if result.status is None else str(result.status),
-            result.meaning,
-            time,
-        ),
-        notes=answer_notes(result),
-        deliveries=(result,),
+        (result,),
+        result=result,
     )
-
-
-def answer_notes(result: DeliveryResult) -> tuple[str, ...]:
-    """What a delivery's answer said, when that is worth reading: anything but an expected 200."""
-    if not result.delivered:
-        return (f"not delivered: {result.error}",)
-    if result.status == 200 and result.ok:
-        return ()
-    where = f" → {result.location}" if result.location else ""
-    said = one_line(result.response_preview) or "(empty body)"
-    return (f"{result.status} {result.reason}{where}: {said}",)
 
 
 def one_line(data: bytes, limit: int | None = None) -> str:

@@ -149,7 +149,7 @@ def check(
     if reproduce_path is not None:
         _check_writable(reproduce_path)
     rerun = _Rerun(endpoint.url, seed, scheme.name, expect, strict, tolerance, payload_paths)
-    report = Report("check", endpoint.url, scheme.name, CHECK_OUTCOMES, "case", ("case", "level"))
+    report = Report("check", endpoint.url, scheme.name, CHECK_OUTCOMES, "case")
     report.preamble.append(f"seed {seed}: --seed {seed} sends the same events again")
     report.extra.update(strict=strict, seed=seed, expect=sorted(expect))
     reruns: list[str] = []

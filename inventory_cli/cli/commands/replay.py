@@ -19,6 +19,7 @@ from ...workflows.report import (
     UNDELIVERED,
     UNEXPECTED,
     Item,
+    LineItem,
     Report,
     delivery_item,
     delivery_report,
@@ -212,6 +213,4 @@ def replay_item(replayed: ReplayItem) -> Item:
         "ok": not replayed.malformed,
         "reason": why,
     }
-    return Item(
-        line, outcome, data, notes=(f"{'malformed line' if replayed.malformed else 'skipped'}: {why}",)
-    )
+    return LineItem(line, outcome, data, why=why)

@@ -36,6 +36,7 @@ from ...workflows.report import (
     Report,
 )
 from .exchange import exchange_lines
+from .items import notes as item_notes
 
 _FAILURES = {FAILED, UNEXPECTED, MALFORMED}
 _SKIPS = {WARNING: "warning", NOT_PROVEN: "not proven", SKIPPED: "skipped"}
@@ -90,7 +91,7 @@ class JUnitSink:
         case = ET.Element(
             "testcase", classname=xml_text(self.classname), name=name, time=f"{item.seconds:.3f}"
         )
-        notes = [xml_text(note) for note in item.notes]
+        notes = [xml_text(note) for note in item_notes(item)]
         message = notes[0] if notes else item.outcome
         if item.outcome in _FAILURES:
             ET.SubElement(case, "failure", message=message).text = "\n".join(notes)

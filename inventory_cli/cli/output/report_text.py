@@ -32,6 +32,7 @@ from ...workflows.report import (
 from . import NORMAL, QUIET, VERBOSE
 from . import theme as marks
 from .exchange import exchange_lines
+from .items import COLUMNS, cells, notes
 from .text import INDENT, Text, TextWriter, cell_width, make_table, printable, text
 
 _MARKS = {
@@ -79,8 +80,7 @@ class TextSink:
         if self.verbosity == QUIET or (item.outcome == AS_EXPECTED and self.verbosity < VERBOSE):
             return
         mark = self._mark(item.outcome)
-        notes = item.notes or (_label(item.outcome),)
-        for note in notes:
+        for note in notes(item) or (_label(item.outcome),):
             self.writer.wrapped(f"{printable(item.name)}: ", mark, f" {printable(note)}", indent=INDENT)
         if self.verbosity >= VERBOSE:
             self._exchanges(item)
@@ -91,7 +91,8 @@ class TextSink:
         elif self.rows and self.verbosity == QUIET:
             for item in self.rows:  # what is not a pass, one line each: failures, warnings, unproven
                 if item.outcome in (UNEXPECTED, UNDELIVERED, FAILED, MALFORMED, WARNING, NOT_PROVEN):
-                    note = item.notes[0] if item.notes else _label(item.outcome)
+                    said = notes(item)
+                    note = said[0] if said else _label(item.outcome)
                     self.writer.wrapped(
                         self._mark(item.outcome), f" {printable(item.name)}: {printable(note)}", indent=INDENT
                     )
@@ -114,7 +115,7 @@ class TextSink:
         for item, row in zip(items, rows, strict=True):
             for line in row:
                 writer.print(line, wrap=False)
-            for note in item.notes:
+            for note in notes(item):
                 self._note(item, note)
             if self.verbosity >= VERBOSE:
                 self._exchanges(item)
@@ -135,13 +136,13 @@ class TextSink:
         # Names, cells and notes hold what came from outside (file names, a receiver's answer):
         # each is shown through ``printable``, so whatever a command puts in them is safe.
         writer = self.writer
-        headings = report.columns
+        headings = COLUMNS[report.noun]
         names = [printable(item.name) for item in items]
-        cells = [tuple(map(printable, item.cells)) for item in items]
+        shown = [tuple(map(printable, cells(item))) for item in items]
         marks = [self._mark(item.outcome) for item in items]
         whole = make_table(
             ("  " + headings[0], *headings[1:]),
-            [(text(mark, " ", name), *row) for mark, name, row in zip(marks, names, cells, strict=True)],
+            [(text(mark, " ", name), *row) for mark, name, row in zip(marks, names, shown, strict=True)],
             rule=False,
         )
         # Too wide for the width: the name goes on a line of its own above the other cells.
@@ -150,7 +151,7 @@ class TextSink:
             lines = writer.lines(whole)
             heading, rows = lines[0], [[line] for line in lines[1:]]
         else:
-            apart = writer.lines(make_table(headings[1:], cells, rule=False))
+            apart = writer.lines(make_table(headings[1:], shown, rule=False))
             heading = Text(INDENT) + apart[0]
             rows = [
                 [*self._name_lines(mark, name), Text(INDENT) + line]
