@@ -282,11 +282,13 @@ def test_a_receiver_answering_204_passes_with_expect_204_only(check):
     with serve(verifying(ok_status=204)) as server:
         without = check(server.endpoint(), "--format", "json", code=1).json
         with_expect = check(server.endpoint(), "--expect", "204", "--format", "json").json
+        text = check(server.endpoint(), code=1).stdout
     said = verdicts(without)
     assert named(without, "failed") == ACCEPTS
-    assert cases_by_name(without)["accepts stock.increase"]["explanation"] == (
-        "answered 204 No Content, not 200: if that means accepted, say so with --expect 204"
-    )
+    accepts = cases_by_name(without)["accepts stock.increase"]
+    assert accepts["explanation"] == "answered 204 No Content, not 200: if that means accepted, expect it too"
+    assert accepts["accepted_instead"] == 204  # the fact; the flag is the command line's advice:
+    assert "if 204 means accepted, say so with --expect 204" in text
     # A 2xx still shows the receiver takes valid events, so its rejections count.
     assert [said[name] for name in REJECTS] == ["passed"] * 5
     assert (with_expect["ok"], named(with_expect, "failed"), with_expect["expect"]) == (True, [], [204])

@@ -25,7 +25,7 @@ TRANSPORT = PACKAGE / "transport"
 #: What a failure's words are held in, on the objects that carry one.
 FAILURE_TEXT = {"error", "message"}
 #: Names from transport.failures that other layers may use: the value and its kind, not its words.
-VALUES = {"Failure", "FailureKind"}
+VALUES = {"Failure", "FailureKind", "FailureCause"}
 
 
 def failure(kind: FailureKind, message: str) -> DeliveryResult:

@@ -376,8 +376,8 @@ def switching_protocols(peer: Peer) -> None:
     ("first", "error", "failure"),
     [
         (endless_header, "malformed HTTP answer: its head passed 64 KiB without ending", "too_large"),
-        (endless_chunked_body, "no complete answer within 1.5 s (3 × --timeout 0.5)", "timeout"),
-        (endless_processing, "no complete answer within 1.5 s (3 × --timeout 0.5)", "timeout"),
+        (endless_chunked_body, "no complete answer within 1.5 s (3 times the 0.5 s timeout)", "timeout"),
+        (endless_processing, "no complete answer within 1.5 s (3 times the 0.5 s timeout)", "timeout"),
         (
             switching_protocols,
             "malformed HTTP answer: 101 Switching Protocols, and a delivery needs a final answer",

@@ -54,9 +54,17 @@ class Failure:
 
     kind: FailureKind
     message: str
+    #: A finer cause within the kind, for advice the command line gives.
+    cause: FailureCause | None = None
 
     def __str__(self) -> str:
         return self.message
+
+
+class FailureCause(str, Enum):
+    """A finer cause within a kind, where the command line has advice for it (never its words)."""
+
+    UNTRUSTED_CERTIFICATE = "untrusted_certificate"  # no CA the client trusts vouches for it
 
 
 REFUSED = "connection refused (is the server running?)"
@@ -83,7 +91,9 @@ def no_response(timeout: float) -> Failure:
 
 
 def incomplete_answer(timeout: float, timeouts: int) -> Failure:
-    message = f"no complete answer within {timeout * timeouts:g} s ({timeouts} × --timeout {timeout:g})"
+    message = (
+        f"no complete answer within {timeout * timeouts:g} s ({timeouts} times the {timeout:g} s timeout)"
+    )
     return Failure(FailureKind.TIMEOUT, message)
 
 
@@ -152,7 +162,8 @@ def describe_cause(error: BaseException, timeout: float, url: str | None = None)
     for cause in causes(error):
         if isinstance(cause, ssl.SSLCertVerificationError):
             why = cause.verify_message or cause.reason
-            return Failure(FailureKind.TLS, f"TLS certificate not trusted: {why} (see --ca-bundle)")
+            message = f"TLS certificate not trusted: {why}"
+            return Failure(FailureKind.TLS, message, FailureCause.UNTRUSTED_CERTIFICATE)
         if isinstance(cause, ssl.SSLError):
             if cause.reason in NOT_TLS_REASONS:
                 return not_tls(cause.reason, url)

@@ -82,6 +82,9 @@ class CaseResult:
     id: str = ""
     #: The report outcome: passed, failed, warning, not_proven, info or undelivered.
     outcome: str = report.INFO
+    #: A 2xx the receiver answered a valid event instead of an expected status: if it means
+    #: accepted, the run should expect it too (the CLI says how: --expect).
+    accepted_instead: int | None = None
 
     @property
     def statuses(self) -> list[int | None]:
@@ -112,6 +115,7 @@ class CaseResult:
             "verdict": self.verdict,
             "sent": self.sent,
             "explanation": self.explanation,
+            "accepted_instead": self.accepted_instead,
             "answer": self.answer or None,
             "statuses": self.statuses,
             "errors": [d.error for d in self.deliveries if d.error],
@@ -295,6 +299,7 @@ class _Suite:
         proven: bool = True,
         soft: bool = False,
         level: str = REQUIRED,
+        accepted_instead: int | None = None,
     ) -> CaseResult:
         """A case's result with its outcome: where strictness is decided, once."""
         case_id, name = (case.id, case.name) if isinstance(case, Case) else case
@@ -309,7 +314,9 @@ class _Suite:
             outcome = report.FAILED
         else:
             outcome = report.WARNING
-        return CaseResult(name, level, sent, passed, explanation, deliveries, proven, case_id, outcome)
+        return CaseResult(
+            name, level, sent, passed, explanation, deliveries, proven, case_id, outcome, accepted_instead
+        )
 
     def post(self, body: bytes, signer: Signer, what: str, event_type: str | None = None) -> DeliveryResult:
         return self.deliverer.deliver(
@@ -509,14 +516,9 @@ class _Suite:
         if cause is not None and cause[0] and result.status in cause[1]:
             return self.result(case, p.sent, False, f"answered {status}: {cause[0]}", [result])
         if self.accepted(result):
-            why = (
-                f"answered {status}, not {self.expected_text()}: if that means accepted, "
-                f"say so with --expect {result.status}"
-            )
-        else:
-            why = (
-                f"answered {status}: a valid, validly signed event must be accepted ({self.expected_text()})"
-            )
+            why = f"answered {status}, not {self.expected_text()}: if that means accepted, expect it too"
+            return self.result(case, p.sent, False, why, [result], accepted_instead=result.status)
+        why = f"answered {status}: a valid, validly signed event must be accepted ({self.expected_text()})"
         return self.result(case, p.sent, False, why, [result])
 
     def reserialization(self, document: dict[str, Any]) -> tuple[list[DeliveryResult], bytes]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from ...signing.hints import Cause, Hint
+from ...transport.failures import Failure, FailureCause
 
 
 def _as_is(hint: Hint) -> str:
@@ -59,3 +60,15 @@ def hints_words(hints: Iterable[Hint]) -> list[str]:
 def hint_codes(hints: Iterable[Hint]) -> list[str]:
     """The stable ids of ``hints``, for JSON beside their words."""
     return [hint.code.value for hint in hints]
+
+
+#: The flag that acts on a delivery's failure, by the failure's cause (``transport.failures``).
+FAILURE_ADVICE = {FailureCause.UNTRUSTED_CERTIFICATE: "see --ca-bundle"}
+
+
+def failure_words(failure: Failure | None) -> str | None:
+    """A delivery's failure as the command line says it: the fact, then the flag that acts on it."""
+    if failure is None:
+        return None
+    advice = FAILURE_ADVICE.get(failure.cause) if failure.cause is not None else None
+    return f"{failure.message} ({advice})" if advice else failure.message

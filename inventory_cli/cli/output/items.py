@@ -19,6 +19,7 @@ from ...workflows.report import (
     LineItem,
     one_line,
 )
+from .hints import failure_words
 
 #: The headings of a report's table, by what its items are (``Report.noun``): the name column
 #: first, then one per cell. A replay streams its lines and has no table.
@@ -50,6 +51,10 @@ def notes(item: Item) -> tuple[str, ...]:
         shown = case.outcome in (FAILED, WARNING, NOT_PROVEN)
         if shown and case.answer and case.answer not in case.explanation:
             said.append(f"the receiver answered: {case.answer}")
+        if case.accepted_instead is not None:
+            said.append(
+                f"if {case.accepted_instead} means accepted, say so with --expect {case.accepted_instead}"
+            )
         if shown and item.rerun:
             said.append(f"rerun: {item.rerun}")
         return tuple(said)
@@ -61,7 +66,7 @@ def notes(item: Item) -> tuple[str, ...]:
 def answer_notes(result: DeliveryResult) -> tuple[str, ...]:
     """What a delivery's answer said, when that is worth reading: anything but an expected 200."""
     if not result.delivered:
-        return (f"not delivered: {result.error}",)
+        return (f"not delivered: {failure_words(result.exchange.failure)}",)
     if result.status == 200 and result.ok:
         return ()
     where = f" → {result.location}" if result.location else ""

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from ...workflows.report import UNDELIVERED, Item, Outcome, Report, undelivered_error
 from ..context import AppContext
 from . import NORMAL
+from .hints import failure_words
 
 
 class Sink(Protocol):
@@ -51,7 +52,8 @@ class Reporter:
             if item.outcome == UNDELIVERED:
                 self._undelivered += 1
                 if self._first_undelivered is None:
-                    error = next((d.error for d in item.deliveries if d.error), None)
+                    failure = next((d.exchange.failure for d in item.deliveries if d.error), None)
+                    error = failure_words(failure)
                     self._first_undelivered = error or "not delivered"
             for sink in self.sinks:
                 sink.add(item)
