@@ -517,3 +517,32 @@ def test_a_recording_with_no_delivery_is_an_input_error_in_every_format(
     assert suite.get("errors") == "1"
     (case,) = [case for case in suite.iter("testcase") if case.find("error") is not None]
     assert (case.get("name"), case.find("error").get("message")) == ("the recording", error)
+
+
+def test_the_tally_counts_what_the_report_ends_with():
+    """Replay's statistics come from the workflow: statuses, skipped requests, the rate's count."""
+    from inventory_cli.transport.exchange import Exchange
+    from inventory_cli.transport.failures import Failure, FailureKind
+    from inventory_cli.workflows.delivery import DeliveryResult
+    from inventory_cli.workflows.replay import ReplayItem, ReplayTally
+
+    def delivered(line: int, status: int | None) -> ReplayItem:
+        failure = None if status else Failure(FailureKind.REFUSED, "connection refused")
+        exchange = Exchange("http://127.0.0.1:9/", b"{}", status=status, failure=failure)
+        return ReplayItem(line, DeliveryResult(f"line {line}", None, (200,), exchange))
+
+    tally = ReplayTally()
+    for item in [
+        delivered(1, 200),
+        ReplayItem(2, skipped="GET, not a delivery"),
+        delivered(3, 422),
+        ReplayItem(4, skipped="not JSON", malformed=True),
+        delivered(5, None),
+        ReplayItem(6, skipped="a POST to /other", listed=False),
+        delivered(7, 200),
+    ]:
+        tally.add(item)
+    summary = tally.summary()
+    assert summary["statuses"] == {"200": 2, "422": 1, "not delivered": 1}
+    assert (summary["skipped_requests"], tally.unlisted) == (2, 1)
+    assert (tally.delivered, tally.attempted, tally.lines) == (3, 4, 7)

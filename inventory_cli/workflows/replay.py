@@ -8,9 +8,10 @@ Results come back in the recording's order whatever the concurrency.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..events.validation import check_event
 from ..json_text import use_fast_decoder
@@ -39,6 +40,49 @@ class ReplayOptions:
     event_type: str | None = None  # replay only this type
     limit: int | None = None  # at most this many deliveries
     expected: Collection[int] = (200,)
+
+
+@dataclass
+class ReplayTally:
+    """What a replay came to, counted as its items come: the statistics its report ends with."""
+
+    started: float = field(default_factory=time.monotonic)
+    #: Deliveries by the status answered (``"200"``), or ``"not delivered"``.
+    statuses: dict[str, int] = field(default_factory=dict)
+    #: Recorded requests that were no delivery, and those of them not listed (--filter, --limit).
+    skipped: int = 0
+    unlisted: int = 0
+    delivered: int = 0  # deliveries that got an answer
+    lines: int = 0  # the last line read
+
+    def add(self, item: ReplayItem) -> None:
+        self.lines = item.line
+        if item.result is not None:
+            status = item.result.status
+            key = "not delivered" if status is None else str(status)
+            self.statuses[key] = self.statuses.get(key, 0) + 1
+            self.delivered += status is not None
+        elif not item.malformed:
+            self.skipped += 1
+            self.unlisted += not item.listed
+
+    @property
+    def attempted(self) -> int:
+        """Deliveries made, answered or not."""
+        return sum(self.statuses.values())
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def summary(self) -> dict[str, object]:
+        """The figures for the report's end (the JSON's top level), as of now."""
+        seconds = self.seconds()
+        return {
+            "statuses": dict(sorted(self.statuses.items())),
+            "seconds": round(seconds, 3),
+            "rate_per_second": round(self.delivered / seconds, 1) if seconds else None,
+            "skipped_requests": self.skipped,
+        }
 
 
 def event_type_of(record: Recorded) -> str | None:

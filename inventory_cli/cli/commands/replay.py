@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from typing import TYPE_CHECKING
 
 import click
@@ -12,7 +11,7 @@ import click
 from ...events.validation import event_type_names
 from ...workflows.delivery import Deliverer
 from ...workflows.recording import read_recording
-from ...workflows.replay import ReplayItem, ReplayOptions, replay
+from ...workflows.replay import ReplayItem, ReplayOptions, ReplayTally, replay
 from ...workflows.report import (
     MALFORMED,
     SKIPPED,
@@ -131,41 +130,32 @@ def replay_command(
     from ..output.reporter import open_reporter
 
     report = delivery_report("replay", endpoint.url, scheme.name, streamed=True)
-    statuses: dict[str, int] = {}
-    skipped = unlisted = 0  # recorded requests that were no delivery; not listed under --filter/--limit
-    started = time.monotonic()
+    tally = ReplayTally()
 
     def statistics(report: Report) -> None:
         # At the end, even an interrupted one: how fast, and what the receiver answered.
-        seconds = time.monotonic() - started
-        delivered = sum(count for status, count in statuses.items() if status != "not delivered")
-        report.extra.update(
-            statuses=dict(sorted(statuses.items())),
-            seconds=round(seconds, 3),
-            rate_per_second=round(delivered / seconds, 1) if seconds else None,
-            skipped_requests=skipped,
-        )
-        if not statuses and not report.interrupted:
+        seconds = tally.seconds()
+        report.extra.update(tally.summary())
+        if not tally.statuses and not report.interrupted:
             # A wrong file in CI must not go green: no delivery is an input error.
             name = "standard input" if recording == "-" else recording
             chosen = f" {event_type}" if event_type else ""
             report.nothing_to_deliver = f"{name} holds no{chosen} deliveries"
-        if unlisted:
-            report.epilogue.append(
-                f"{unlisted} recorded request{'s' if unlisted != 1 else ''} that were no delivery skipped"
-            )
-        rate = f" ({delivered / seconds:.0f}/s)" if seconds and delivered else ""
-        listed = ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items()))
+        if tally.unlisted:
+            s = "s" if tally.unlisted != 1 else ""
+            report.epilogue.append(f"{tally.unlisted} recorded request{s} that were no delivery skipped")
+        rate = f" ({tally.delivered / seconds:.0f}/s)" if seconds and tally.delivered else ""
+        listed = ", ".join(f"{status}: {count}" for status, count in sorted(tally.statuses.items()))
         report.epilogue.append(
             f"replayed to {report.url} in {seconds:.1f} s{rate}; statuses: {listed or 'none'}"
         )
 
     # Where the replay stands: read by the status line's own thread, a few times a second.
-    position: dict[str, int | None] = {"line": 0, "delivered": 0, "total": None}
-    pace = shown.Pace(started)
+    position: dict[str, int | None] = {"total": None}
+    pace = shown.Pace(tally.started)
 
     def standing() -> Text:
-        done, total, delivered = position["line"] or 0, position["total"], position["delivered"] or 0
+        done, total, delivered = tally.lines, position["total"], tally.attempted
         lines = f"{done:,} / {total:,} lines" if total else f"{done:,} lines"
         parts = [lines, f"{pace.rate(delivered):,.0f}/s"]
         left = pace.left(done, total)
@@ -184,18 +174,9 @@ def replay_command(
         shown.for_report(reporter, standing, color=app.color, progress=progress),
     ):
         for replayed in replay(records, deliverer, scheme, replay_options):
-            position["line"] = replayed.line
-            if replayed.result is not None:
-                position["delivered"] = (position["delivered"] or 0) + 1
-                status = replayed.result.status
-                key = "not delivered" if status is None else str(status)
-                statuses[key] = statuses.get(key, 0) + 1
-            elif not replayed.malformed:
-                skipped += 1
-                if not replayed.listed:
-                    unlisted += 1
-                    continue
-            reporter.add(replay_item(replayed))
+            tally.add(replayed)
+            if replayed.listed:
+                reporter.add(replay_item(replayed))
     return report
 
 
