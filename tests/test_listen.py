@@ -190,6 +190,17 @@ def test_a_post_without_a_length_gets_411():
     assert seen[0].reason == "length_required"
 
 
+def test_the_411_is_the_transports_rule_whatever_the_path():
+    """HTTP decides it, before the receiver routes: a POST to another path without a length is 411
+    too (it has no body, RFC 9112 section 6.3), and a GET without one is routed as usual."""
+    with running() as (receiver, seen):
+        other = raw_exchange(receiver, b"POST /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        get = raw_exchange(receiver, b"GET /webhooks HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert other.startswith(b"HTTP/1.1 411 ")
+    assert get.startswith(b"HTTP/1.1 405 ")
+    assert [d.reason for d in seen] == ["length_required", "method_not_allowed"]
+
+
 def test_chunked_bodies_are_read_and_capped():
     def chunks(body: bytes) -> Iterator[bytes]:
         yield body[:10]

@@ -72,8 +72,6 @@ class Request:
     body: bytes = b""
     #: Why the body was refused unread: the connection closes after the answer.
     refusal: Refusal | None = None
-    #: False when the request had neither Content-Length nor chunked transfer coding (so no body).
-    framed: bool = True
     keep_alive: bool = True
     #: The client's address (its IP), as the server saw the connection: a proxy names it onward.
     peer: str = ""
@@ -225,7 +223,7 @@ class RequestReader:
     def _refuse_current(self) -> None:
         refusal = self.refusal
         assert refusal is not None
-        if self.request is not None and refusal.status == 413:
+        if self.request is not None and refusal.status in (411, 413):
             self.request.refusal = refusal  # a delivery refused unread: the handler answers it
             self.request.body = b""
             self.request.keep_alive = False
@@ -318,10 +316,13 @@ class RequestReader:
             _path(self.target),
             f"HTTP/{version}",
             self.headers,
-            framed=self.coding is not None or self.content_length is not None,
             keep_alive=keep_alive,
         )
         self.request = request
+        if method == "POST" and self.coding is None and self.content_length is None:
+            # Neither Content-Length nor chunked: it has no body (RFC 9112 section 6.3), and a POST
+            # without one cannot be a delivery. Refused, not read as empty (RFC 9110 section 15.5.12).
+            self._stop(411, "length_required", "a POST needs Content-Length (or chunked transfer coding)")
         length = self.declared = int(self.content_length) if self.content_length is not None else 0
         if length > self.max_body:
             self._stop(

@@ -4,10 +4,13 @@
 callbacks and the rules of RFC 9112 that llhttp leaves to a server); this
 module runs the connections: reading, deadlines, answers, closing.
 
-Each whole request goes to ``handle``, which returns its ``Answer`` (or None:
-close the connection unanswered). A request whose body is refused unread
-(over ``max_body``) still goes to ``handle``, with ``refusal`` set, and the
-connection closes after its answer. What is not HTTP (a parse error, a
+Every HTTP rule is decided here and in ``request_reader.py``, never by the
+handler above; ``listening_socket`` binds the port, with errors that say what
+to do. Each whole request goes to ``handle``, which returns its ``Answer`` (or
+None: close the connection unanswered). A request whose body is refused
+unread (411: a POST with neither Content-Length nor chunked coding; 413: over
+``max_body``) still goes to ``handle``, with ``refusal`` set, so a receiver
+records and reports it, and the connection closes after its answer. What is not HTTP (a parse error, a
 refused head: 400, 414, 431, 501, 505) is answered with ``refuse``'s body,
 never handed on, and closes the connection. Requests are answered in order;
 pipelined ones too.
@@ -48,6 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import NamedTuple
 
+from ..errors import InputError
 from .request_reader import Refusal, Request, RequestReader
 
 #: After an answer that closes the connection, how long to keep reading (and
@@ -499,3 +503,33 @@ def _http_date(unix: float) -> str:
         f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:4d} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
     )
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port`` for an ``HttpServer``; raises InputError, in words
+    that say what to do (the port in use, a privileged port, an address not of this machine)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host.strip("[]"), port))
+        listener.listen(128)  # load tools open many connections at once
+    except (socket.gaierror, UnicodeError):  # UnicodeError: a name the IDNA codec refuses
+        listener.close()
+        raise InputError(f"cannot listen on {host}: unknown host") from None
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            cause = "the port is already in use (pick another, or 0 for any free port)"
+        elif error.errno == errno.EACCES:
+            cause = "permission denied (ports below 1024 need privileges)"
+        elif error.errno == errno.EADDRNOTAVAIL:
+            cause = "not an address of this machine"
+        else:
+            cause = error.strerror or str(error)
+        raise InputError(f"cannot listen on {where}: {cause}") from None
+    except BaseException:
+        listener.close()
+        raise
+    return listener

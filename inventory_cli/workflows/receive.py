@@ -11,7 +11,8 @@ answers:
 - 404 for another path, 405 (``Allow: POST``) for another method;
 - 413: a body over ``max_body``, decided from ``Content-Length`` (or from the
   chunk sizes) without reading the body, and the connection is closed;
-- 411: a POST with neither ``Content-Length`` nor chunked transfer coding;
+- 411: a POST with neither ``Content-Length`` nor chunked transfer coding
+  (any path: HTTP refuses it before the receiver routes, as it does a 413);
 - 400: malformed HTTP (llhttp's verdict, a missing or doubled ``Host``, or a
   ``Host`` that is not ``host[:port]``); 414 / 431 for an over-long target,
   head or trailer section, 501 for an unknown method or transfer coding,
@@ -42,12 +43,10 @@ it began, so a stalled or trickling client blocks nobody.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import json
 import math
 import re
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ from ..errors import InputError
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, Verifier, refuse_unusable
 from ..transport.request_reader import Refusal, Request
-from ..transport.server import Answer, HttpServer
+from ..transport.server import Answer, HttpServer, listening_socket
 from ..version import __version__
 from .forward import Forwarder, ForwardResult, ForwardTally, answer_headers
 from .recording import Recording
@@ -247,7 +246,7 @@ class Receiver:
             return self
         if self._closing:
             raise RuntimeError("this receiver is closed")
-        listener = _bind(self.config.host, self.config.port)
+        listener = listening_socket(self.config.host, self.config.port)
         if self.config.record is not None:
             try:
                 self._recording = Recording(self.config.record)
@@ -389,17 +388,6 @@ class Receiver:
 
     def _answer(self, request: Request) -> Answer | None:
         """Decide, record, report, then the answer; None once closing (no record, no answer)."""
-        config = self.config
-        if (
-            request.refusal is None
-            and not request.framed
-            and request.method == "POST"
-            and request.path.partition("?")[0] == config.path
-        ):
-            # Only a delivery needs a declared length: any other request without one has no body.
-            request.refusal = Refusal(
-                411, "length_required", "a delivery needs Content-Length (or chunked transfer coding)"
-            )
         delivery = self._decide(request)
         if self._closing:
             return None
@@ -423,7 +411,6 @@ class Receiver:
         return (
             request.method == "POST"
             and request.refusal is None
-            and request.framed
             and request.path.partition("?")[0] == self.config.path
         )
 
@@ -487,12 +474,12 @@ class Receiver:
         config = self.config
         verdict = None
         route = request.path.partition("?")[0]
-        if route != config.path:
+        if request.refusal is not None:  # HTTP's verdict comes before the route (transport/server.py)
+            status, reason, message = request.refusal
+        elif route != config.path:
             status, reason, message = 404, "not_found", f"nothing at {route}; deliveries go to {config.path}"
         elif request.method != "POST":
             status, reason, message = 405, "method_not_allowed", f"deliveries are POSTs, not {request.method}"
-        elif request.refusal is not None:
-            status, reason, message = request.refusal
         else:
             verdict = judge_with(
                 self._verifier,
@@ -532,32 +519,3 @@ class Receiver:
             delivery.reason = "recording_failed"
             delivery.message = f"could not record the delivery: {error.strerror or error}"
             return True
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host``:``port``; raises InputError."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host.strip("[]"), port))
-        listener.listen(128)  # load tools open many connections at once
-    except (socket.gaierror, UnicodeError):  # UnicodeError: a name the IDNA codec refuses
-        listener.close()
-        raise InputError(f"cannot listen on {host}: unknown host") from None
-    except OSError as error:
-        listener.close()
-        if error.errno == errno.EADDRINUSE:
-            cause = "the port is already in use (pick another, or 0 for any free port)"
-        elif error.errno == errno.EACCES:
-            cause = "permission denied (ports below 1024 need privileges)"
-        elif error.errno == errno.EADDRNOTAVAIL:
-            cause = "not an address of this machine"
-        else:
-            cause = error.strerror or str(error)
-        raise InputError(f"cannot listen on {where}: {cause}") from None
-    except BaseException:
-        listener.close()
-        raise
-    return listener
