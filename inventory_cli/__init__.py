@@ -33,7 +33,7 @@ _PUBLIC = {
     "Verdict": "workflows.verdict",
     "Hint": "signing.hints",
     "Cause": "signing.hints",
-    "SignatureCheck": "signing.signatures",
+    "SignatureCheck": "signing.verifier",
     "Secret": "signing.signatures",
     "Scheme": "signing.schemes",
     "get_scheme": "signing.schemes",
@@ -53,7 +53,8 @@ if TYPE_CHECKING:  # the type checker sees the names; a run imports each on firs
     from .events.validation import EventCheck, Problem, check_event  # noqa: F401
     from .signing.hints import Cause, Hint  # noqa: F401
     from .signing.schemes import BUILTIN_SCHEMES, DEFAULT_SCHEME, Scheme, get_scheme  # noqa: F401
-    from .signing.signatures import Secret, SignatureCheck  # noqa: F401
+    from .signing.signatures import Secret  # noqa: F401
+    from .signing.verifier import SignatureCheck  # noqa: F401
     from .version import __version__  # noqa: F401
     from .workflows.verdict import Verdict  # noqa: F401
 

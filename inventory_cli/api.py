@@ -17,7 +17,8 @@ from .errors import InputError
 from .events.factory import make_event, set_field
 from .events.validation import event_type_names, get_event_type
 from .signing.schemes import DEFAULT_SCHEME, Scheme, get_scheme
-from .signing.signatures import Secret, Verifier, missing_signed_headers, refuse_unusable, sign
+from .signing.signatures import Secret, missing_signed_headers, refuse_unusable, sign
+from .signing.verifier import Verifier
 from .text import is_token
 from .workflows.verdict import Verdict, judge_with
 

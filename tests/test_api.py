@@ -207,7 +207,7 @@ def test_the_public_names_resolve_and_are_documented():
 #: The core's building blocks that the package root once re-exported (before it had an API).
 CORE_NAMES = {
     "sign": "inventory_cli.signing.signatures",
-    "check_signature": "inventory_cli.signing.signatures",
+    "check_signature": "inventory_cli.signing.verifier",
     "judge": "inventory_cli.workflows.verdict",
     "union_schema": "inventory_cli.events.validation",
     "DeliveryError": "inventory_cli.errors",

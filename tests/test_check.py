@@ -12,7 +12,8 @@ from conftest import TEST_SECRET
 from servers import Reply, serve
 
 from inventory_cli.signing.schemes import INVENTORY_V1, get_scheme
-from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.signing.signatures import Secret
+from inventory_cli.signing.verifier import check_signature
 from inventory_cli.workflows.receive import Receiver, ReceiverConfig
 from inventory_cli.workflows.verdict import judge
 

@@ -14,7 +14,8 @@ from conftest import TEST_SECRET
 from servers import Reply, read_message, serve, tcp_server
 
 from inventory_cli.signing.schemes import INVENTORY_V1
-from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.signing.verifier import check_signature
 from inventory_cli.transport.client_pool import ClientPool
 from inventory_cli.transport.exchange import ClientOptions, Post
 from inventory_cli.transport.failures import FailureKind

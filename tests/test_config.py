@@ -25,7 +25,8 @@ from test_listen import listen_subprocess
 from inventory_cli.config.load import Config, load_config
 from inventory_cli.errors import ConfigError
 from inventory_cli.signing.schemes import INVENTORY_V1, Scheme
-from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.signing.verifier import check_signature
 from inventory_cli.workflows.receive import Receiver, ReceiverConfig
 
 FILE_SECRET = "plain-secret-from-the-config-file"

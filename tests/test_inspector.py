@@ -24,7 +24,8 @@ from servers import Reply, serve
 
 from inventory_cli.inspector.feed import Feed
 from inventory_cli.inspector.server import CONTENT_SECURITY_POLICY, TOKEN_HEADER
-from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.signing.verifier import check_signature
 
 STATIC = ROOT / "inventory_cli" / "inspector" / "static"
 

@@ -29,7 +29,8 @@ from inspecting import (
 )
 from servers import serve
 
-from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.signing.signatures import Secret
+from inventory_cli.signing.verifier import check_signature
 
 if not have_browser():  # one line for the whole file, naming the two packages
     pytest.skip(NO_BROWSER, allow_module_level=True)

@@ -19,7 +19,8 @@ from apimatic_core_interfaces.http.request import Request
 from conftest import SAMPLES, VALID_SAMPLES
 
 from inventory_cli.signing.schemes import HMAC_SHA256_HEX, INVENTORY_V1
-from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.signing.verifier import check_signature
 
 SECRET_TEXT = "s3cret"
 SECRETS = ["s3cret", "cl\u00e9-\u043a\u043b\u044e\u0447 with spaces", "x" * 200]

@@ -44,7 +44,8 @@ from test_schemes import (
 )
 
 from inventory_cli.signing.schemes import SLACK, SQUARE, STANDARD_WEBHOOKS, STRIPE
-from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.signing.verifier import check_signature
 
 OTHER_SW_SECRET = "whsec_" + "QmFzZTY0IGVuY29kZWQgcm90YXRpb24ga2V5IQ=="
 OTHER_STRIPE_SECRET = "whsec_rotated_stripe_secret"

@@ -20,7 +20,8 @@ from test_listen import listen_subprocess
 from inventory_cli.cli.output.hints import hint_words
 from inventory_cli.errors import InputError
 from inventory_cli.signing.schemes import GITHUB, SHOPIFY, SQUARE, Scheme
-from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.signing.verifier import check_signature
 from inventory_cli.workflows.receive import ReceivedDelivery, Receiver, ReceiverConfig
 from inventory_cli.workflows.verdict import judge
 

@@ -21,15 +21,8 @@ from hypothesis import strategies as st
 from inventory_cli.errors import InputError
 from inventory_cli.events.validation import event_types
 from inventory_cli.signing.schemes import BUILTIN_SCHEMES, HASHES, SCHEME_FIELDS, CompiledScheme, Scheme
-from inventory_cli.signing.signatures import (
-    Secret,
-    check_signature,
-    encoded,
-    key_for,
-    keyed_hmac,
-    make_signature,
-    sign,
-)
+from inventory_cli.signing.signatures import Secret, encoded, key_for, keyed_hmac, make_signature, sign
+from inventory_cli.signing.verifier import check_signature
 from inventory_cli.workflows.receive import ReceivedDelivery
 from inventory_cli.workflows.recording import BadLine, Recorded, encode_line, parse_line, read_recording
 from inventory_cli.workflows.verdict import judge

@@ -18,7 +18,8 @@ from conftest import TEST_SECRET
 from servers import Reply, serve
 
 from inventory_cli.signing.schemes import INVENTORY_V1
-from inventory_cli.signing.signatures import Secret, check_signature, sign
+from inventory_cli.signing.signatures import Secret, sign
+from inventory_cli.signing.verifier import check_signature
 from inventory_cli.workflows.receive import ReceivedDelivery, Receiver, ReceiverConfig, status_for
 from inventory_cli.workflows.recording import encode_line, read_recording
 from inventory_cli.workflows.verdict import judge

@@ -33,13 +33,8 @@ from inventory_cli.signing.schemes import (
     CompiledScheme,
     Scheme,
 )
-from inventory_cli.signing.signatures import (
-    Secret,
-    check_signature,
-    key_for,
-    sign,
-    signature_header_value,
-)
+from inventory_cli.signing.signatures import Secret, key_for, sign, signature_header_value
+from inventory_cli.signing.verifier import check_signature
 from inventory_cli.workflows.receive import Receiver, ReceiverConfig
 from inventory_cli.workflows.recording import read_recording
 from inventory_cli.workflows.verdict import judge

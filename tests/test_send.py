@@ -11,7 +11,8 @@ from conftest import SAMPLES, TEST_SECRET, VALID_SAMPLES
 from servers import Reply, serve
 
 from inventory_cli.signing.schemes import INVENTORY_V1
-from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.signing.signatures import Secret
+from inventory_cli.signing.verifier import check_signature
 from inventory_cli.workflows.verdict import judge
 
 SECRET_ENV = {"INVWH_SECRET": TEST_SECRET}

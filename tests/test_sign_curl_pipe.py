@@ -17,7 +17,8 @@ from conftest import HYGIENE, SAMPLES, TEST_SECRET
 from servers import Reply, serve
 
 from inventory_cli.signing.schemes import INVENTORY_V1
-from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.signing.signatures import Secret
+from inventory_cli.signing.verifier import check_signature
 
 SAMPLE = SAMPLES / "stock-increase.json"
 CURL_HTTP_ERROR = 22  # curl's exit code for an HTTP answer of 400 or more under --fail(-with-body)

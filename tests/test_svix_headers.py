@@ -27,7 +27,8 @@ from inventory_cli.cli.output.hints import hints_words
 from inventory_cli.config.load import load_config
 from inventory_cli.errors import ConfigError, SchemeDefinitionError
 from inventory_cli.signing.schemes import STANDARD_WEBHOOKS, Scheme
-from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.signing.signatures import Secret
+from inventory_cli.signing.verifier import check_signature
 from inventory_cli.workflows.verdict import judge
 
 TIMEOUT = 5  # seconds, for every network call

@@ -14,7 +14,8 @@ from servers import Reply, serve
 from inventory_cli.events.factory import event_body
 from inventory_cli.events.validation import check_event, event_type_names, get_event_type
 from inventory_cli.signing.schemes import INVENTORY_V1
-from inventory_cli.signing.signatures import Secret, check_signature
+from inventory_cli.signing.signatures import Secret
+from inventory_cli.signing.verifier import check_signature
 
 SECRET_ENV = {"INVWH_SECRET": TEST_SECRET}
 

@@ -27,15 +27,14 @@ from .hints import Cause, Hint, hint
 from .schemes import BUILTIN_SCHEMES, ENCODINGS, HASHES, CompiledScheme, Scheme
 from .signatures import (
     Secret,
-    SignatureCheck,
     build_message,
-    check_signature,
     decode_digest,
     digest,
     key_for,
     received_headers,
     received_timestamp,
 )
+from .verifier import SignatureCheck, check_signature
 
 Candidate = tuple[Hint, bytes]  # (the likely cause, the variant)
 

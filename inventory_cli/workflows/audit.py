@@ -15,7 +15,8 @@ from ..events.validation import check_event
 from ..json_text import use_fast_decoder
 from ..signing.hints import Hint
 from ..signing.schemes import Scheme
-from ..signing.signatures import Secret, Verifier
+from ..signing.signatures import Secret
+from ..signing.verifier import Verifier
 from .recording import NOT_DELIVERED_STATUSES, BadLine, Recorded, why_not_a_delivery
 from .verdict import conclude
 

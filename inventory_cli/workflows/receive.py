@@ -53,7 +53,8 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from ..signing.schemes import Scheme
-from ..signing.signatures import Secret, Verifier, refuse_unusable
+from ..signing.signatures import Secret, refuse_unusable
+from ..signing.verifier import Verifier
 from ..transport.request_reader import Refusal, Request
 from ..transport.server import Answer, HttpServer, listening_socket
 from ..version import __version__

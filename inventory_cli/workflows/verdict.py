@@ -17,7 +17,8 @@ from typing import Any
 from ..events.validation import EventCheck, check_event
 from ..signing.hints import Hint
 from ..signing.schemes import Scheme
-from ..signing.signatures import Secret, SignatureCheck, Verifier
+from ..signing.signatures import Secret
+from ..signing.verifier import SignatureCheck, Verifier
 
 
 @dataclass(slots=True)
