@@ -31,7 +31,8 @@ from inventory_cli.events.validation import check_event
 from inventory_cli.signing.schemes import INVENTORY_V1, STANDARD_WEBHOOKS, Scheme
 from inventory_cli.signing.signatures import Secret
 from inventory_cli.signing.verifier import check_signature
-from inventory_cli.workflows.check import CaseResult, CheckRun, run_checks
+from inventory_cli.workflows.check import run_checks
+from inventory_cli.workflows.check_results import CaseResult, CheckRun
 from inventory_cli.workflows.delivery import Deliverer, DeliveryOptions
 from inventory_cli.workflows.report import FAILED, NOT_PROVEN
 from inventory_cli.workflows.verdict import judge

@@ -11,8 +11,9 @@ import click
 
 from ...errors import InputError
 from ...outcome import Outcome
-from ...workflows.check import CaseResult, case_item, check_payloads, new_seed, run_checks
+from ...workflows.check import check_payloads, new_seed, run_checks
 from ...workflows.check_cases import select_cases
+from ...workflows.check_results import CaseResult, case_item
 from ...workflows.delivery import Deliverer
 from ...workflows.report import CHECK_OUTCOMES, FAILED, NOT_PROVEN, WARNING, Report
 from ..context import AppContext

@@ -7,7 +7,7 @@ both say the same of each item, from here. JSON writes the data itself.
 
 from __future__ import annotations
 
-from ...workflows.check import CaseItem
+from ...workflows.check_results import CaseItem
 from ...workflows.delivery import DeliveryResult
 from ...workflows.report import (
     FAILED,
