@@ -53,11 +53,16 @@ def delivery_text(writer: TextWriter, delivery: ReceivedDelivery, *, forced: boo
     code = delivery.status
     style = "status.ok" if code < 300 else "status.refused" if code < 500 else "status.error"
     request = f"{printable(delivery.method)} {printable(delivery.path)}"
+    forward = delivery.forward
+    if delivery.valid and forward is None:  # the common line: without rich when it is plain
+        rest = f"  {request}  {printable(delivery.event_type or '-')}  {printable(delivery.reason)}"
+        plain = writer.plain_line(f"{clock}  ", status, rest)
+        if plain is not None:
+            return plain
     line = text(
         f"{clock}  ", writer.paint(status, style),
         f"  {request}  {printable(delivery.event_type or '-')}  {printable(delivery.reason)}",
     )  # fmt: skip
-    forward = delivery.forward
     if forward is not None:
         line = text(line, "  ", forward_text(writer, forward))
     if delivery.valid and (forward is None or forward.agrees):

@@ -151,6 +151,19 @@ class TextWriter:
                     self.console.print(part, no_wrap=True, crop=False, overflow="ignore")
         return redact(captured.get()).rstrip("\n")
 
+    def plain_line(self, *pieces: str) -> str | None:
+        """``render`` of one uncoloured line of ``pieces`` that fits the width, made without rich;
+        None when rich must lay it out (colour, a line too wide, text beyond ASCII).
+
+        ``listen`` logs a line per request, and a rich capture costs more than the request's
+        verdict: what comes back here is byte for byte what ``render`` gives (a test compares)."""
+        if self.color:
+            return None
+        line = "".join([redact(piece) for piece in pieces])
+        if not line.isascii() or len(line) > max(20, self.width):
+            return None
+        return redact(line.rstrip())
+
     def print(self, renderable: RenderableType, *, wrap: bool = True) -> None:
         self.console.print(renderable, no_wrap=not wrap, crop=False, overflow="ignore" if not wrap else None)
 
