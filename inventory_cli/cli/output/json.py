@@ -124,6 +124,8 @@ def sentences_printable(data: dict[str, Any]) -> dict[str, Any]:
             shown[key] = printable(value)
         elif isinstance(value, list):
             shown[key] = [printable(one) if isinstance(one, str) else one for one in value]
+    if isinstance(data.get("response"), dict):  # a check's exchange: its answer's error is a sentence
+        shown["response"] = sentences_printable(data["response"])
     if isinstance(data.get("deliveries"), list):
         shown["deliveries"] = [
             sentences_printable(one) if isinstance(one, dict) else one for one in data["deliveries"]
