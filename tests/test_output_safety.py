@@ -287,3 +287,13 @@ def test_a_run_redacts_its_own_secrets_not_an_earlier_runs(invwh, samples):
     invwh("sign", samples / "minimal-increase.json", "--secret", later)
     assert later in secret_forms()
     assert earlier not in secret_forms()
+
+
+def test_a_checks_exchange_has_its_answer_error_escaped_in_json():
+    from inventory_cli.cli.output.json import sentences_printable
+
+    answer = {"error": "not HTTP \x1b[2J", "reason": "\x1b"}
+    shown = sentences_printable({"deliveries": [{"response": answer}]})
+    response = shown["deliveries"][0]["response"]
+    assert response["error"] == "not HTTP \\x1b[2J"
+    assert response["reason"] == "\x1b"  # data stays exact; only sentences are escaped
