@@ -160,6 +160,20 @@ def test_sign_validate_and_version_never_load_rich_not_even_in_colour(tmp_path):
     assert loaded_after(runs) == []
 
 
+def test_sign_and_validate_load_no_transport_and_no_dataclasses(tmp_path):
+    """Start-up is these commands' whole cost: a hint's words (which name transport failures) or a
+    network module on their path was 15% of `invwh validate`'s instructions."""
+    invalid = tmp_path / "bad.json"
+    invalid.write_text('{"inventoryStockIncreaseEventType": "stock.increase"}')
+    runs = [
+        ["sign", str(SAMPLES / "stock-increase.json")],
+        ["sign", str(SAMPLES / "stock-increase.json"), "--format", "json"],
+        ["validate", str(SAMPLES / "stock-increase.json"), str(invalid)],
+    ]
+    heavy = ("socket", "dataclasses", "inventory_cli.transport", "inventory_cli.signing.hints")
+    assert loaded_after(runs, heavy) == []
+
+
 def test_a_replay_over_http_to_a_pipe_loads_neither_rich_nor_the_requests_client(tmp_path):
     """Its start-up is a replay's fixed cost: JSON to a script needs no status line and no TLS."""
     recording = tmp_path / "r.jsonl"

@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from ...text import printable, redact_value, secret_forms
-from .hints import hint_codes, hints_words
 
 if TYPE_CHECKING:
     from ...events.sample_files import Sample, Written
     from ...events.validation import EventCheck
+    from ...signing.hints import Hint
     from ...signing.schemes import Scheme
     from ...workflows.audit import AuditItem, AuditTally
     from ...workflows.forward import ForwardResult
@@ -162,10 +162,17 @@ class JsonSink:
 # --- verify, validate, a recording's audit ----------------------------------------------
 
 
+def hint_fields(hints: Sequence[Hint]) -> dict[str, list[str]]:
+    """The core's hints are plain facts; the CLI's JSON carries its own words for them, and
+    their codes."""
+    # Imported here: their words load transport/ (socket), which `sign` and `validate` never need.
+    from .hints import hint_codes, hints_words
+
+    return {"hints": hints_words(hints), "hint_codes": hint_codes(hints)}
+
+
 def verdict_document(body_name: str, verdict: Verdict) -> dict[str, Any]:
-    # The core's hints are plain facts; the CLI's JSON carries its own words for them.
-    hints = {"hints": hints_words(verdict.hints), "hint_codes": hint_codes(verdict.hints)}
-    return {"body": body_name, **verdict.to_dict(), **hints}
+    return {"body": body_name, **verdict.to_dict(), **hint_fields(verdict.hints)}
 
 
 def validation_document(results: Sequence[tuple[str, EventCheck]]) -> dict[str, Any]:
@@ -195,8 +202,7 @@ class AuditJson:
             "event_type": item.event_type,
         }
         if self.explain:
-            failure["hints"] = hints_words(item.hints)
-            failure["hint_codes"] = hint_codes(item.hints)
+            failure.update(hint_fields(item.hints))
         self.stream.element(failure)
 
     def finish(self, tally: AuditTally, error: str | None = None) -> None:
@@ -227,8 +233,7 @@ def delivery_line(delivery: ReceivedDelivery) -> str:
             "reason": delivery.reason,
             "event_type": delivery.event_type,
             "message": delivery.message,
-            "hints": hints_words(verdict.hints) if verdict is not None else [],
-            "hint_codes": hint_codes(verdict.hints) if verdict is not None else [],
+            **hint_fields(verdict.hints if verdict is not None else ()),
             "body_bytes": len(delivery.body),
             **({"forward": forward_summary(delivery.forward)} if delivery.forward is not None else {}),
         }

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
 from ...text import printable
-from .hints import hints_words
 from .theme import FAIL, INDENT, OK, SKIP
 
 if TYPE_CHECKING:
@@ -28,6 +27,10 @@ CHECK_INDENT = " " * len("  signature  ")
 
 
 def write_verdict(writer: TextWriter, verdict: Verdict, body_name: str) -> None:
+    # Imported here, as in the audit's lines: `invwh validate` writes no hint, and the hints'
+    # words load transport/ (socket) for its failures.
+    from .hints import hints_words
+
     name = printable(body_name)
     if verdict.valid:
         writer.wrapped(
@@ -90,6 +93,7 @@ class AuditText:
         if not item.failed:
             return
         from ...workflows.audit import MALFORMED
+        from .hints import hints_words
 
         writer = self.writer
         kind = "" if item.category == MALFORMED else f" ({printable(item.event_type or 'not an event')})"
