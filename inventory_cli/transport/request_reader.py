@@ -36,6 +36,7 @@ and body under way (``head_since``, ``body_deadline``); the server applies them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import time
@@ -382,6 +383,7 @@ _REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+;=]|%[0-9A-Fa-f]{2})+")
 _PORT = re.compile(r"[0-9]{1,5}")
 
 
+@functools.lru_cache(maxsize=64)  # a receiver is asked for the same few hosts again and again
 def valid_host(value: str) -> bool:
     """Whether a ``Host`` value is ``host[:port]`` (RFC 9112 §3.2, RFC 3986 §3.2.2-3), or empty.
 

@@ -445,7 +445,7 @@ class HttpServer:
         if int(now) != self._date_second:
             self._date_second = int(now)
             self._date = _http_date(now)
-        head = f"HTTP/1.1 {status} {_phrase(status)}\r\n"
+        head = f"HTTP/1.1 {status} {_PHRASES.get(status, '')}\r\n"
         given = answer.headers
         if given is None:
             head += f"Server: {self.server_name}\r\nDate: {self._date}\r\n"
@@ -483,13 +483,8 @@ _RFC9110_PHRASES = {
 }
 
 
-def _phrase(status: int) -> str:
-    if status in _RFC9110_PHRASES:
-        return _RFC9110_PHRASES[status]
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+#: Every status's reason phrase, looked up once rather than through HTTPStatus a request.
+_PHRASES = {status.value: status.phrase for status in HTTPStatus} | _RFC9110_PHRASES
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

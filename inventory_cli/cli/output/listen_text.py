@@ -9,6 +9,7 @@ the method (rich, through ``text.TextWriter.render``). What a client sent
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -45,10 +46,15 @@ def forward_text(writer: TextWriter, forward: ForwardResult) -> Text:
     return text("-> app ", writer.paint(str(forward.status), style), f" ({millis})")
 
 
+@functools.lru_cache(maxsize=2)  # a receiver logs many requests in the same second
+def _local_clock(seconds: int) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
 def delivery_text(writer: TextWriter, delivery: ReceivedDelivery, *, forced: bool) -> str:
     """One answered request, as one line or, when it was refused, a few."""
     seconds, millis = divmod(round(delivery.received_at * 1_000_000) // 1000, 1000)
-    clock = time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{millis:03d}"
+    clock = f"{_local_clock(seconds)}.{millis:03d}"
     status = str(delivery.status) + (" (forced)" if forced and delivery.verdict is not None else "")
     code = delivery.status
     style = "status.ok" if code < 300 else "status.refused" if code < 500 else "status.error"
