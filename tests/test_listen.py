@@ -597,6 +597,52 @@ def test_every_line_reaches_a_stdout_file_by_the_exit(tmp_path):
     assert b"dropped" not in stderr
 
 
+def test_the_log_knows_dev_null_from_a_file_and_a_pipe(tmp_path):
+    read_end, write_end = os.pipe()
+    with open(os.devnull, "w") as null, open(tmp_path / "out", "w") as file, open(write_end, "w") as pipe:
+        assert [LogStream(stream, print).discards for stream in (null, file, pipe)] == [True, False, False]
+    os.close(read_end)
+
+
+def test_with_stdout_dev_null_every_delivery_is_still_recorded_and_the_stop_said(tmp_path):
+    """No log line is made for /dev/null; the recording and the summary on stderr are as ever."""
+    record = tmp_path / "r.jsonl"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    invwh = str(Path(sys.executable).parent / "invwh")
+    command = [invwh, "listen", "--port", str(port), "--record", str(record)]
+    env = {**os.environ, "NO_COLOR": "1", "INVWH_SECRET": TEST_SECRET}
+    with open(os.devnull, "wb") as null:
+        process = subprocess.Popen(command, stdout=null, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 15
+        while not record.exists():  # created before the URL is printed
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{port}/webhooks"
+        with requests.Session() as session:
+            for _ in range(50):
+                with contextlib.suppress(requests.ConnectionError):
+                    session.get(url, timeout=TIMEOUT)
+                    break
+                time.sleep(0.05)
+            for n in range(100):
+                body = EVENT.replace(b"WIDGET-BLU-M", f"SKU-{n}".encode())
+                assert session.post(url, data=body, headers=signed(body), timeout=TIMEOUT).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    posts = [json.loads(line) for line in record.read_text().splitlines() if '"POST"' in line]
+    assert [line["status"] for line in posts] == [200] * 100
+    assert b"stopped after 101 requests" in stderr  # the GET that found the port is one of them
+    assert b"dropped" not in stderr
+
+
 # --- listen's own option values ----------------------------------------------------
 
 

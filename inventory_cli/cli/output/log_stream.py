@@ -16,7 +16,8 @@ lines go into a bounded queue, and a writer thread empties it.
   that takes nothing for ``STALL_SECONDS``, counting what is left as dropped.
 
 A stdout that is gone (``listen | head``, ``EPIPE``) ends the writing
-silently: the command goes on serving.
+silently: the command goes on serving. A stdout that is ``/dev/null``
+(``discards``) is never written: the caller need not make the lines at all.
 
 On a terminal, ``show_footer`` keeps one line under the log (``listen``'s
 counts by verdict and rate): the writer erases it before each batch of lines
@@ -67,6 +68,8 @@ class LogStream:
         else:
             self._fd = fd
             self._waits_for_reader = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
+        #: The stream is /dev/null: what is put is dropped unwritten, and not counted as dropped.
+        self.discards = self._fd is not None and _is_null_device(self._fd)
         self._encoding = getattr(stream, "encoding", None) or "utf-8"
         self._pending: list[str] = []
         self._pending_bytes = 0
@@ -83,6 +86,8 @@ class LogStream:
 
     def put(self, text: str) -> None:
         """Queue ``text`` (one or more lines, without the final newline), or count it as dropped."""
+        if self.discards:
+            return
         line = text + "\n"
         with self._condition:
             if self._broken or self._closing:
@@ -217,3 +222,12 @@ class LogStream:
         if unsaid:
             with contextlib.suppress(OSError, ValueError):  # stderr gone too: nothing to tell
                 self._say_dropped(unsaid)
+
+
+def _is_null_device(fd: int) -> bool:
+    """Whether ``fd`` is the null device: a character device that is ``os.devnull``."""
+    try:
+        status, null = os.fstat(fd), os.stat(os.devnull)
+    except OSError:
+        return False
+    return stat.S_ISCHR(status.st_mode) and status.st_rdev == null.st_rdev
