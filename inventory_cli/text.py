@@ -51,6 +51,10 @@ _SHORTEST_TEXT, _SHORTEST_FORM = 6, 8
 _secret_forms: list[str] = []
 
 
+_URL_SAFE_TO_STANDARD = str.maketrans("-_", "+/")
+_STANDARD_TO_URL_SAFE = str.maketrans("+/", "-_")
+
+
 def remember_secret(text: str) -> None:
     """Marks ``text`` as a secret: from now on ``redact`` hides it wherever invwh prints or writes.
 
@@ -58,7 +62,8 @@ def remember_secret(text: str) -> None:
     echo are hidden too: the part after a prefix such as ``whsec_``, that
     part's decoded bytes, and the text's bytes in hex and base64.
     """
-    import base64
+    # binascii, not base64: `invwh sign` remembers its secret, and base64 (with struct) is ~1% of
+    # its start-up. b64decode and urlsafe_b64decode are these a2b_base64 calls.
     import binascii
 
     if text == "whsec_":
@@ -70,17 +75,17 @@ def remember_secret(text: str) -> None:
     _, underscore, rest = text.rpartition("_")
     if underscore and len(rest) >= _SHORTEST_FORM:  # whsec_<base64>: the key is the base64's bytes
         forms.add(rest)
-        for decode in (base64.b64decode, base64.urlsafe_b64decode, bytes.fromhex):
-            padded = rest if decode is bytes.fromhex else rest + "=" * (-len(rest) % 4)
-            with contextlib.suppress(ValueError, binascii.Error):
-                candidates.append(decode(padded))
-    for key in candidates:
-        for encoded in (
-            key.hex(),
-            key.hex().upper(),
-            base64.b64encode(key).decode(),
-            base64.urlsafe_b64encode(key).decode(),
+        padded = rest + "=" * (-len(rest) % 4)
+        for decode, given in (
+            (binascii.a2b_base64, padded),
+            (binascii.a2b_base64, padded.translate(_URL_SAFE_TO_STANDARD)),
+            (bytes.fromhex, rest),
         ):
+            with contextlib.suppress(ValueError, binascii.Error):
+                candidates.append(decode(given))
+    for key in candidates:
+        standard = binascii.b2a_base64(key, newline=False).decode()
+        for encoded in (key.hex(), key.hex().upper(), standard, standard.translate(_STANDARD_TO_URL_SAFE)):
             forms.update({encoded, encoded.rstrip("=")})
         with contextlib.suppress(UnicodeDecodeError):
             forms.add(key.decode("utf-8"))

@@ -540,3 +540,38 @@ def test_the_api_gives_the_same_verdict_whatever_form_the_headers_come_in(
     }[form]
     verdict = verify(body, given, secret=secret, scheme=scheme_name, url=URL, tolerance=0, validate=False)  # type: ignore[arg-type]
     assert (verdict.valid, verdict.reason) == (True, "ok")
+
+
+# --- the forms of a secret that are redacted ---------------------------------------
+
+
+@given(
+    key=st.binary(min_size=6, max_size=48),
+    prefixed=st.booleans(),
+    url_safe=st.booleans(),
+)
+@settings(max_examples=300)
+def test_every_base64_and_hex_form_of_a_secret_is_redacted(key, prefixed, url_safe):
+    """What remember_secret hides, checked against the base64 module (it uses binascii itself)."""
+    from inventory_cli.text import forget_secrets, remember_secret, secret_forms
+
+    encode = base64.urlsafe_b64encode if url_safe else base64.b64encode
+    # whsec_ keys are standard base64 (standard-webhooks): the key is what follows the last "_".
+    secret = f"whsec_{base64.b64encode(key).decode()}" if prefixed else encode(key).decode()
+    forget_secrets()
+    try:
+        remember_secret(secret)
+        forms = set(secret_forms())
+        raw = secret.encode()
+        expected = {
+            raw.hex(),
+            raw.hex().upper(),
+            base64.b64encode(raw).decode(),
+            base64.urlsafe_b64encode(raw).decode(),
+        }
+        if prefixed:  # the key after the prefix is hidden too, in every encoding
+            expected |= {key.hex(), base64.b64encode(key).decode(), base64.urlsafe_b64encode(key).decode()}
+        expected = {form for form in expected | {form.rstrip("=") for form in expected} if len(form) >= 8}
+        assert expected <= forms
+    finally:
+        forget_secrets()
