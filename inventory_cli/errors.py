@@ -35,6 +35,19 @@ class SchemeDefinitionError(UnknownSchemeError):
         self.problem = problem
 
 
+class ExistingFilesError(InputError):
+    """Files that would be overwritten hold other content (someone's edits); ``paths`` names them.
+    The CLI adds how to overwrite them anyway."""
+
+    def __init__(self, message: str, paths: list[str]) -> None:
+        super().__init__(message)
+        self.paths = paths
+
+
+class UnknownCaseError(InputError):
+    """A ``check`` case id that no case has. The CLI adds how to list them."""
+
+
 class ConfigError(InputError):
     """A config file (``invwh.toml``, ``[tool.invwh]``) that cannot be used; the message names the file."""
 

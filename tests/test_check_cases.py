@@ -330,3 +330,12 @@ def test_on_a_narrow_terminal_a_rerun_command_is_split_so_it_still_pastes(check)
         pasted.append(shlex.split(joined.removeprefix("rerun: ")))
     assert pasted == [shlex.split(command) for command in expected if command]
     assert len(pasted) == 2 and end > start  # split over lines: it did not fit in 60 columns
+
+
+def test_an_unknown_case_is_refused_by_the_core_without_cli_flags():
+    from inventory_cli.errors import UnknownCaseError
+    from inventory_cli.workflows.check_cases import select_cases
+
+    refusal = r"^unknown case 'tampered-bdy': did you mean tampered-body\?$"
+    with pytest.raises(UnknownCaseError, match=refusal):
+        select_cases(("tampered-bdy",), INVENTORY_V1, 300, 1)

@@ -398,3 +398,19 @@ def test_the_readme_ci_snippet_works_in_a_fresh_project(tmp_path):
     assert sorted(r["body"].encode() for r in received) == sorted(p.read_bytes() for p in VALID_SAMPLES)
     assert {r["status"] for r in received} == {200}
     assert shipped_files(project / "samples") == shipped_files(PACKAGE_SAMPLES)
+
+
+def test_the_core_refuses_an_edited_sample_in_words_without_cli_flags(tmp_path):
+    """A Python caller has no --force: the flag is the CLI's advice, added there."""
+    from inventory_cli.errors import ExistingFilesError
+    from inventory_cli.events.sample_files import write_samples
+
+    shipped = shipped_samples()
+    write_samples(str(tmp_path), shipped)
+    edited = tmp_path / shipped[0].name
+    edited.write_bytes(b"{}")
+    with pytest.raises(ExistingFilesError) as refused:
+        write_samples(str(tmp_path), shipped)
+    assert "--" not in str(refused.value)
+    assert refused.value.paths == [str(edited)]
+    assert edited.read_bytes() == b"{}"

@@ -14,7 +14,7 @@ import os
 from importlib import resources
 from typing import NamedTuple
 
-from ..errors import InputError
+from ..errors import ExistingFilesError, InputError
 from ..files import file_access, write_whole
 from .validation import EventCheck, check_event
 
@@ -53,7 +53,7 @@ def summary(check: EventCheck) -> str:
 class Written(NamedTuple):
     sample: Sample
     path: str
-    action: str  # "written" (new), "unchanged" (already identical), "overwritten" (--force)
+    action: str  # "written" (new), "unchanged" (already identical), "overwritten" (when forced)
 
 
 def plan_writes(directory: str, samples: list[Sample]) -> list[Written]:
@@ -84,15 +84,15 @@ def write_samples(directory: str, samples: list[Sample], *, force: bool = False)
     """Writes each sample's exact bytes under ``directory``, creating folders as needed.
 
     An existing file with other bytes is someone's edit: unless ``force``, the
-    whole run is refused (InputError) before anything is written. Each file is
+    whole run is refused (ExistingFilesError) before anything is written. Each file is
     written whole (``write_whole``): a failure leaves the file that was there.
     """
     plan = plan_writes(directory, samples)
     differing = [item.path for item in plan if item.action == "overwritten"]
     if differing and not force:
         others = f" and {len(differing) - 1} more" if len(differing) > 1 else ""
-        raise InputError(
-            f"{differing[0]}{others}: already exists with other content; nothing written (--force overwrites)"
+        raise ExistingFilesError(
+            f"{differing[0]}{others}: already exists with other content; nothing written", differing
         )
     for item in plan:
         if item.action == "unchanged":

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, UnknownCaseError
 from ..events.validation import event_type_names
 from ..signing.schemes import Scheme
 from ..signing.signatures import Secret, replace_signatures, sign, wrong_secret
@@ -71,7 +71,7 @@ class Case:
     name: str
     level: str
     rule: str
-    about: str  # one line, for --list-cases
+    about: str  # one line, for a list of the cases
     #: What of the request the scheme must sign for the case to exist: "method", "url", "id",
     #: "timestamp" (and a tolerance above 0); "" for every scheme.
     needs: str = ""
@@ -358,7 +358,7 @@ def select_cases(
             )
         nearest = difflib.get_close_matches(wanted, known, n=1, cutoff=0.0)
         hint = f": did you mean {nearest[0]}?" if nearest else ""
-        raise InputError(f"unknown case {wanted!r}{hint} (--list-cases lists them)")
+        raise UnknownCaseError(f"unknown case {wanted!r}{hint}")
     return frozenset(ids)
 
 

@@ -9,7 +9,7 @@ import tempfile
 
 import click
 
-from ...errors import InputError
+from ...errors import InputError, UnknownCaseError
 from ...outcome import Outcome
 from ...workflows.check import check_payloads, new_seed, run_checks
 from ...workflows.check_cases import select_cases
@@ -143,7 +143,10 @@ def check(
 
     payloads = [read_payload(path) for path in payload_paths]
     check_payloads(payloads)  # an invalid event is a failed check, before anything is sent
-    selected = select_cases(case_ids, scheme, tolerance, len(payloads)) if case_ids else None
+    try:
+        selected = select_cases(case_ids, scheme, tolerance, len(payloads)) if case_ids else None
+    except UnknownCaseError as error:
+        raise InputError(f"{error} (--list-cases lists them)") from None
     secret = resolve_secret(secret_values, secret_file)
     options = endpoint.delivery_options(scheme, secret)
     seed = new_seed() if seed is None else seed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ...errors import ExistingFilesError, InputError
 from ...events.sample_files import shipped_samples, write_samples
 from ...outcome import Outcome
 from ..context import AppContext
@@ -45,7 +46,10 @@ def samples(app: AppContext, directory: str | None, force: bool, output_format: 
         else:
             write_samples_list(TextWriter(app.color), shipped)
         return Outcome.OK
-    written = write_samples(directory, shipped, force=force)
+    try:
+        written = write_samples(directory, shipped, force=force)
+    except ExistingFilesError as error:
+        raise InputError(f"{error} (--force overwrites)") from None
     if output_format == "json":
         json.write(json.written_samples_document(directory, written))
     else:
