@@ -160,6 +160,13 @@ def test_a_missing_recording_is_one_line_and_exit_2(invwh, tmp_path):
 # --- the command ------------------------------------------------------------------
 
 
+def _interruptible() -> None:  # in the child, before exec
+    # A suite started in the background by a shell without job control runs with SIGINT ignored,
+    # and a program keeps an ignored SIGINT ignored, as it should: the command is started as from
+    # a terminal, where Ctrl-C reaches it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_command(recording: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "inventory_cli", "inspect", str(recording), *args],
@@ -167,6 +174,7 @@ def start_command(recording: Path, *args: str, env: dict[str, str] | None = None
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        preexec_fn=_interruptible,
     )
 
 

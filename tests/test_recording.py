@@ -295,8 +295,10 @@ def test_a_line_the_disk_cuts_short_is_taken_back_whole_and_answered_503(tmp_pat
             process.communicate()
     assert process.returncode == 0 and "Traceback" not in stderr
     assert 200 in statuses and 503 in statuses
-    answered = 1 + statuses.index(503)
-    assert statuses == [200] * (answered - 1) + [503] * (200 - answered + 1)
+    # Lines differ by a byte or two (the receive time's digits), so a shorter line may still fit
+    # after a longer one did not; once the room is less than any line, every delivery is a 503.
+    assert statuses[-50:] == [503] * 50
+    answered = 1 + statuses.count(200)
     data = record.read_bytes()
     assert data.endswith(b"\n") and len(data) <= FILE_SIZE_LIMIT
     records = list(read_recording(record))
