@@ -569,6 +569,18 @@ def test_a_stdout_nobody_reads_does_not_freeze_the_receiver(tmp_path):
     )
 
 
+def deliver_then_stop(
+    process: subprocess.Popen[bytes], session: requests.Session, url: str, count: int
+) -> bytes:
+    """POST ``count`` distinct signed events to a listen process, each answered 200, then stop it
+    as a user does (SIGTERM): what it said on stderr."""
+    for n in range(count):
+        body = EVENT.replace(b"WIDGET-BLU-M", f"SKU-{n}".encode())
+        assert session.post(url, data=body, headers=signed(body), timeout=TIMEOUT).status_code == 200
+    process.send_signal(signal.SIGTERM)
+    return process.communicate(timeout=30)[1]
+
+
 def test_every_line_reaches_a_stdout_file_by_the_exit(tmp_path):
     out = tmp_path / "listen.out"
     command = [str(Path(sys.executable).parent / "invwh"), "listen", "--port", "0"]
@@ -582,11 +594,7 @@ def test_every_line_reaches_a_stdout_file_by_the_exit(tmp_path):
             time.sleep(0.02)
         url = out.read_text().split()[-1]
         with requests.Session() as session:
-            for n in range(300):
-                body = EVENT.replace(b"WIDGET-BLU-M", f"SKU-{n}".encode())
-                assert session.post(url, data=body, headers=signed(body), timeout=TIMEOUT).status_code == 200
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+            stderr = deliver_then_stop(process, session, url, 300)
     finally:
         if process.poll() is None:
             process.kill()
@@ -627,11 +635,7 @@ def test_with_stdout_dev_null_every_delivery_is_still_recorded_and_the_stop_said
                     session.get(url, timeout=TIMEOUT)
                     break
                 time.sleep(0.05)
-            for n in range(100):
-                body = EVENT.replace(b"WIDGET-BLU-M", f"SKU-{n}".encode())
-                assert session.post(url, data=body, headers=signed(body), timeout=TIMEOUT).status_code == 200
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+            stderr = deliver_then_stop(process, session, url, 100)
     finally:
         if process.poll() is None:
             process.kill()
