@@ -12,10 +12,11 @@ A command that parses a stream of documents (the audit, replay: two per
 delivery; listen: a body a request) calls ``use_fast_decoder`` first:
 ``loads`` then tries msgspec's C decoder, 3-6x faster than the scanner on a
 recording's line, and keeps its value only when msgspec accepts the text.
-For every text msgspec accepts it returns what ``json.loads`` returns (integers of any size stay integers;
-checked by a hypothesis property); everything it refuses (NaN, a lone
-surrogate, ``1e400``, a byte order mark, any malformed text) goes to the
-standard library, which decides the value or the error exactly as before.
+For every text msgspec accepts it returns what ``json.loads`` returns
+(integers of any size stay integers; checked by a hypothesis property);
+everything it refuses (NaN, a lone surrogate, ``1e400``, a byte order mark,
+any malformed text) goes to the standard library, which decides the value or
+the error exactly as before.
 One-shot commands (``sign``, ``validate``) never load msgspec: it is ~2 ms
 of start-up they would not win back.
 """
