@@ -222,17 +222,20 @@ class Recording:
             if self._torn_at is not None:
                 os.ftruncate(fd, self._torn_at)  # an OSError here refuses this line too
                 self._torn_at = None
-            start = os.lseek(fd, 0, os.SEEK_END)
-            view = memoryview(data)
+            done = 0  # bytes of the line in the file
             try:
-                while view:
-                    written = os.write(fd, view)
+                while done < len(data):
+                    written = os.write(fd, data[done:] if done else data)
                     if not written:  # a regular file never says 0; if it does, do not spin
                         raise OSError(errno.EIO, "the file took no bytes")
-                    view = view[written:]
+                    done += written
             except OSError:
-                if len(view) < len(data):  # part of the line is in the file: take it back
+                if done:  # part of the line is in the file: take it back
+                    # O_APPEND put it at the end, so the line began ``done`` bytes before the end.
+                    # Worked out here, not asked of lseek before each write: a syscall a request.
+                    start = None
                     try:
+                        start = os.fstat(fd).st_size - done
                         os.ftruncate(fd, start)
                     except OSError:
                         self._torn_at = start
