@@ -64,6 +64,9 @@ SWEEP_SECONDS = 0.1
 #: Out of descriptors, how long accepting waits unless a connection closes first.
 ACCEPT_RETRY_SECONDS = 0.5
 READ_SIZE = 65536
+#: invwh's own answers kept whole for the current second: how many, and how large a body at most.
+ENCODED_ANSWERS = 64
+ENCODED_BODY_LIMIT = 4096
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -146,6 +149,9 @@ class HttpServer:
         self._connections: set[_Connection] = set()
         self._date_second = -1
         self._date = ""
+        #: invwh's own answers this second, whole (a receiver gives a few kinds, each thousands of
+        #: times): emptied when the Date header changes.
+        self._encoded: dict[tuple[int, bytes, bool, bool, bool, str | None], bytes] = {}
 
     # --- life cycle -----------------------------------------------------------------
 
@@ -440,11 +446,24 @@ class HttpServer:
 
     def _encode(self, answer: Answer, method: str, version: str, close: bool) -> bytes:
         """The whole answer, head and body, for one write."""
-        status = answer.status
         now = time.time()
         if int(now) != self._date_second:
             self._date_second = int(now)
             self._date = _http_date(now)
+            self._encoded.clear()
+        if answer.headers is not None or len(answer.body) > ENCODED_BODY_LIMIT:
+            # Another server's answer (a proxy's) or a large one: made each time, never kept.
+            return self._make_answer(answer, method, version, close)
+        key = (answer.status, answer.body, method == "HEAD", close, version == "HTTP/1.0", answer.allow)
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            if len(self._encoded) >= ENCODED_ANSWERS:
+                self._encoded.clear()
+            encoded = self._encoded[key] = self._make_answer(answer, method, version, close)
+        return encoded
+
+    def _make_answer(self, answer: Answer, method: str, version: str, close: bool) -> bytes:
+        status = answer.status
         head = f"HTTP/1.1 {status} {_PHRASES.get(status, '')}\r\n"
         given = answer.headers
         if given is None:
