@@ -24,7 +24,14 @@ from inventory_cli.signing.schemes import BUILTIN_SCHEMES, HASHES, SCHEME_FIELDS
 from inventory_cli.signing.signatures import Secret, encoded, key_for, keyed_hmac, make_signature, sign
 from inventory_cli.signing.verifier import check_signature
 from inventory_cli.workflows.receive import ReceivedDelivery
-from inventory_cli.workflows.recording import BadLine, Recorded, encode_line, parse_line, read_recording
+from inventory_cli.workflows.recording import (
+    BadLine,
+    Recorded,
+    _parse_checked,
+    encode_line,
+    parse_line,
+    read_recording,
+)
 from inventory_cli.workflows.verdict import judge
 
 SCHEMES = list(BUILTIN_SCHEMES)
@@ -379,6 +386,47 @@ def test_parse_line_never_raises(line):
     assert parsed is None or isinstance(parsed, (Recorded, BadLine))
     if parsed is not None:
         assert parsed.line == 7
+
+
+#: One member of each JSON kind, and the edges of the kinds a record's members take.
+ODD_VALUES = [None, True, False, 0, 1, -1, 2**70, 1.5, 0.0, 1e300, "", "x", "base64", [], {}, {"a": 1}, ["x"]]
+odd_values = st.sampled_from(ODD_VALUES)
+
+
+def test_each_member_of_each_kind_is_read_alike_by_both_paths():
+    """Every member of a line, given a value of each kind: the fast path's record or reason is
+    the general path's (the property below draws such lines; this tries them all)."""
+    base = {"body": "e30=", "body_encoding": "base64", "method": "POST", "path": "/webhooks",
+            "headers": {"X-Timestamp": "1"}, "status": 200, "received_at_unix": 1.5,
+            "received_at": "2026-11-27T14:03:22.123Z", "verdict": None, "body_read": True}  # fmt: skip
+    for key in [*record_keys, "forward"]:
+        for value in ODD_VALUES:
+            text = json.dumps({**base, key: value})
+            assert repr(parse_line(text, 1)) == repr(_parse_checked(text, 1)), text  # 1.0 is not 1
+
+
+@st.composite
+def mistyped_record(draw: st.DrawFn) -> bytes:
+    """A recording's line with one member (or the body's text) given a value of any kind."""
+    record = json.loads(draw(record_like()))
+    record[draw(st.sampled_from([*record_keys, "forward"]))] = draw(odd_values | odd_values | json_values)
+    return json.dumps(record).encode()
+
+
+@settings(CORE, max_examples=2000)  # a mistyped member is one of eleven, its kind one of many
+@given(line=st.one_of(lines, record_like(), mistyped_record(), mistyped_record()))
+def test_a_line_read_by_msgspec_is_what_the_checks_in_turn_make_of_it(line):
+    """parse_line's fast path (msgspec into a typed struct) finds the record, or the reason,
+    that the general path (one parse, then each member's type checked in Python) finds."""
+    figures.example("parse-line-fast-path-agrees")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # refused before either path: the first test of parse_line
+    general = _parse_checked(text, 3)
+    event(type(general).__name__)
+    assert repr(parse_line(line, 3)) == repr(general)  # repr: a float 1.0 is not the integer 1
+    assert repr(parse_line(text, 3)) == repr(general)
 
 
 @CORE
