@@ -415,16 +415,9 @@ def parse_line(line: bytes | str, number: int = 1) -> Recorded | BadLine | None:
         typed = _read_typed(line)
     except (ValueError, RecursionError):  # msgspec's errors, and a lone surrogate's
         return _parse_checked(line, number)
-    encoding = typed.body_encoding
-    if encoding == "utf-8":
-        body = typed.body.encode("utf-8")  # no lone surrogate: msgspec refused the line
-    elif encoding == "base64":
-        try:
-            body = base64.b64decode(typed.body, validate=True)
-        except (binascii.Error, ValueError):
-            return BadLine(number, "body is not valid base64")
-    else:
-        return BadLine(number, f"unknown body_encoding {_short(encoding)}")
+    body = _body_bytes(typed.body, typed.body_encoding, number)
+    if isinstance(body, BadLine):
+        return body
     return Recorded(
         number,
         typed.method,
@@ -459,19 +452,9 @@ def _parse_checked(line: str, number: int) -> Recorded | BadLine | None:
     body_text = get("body")
     if type(body_text) is not str:
         return BadLine(number, "no body" if body_text is None else "body is not a string")
-    encoding = get("body_encoding", "utf-8")
-    if encoding == "utf-8":
-        try:
-            body = body_text.encode("utf-8")
-        except UnicodeEncodeError:
-            return BadLine(number, "body is not valid text: it holds a lone surrogate")
-    elif encoding == "base64":
-        try:
-            body = base64.b64decode(body_text, validate=True)
-        except (binascii.Error, ValueError):
-            return BadLine(number, "body is not valid base64")
-    else:
-        return BadLine(number, f"unknown body_encoding {_short(encoding)}")
+    body = _body_bytes(body_text, get("body_encoding", "utf-8"), number)
+    if isinstance(body, BadLine):
+        return body
 
     headers = get("headers", {})
     if type(headers) is not dict or any(type(value) is not str for value in headers.values()):
@@ -520,6 +503,21 @@ def _parse_checked(line: str, number: int) -> Recorded | BadLine | None:
         body_read,
         forward,
     )
+
+
+def _body_bytes(text: str, encoding: Any, number: int) -> bytes | BadLine:
+    """The exact bytes a line's ``body`` and ``body_encoding`` stand for, or why there are none."""
+    if encoding == "utf-8":
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # only the general path meets one: msgspec refuses the line
+            return BadLine(number, "body is not valid text: it holds a lone surrogate")
+    if encoding == "base64":
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return BadLine(number, "body is not valid base64")
+    return BadLine(number, f"unknown body_encoding {_short(encoding)}")
 
 
 def _short(value: Any) -> str:
