@@ -253,6 +253,47 @@ def test_the_secret_is_never_recorded(tmp_path):
 
 # --- whole lines on a full disk -----------------------------------------------------
 
+
+@pytest.mark.parametrize("failing", ["ftruncate", "fstat"])
+def test_a_cut_line_that_cannot_be_taken_back_at_once_is_cut_before_the_next_line(
+    tmp_path, monkeypatch, failing
+):
+    """The disk cuts a line short, and taking it back fails too (the truncate itself, or finding
+    where the line began): the line is refused, and the file is cut back before the next line,
+    so it holds whole lines only. The faults are injected: no disk fails on cue."""
+    import inventory_cli.workflows.recording as recording_module
+
+    path = tmp_path / "r.jsonl"
+    delivery = ReceivedDelivery(1700000000.25, "POST", "/webhooks", {}, EVENT, None, 200)
+    real_write, real_call = os.write, getattr(os, failing)
+    faults = {"write": 0, failing: 0}
+
+    def write_half_then_fail(fd: int, data: bytes) -> int:
+        faults["write"] += 1
+        if faults["write"] == 1:
+            return real_write(fd, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    def fail_once(*args: object) -> object:
+        faults[failing] += 1
+        if faults[failing] == 1:
+            raise OSError(5, "Input/output error")
+        return real_call(*args)
+
+    with Recording(path) as recording:
+        assert recording.write(delivery)
+        whole = path.read_bytes()
+        monkeypatch.setattr(recording_module.os, "write", write_half_then_fail)
+        monkeypatch.setattr(recording_module.os, failing, fail_once)
+        with pytest.raises(OSError):
+            recording.write(delivery)
+        monkeypatch.undo()
+        assert len(path.read_bytes()) > len(whole)  # the cut line's first half is still there
+        assert recording.write(delivery)
+    assert path.read_bytes() == whole * 2  # the half is gone, the next line whole after the first
+    assert faults == {"write": 2, failing: 1}
+
+
 FILE_SIZE_LIMIT = 64 * 1024
 
 

@@ -199,8 +199,10 @@ class Recording:
         mode = stat.S_IMODE(status.st_mode)
         self.loose_mode: int | None = mode if mode & 0o077 else None
         self._lock = threading.Lock()
-        #: Where a line that could not be taken back began: the file is cut there before the next.
-        self._torn_at: int | None = None
+        #: A line the disk cut short that could not be taken back: where it began (None when even
+        #: that could not be found) and how much of it is in the file. The file is cut back to
+        #: where it began before the next line, or that line is refused too.
+        self._torn: tuple[int | None, int] | None = None
         #: Lines written so far by this object.
         self.count = 0
 
@@ -219,9 +221,10 @@ class Recording:
             fd = self._fd
             if fd is None:
                 return False
-            if self._torn_at is not None:
-                os.ftruncate(fd, self._torn_at)  # an OSError here refuses this line too
-                self._torn_at = None
+            if self._torn is not None:  # an OSError here refuses this line too
+                start, length = self._torn
+                os.ftruncate(fd, os.fstat(fd).st_size - length if start is None else start)
+                self._torn = None
             done = 0  # bytes of the line in the file
             try:
                 while done < len(data):
@@ -238,7 +241,7 @@ class Recording:
                         start = os.fstat(fd).st_size - done
                         os.ftruncate(fd, start)
                     except OSError:
-                        self._torn_at = start
+                        self._torn = (start, done)
                 raise
             self.count += 1
         return True
