@@ -261,8 +261,6 @@ def test_a_cut_line_that_cannot_be_taken_back_at_once_is_cut_before_the_next_lin
     """The disk cuts a line short, and taking it back fails too (the truncate itself, or finding
     where the line began): the line is refused, and the file is cut back before the next line,
     so it holds whole lines only. The faults are injected: no disk fails on cue."""
-    import inventory_cli.workflows.recording as recording_module
-
     path = tmp_path / "r.jsonl"
     delivery = ReceivedDelivery(1700000000.25, "POST", "/webhooks", {}, EVENT, None, 200)
     real_write, real_call = os.write, getattr(os, failing)
@@ -283,8 +281,8 @@ def test_a_cut_line_that_cannot_be_taken_back_at_once_is_cut_before_the_next_lin
     with Recording(path) as recording:
         assert recording.write(delivery)
         whole = path.read_bytes()
-        monkeypatch.setattr(recording_module.os, "write", write_half_then_fail)
-        monkeypatch.setattr(recording_module.os, failing, fail_once)
+        monkeypatch.setattr(os, "write", write_half_then_fail)
+        monkeypatch.setattr(os, failing, fail_once)
         with pytest.raises(OSError):
             recording.write(delivery)
         monkeypatch.undo()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import errno
 import os
 import stat
@@ -199,10 +200,9 @@ class Recording:
         mode = stat.S_IMODE(status.st_mode)
         self.loose_mode: int | None = mode if mode & 0o077 else None
         self._lock = threading.Lock()
-        #: A line the disk cut short that could not be taken back: where it began (None when even
-        #: that could not be found) and how much of it is in the file. The file is cut back to
-        #: where it began before the next line, or that line is refused too.
-        self._torn: tuple[int | None, int] | None = None
+        #: How much of a line the disk cut short is still in the file (0: none): it is cut off
+        #: before the next line, or that line is refused too.
+        self._torn = 0
         #: Lines written so far by this object.
         self.count = 0
 
@@ -221,10 +221,9 @@ class Recording:
             fd = self._fd
             if fd is None:
                 return False
-            if self._torn is not None:  # an OSError here refuses this line too
-                start, length = self._torn
-                os.ftruncate(fd, os.fstat(fd).st_size - length if start is None else start)
-                self._torn = None
+            if self._torn:  # an OSError here refuses this line too
+                os.ftruncate(fd, os.fstat(fd).st_size - self._torn)
+                self._torn = 0
             done = 0  # bytes of the line in the file
             try:
                 while done < len(data):
@@ -233,15 +232,13 @@ class Recording:
                         raise OSError(errno.EIO, "the file took no bytes")
                     done += written
             except OSError:
-                if done:  # part of the line is in the file: take it back
+                if done:  # part of the line is in the file: take it back, now or before the next
                     # O_APPEND put it at the end, so the line began ``done`` bytes before the end.
                     # Worked out here, not asked of lseek before each write: a syscall a request.
-                    start = None
-                    try:
-                        start = os.fstat(fd).st_size - done
-                        os.ftruncate(fd, start)
-                    except OSError:
-                        self._torn = (start, done)
+                    self._torn = done
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, os.fstat(fd).st_size - done)
+                        self._torn = 0
                 raise
             self.count += 1
         return True
