@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from .exchange import ClientOptions, Exchange, Post
+from .exchange import ClientOptions, Exchange, Post, Signer
 
 
 class Client(Protocol):
@@ -47,17 +47,27 @@ def open_client(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    signer: Signer | None = None,
 ) -> Client:
     """The client for ``url``: the llhttp pool for ``http://``, requests for the rest (see above).
 
     ``clock`` and ``sleep`` are how the client waits (a retry's backoff, the pace): tests pass
     their own. The URL is not checked here (``urls.url_problem`` is the rule callers apply).
+    With ``options.own_process``, the pool runs in a child process (``client_process``) where
+    forking gains, signing with ``signer``: what the run's POSTs carry, or ``KeptHeaders``.
     """
     # Each imported when chosen: an http:// run never loads the requests client, nor the reverse.
     if urlsplit(url).scheme == "http" and not options.follow_redirects:
         from .client_pool import ClientPool
 
-        return ClientPool(url, options, clock=clock, sleep=sleep)
+        pool = ClientPool(url, options, clock=clock, sleep=sleep)
+        # A test's own clock and sleep stay in this process, with the pool they drive.
+        if options.own_process and signer is not None and clock is time.monotonic and sleep is time.sleep:
+            from .client_process import ProcessClient, forking_pays
+
+            if forking_pays():
+                return ProcessClient(pool, signer)
+        return pool
     from .requests_client import RequestsClient
 
     return RequestsClient(url, options, clock=clock, sleep=sleep)

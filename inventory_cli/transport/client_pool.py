@@ -62,6 +62,18 @@ _CUT_OFF = (errno.ECONNRESET, errno.EPIPE)
 _WRITE = selectors.EVENT_WRITE
 
 
+class _NotYet:
+    """What a POSTs' source gives when it has none ready yet (``client_process``'s pipe)."""
+
+    def __repr__(self) -> str:
+        return "NOT_YET"
+
+
+#: Given by a source for ``ClientPool.run(posts, ready_fd=...)``: no POST ready yet. The run goes on
+#: serving its connections, and asks again once ``ready_fd`` is readable.
+NOT_YET = _NotYet()
+
+
 class _Flight:
     """A POST on its way, and its answer once one is settled."""
 
@@ -165,9 +177,21 @@ class ClientPool:
             f"{name}: {value}\r\n".encode("latin-1") for name, value in self.fixed.items()
         )
 
-    def run(self, posts: Iterable[Post]) -> Iterator[Exchange]:
-        """Deliver every POST and yield its exchange, in the POSTs' order."""
-        return _Run(self, iter(posts)).exchanges()
+    def run(
+        self,
+        posts: Iterable[Post | _NotYet],
+        *,
+        ready_fd: int | None = None,
+        before_waiting: Callable[[], None] | None = None,
+    ) -> Iterator[Exchange]:
+        """Deliver every POST and yield its exchange, in the POSTs' order.
+
+        A source that may have no POST ready (a pipe from another process) yields
+        ``NOT_YET`` then, and names the file descriptor that becomes readable when it has.
+        ``before_waiting`` is called each time the run is about to wait (for its connections,
+        its source, a backoff or the pace): when to pass on the exchanges yielded so far.
+        """
+        return _Run(self, iter(posts), ready_fd, before_waiting).exchanges()
 
     def send(self, post: Post) -> Exchange:
         (exchange,) = self.run((post,))
@@ -180,10 +204,19 @@ class ClientPool:
 class _Run:
     """One run of a pool: the connections, the POSTs in flight and the exchanges not yet yielded."""
 
-    def __init__(self, pool: ClientPool, posts: Iterator[Post]) -> None:
+    def __init__(
+        self,
+        pool: ClientPool,
+        posts: Iterator[Post | _NotYet],
+        ready_fd: int | None,
+        before_waiting: Callable[[], None] | None,
+    ) -> None:
         self.pool = pool
         self.posts = posts
         self.exhausted = False
+        self.ready_fd = ready_fd
+        self.before_waiting = before_waiting
+        self.awaiting_posts = False  # the source had none ready: ``ready_fd`` is watched until it has
         self.selector = selectors.DefaultSelector()
         self.ready: dict[int, Exchange] = {}
         self.next_out = 0  # the index of the next exchange to yield
@@ -228,12 +261,20 @@ class _Run:
             elif self.later and self.later[0][0] <= now:
                 flight = heapq.heappop(self.later)[2]
             elif (
-                not self.exhausted and self.taken - self.next_out < self.window and self.pace.due(now) <= now
+                not self.exhausted
+                and not self.awaiting_posts
+                and self.taken - self.next_out < self.window
+                and self.pace.due(now) <= now
             ):
                 post = next(self.posts, None)
                 if post is None:
                     self.exhausted = True
                     continue
+                if isinstance(post, _NotYet):
+                    assert self.ready_fd is not None, "NOT_YET from a source without a ready_fd"
+                    self.awaiting_posts = True
+                    self.selector.register(self.ready_fd, _READ, None)
+                    return
                 self.pace.started(now)
                 flight = _Flight(self.taken, post, now)
                 self.taken += 1
@@ -251,12 +292,17 @@ class _Run:
         if next_due > now and not self.exhausted and len(self.busy) < pool.connections:
             due.append(next_due)
         wait = max(0.0, min(due) - now) if due else None
-        if wait is not None and not self.busy:
+        if self.before_waiting is not None:
+            self.before_waiting()
+        if wait is not None and not self.busy and not self.awaiting_posts:
             pool.sleep(wait)  # only a backoff or the pace to wait for: idle connections can wait too
             return
         for key, mask in self.selector.select(wait):
-            connection: _Connection = key.data
-            if connection.flight is None:
+            connection: _Connection | None = key.data
+            if connection is None:  # the source has POSTs ready
+                self.selector.unregister(key.fd)
+                self.awaiting_posts = False
+            elif connection.flight is None:
                 self.drop_idle(connection)  # a pooled connection has nothing to say but its close
             else:
                 self.serve(connection, mask)

@@ -29,6 +29,18 @@ class Post:
         self.signer = signer
 
 
+class KeptHeaders:
+    """A ``Signer`` that signs nothing: the same headers for every attempt (a replay that keeps them)."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self.headers = headers
+
+    def __call__(self, body: bytes) -> Mapping[str, str]:
+        return self.headers
+
+
 @dataclass(frozen=True)
 class ClientOptions:
     """How a run's client reaches its URL; the same for every POST of the run."""
@@ -45,6 +57,9 @@ class ClientOptions:
     rate: float | None = None  # new POSTs a second, at most
     #: Told of each wait before a retry, as it begins (the status line says it).
     on_retry: Callable[[RetryWait], None] | None = None
+    #: Run the ``http://`` pool in a process of its own where that gains (``client_process``): a
+    #: replay, whose reading and reporting then take one core and its HTTP another.
+    own_process: bool = False
 
 
 class Exchange:
@@ -106,6 +121,11 @@ class Exchange:
         if self._headers is not None:
             return self._headers
         return {**self._fixed, **self._signed, "Content-Length": str(len(self.body))}
+
+    @property
+    def signed_headers(self) -> Mapping[str, str]:
+        """The headers that signed the last attempt (the pool's: the requests client keeps all)."""
+        return self._signed
 
     @property
     def error(self) -> str | None:

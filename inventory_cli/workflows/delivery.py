@@ -48,6 +48,8 @@ class DeliveryOptions:
     follow_redirects: bool = False
     concurrency: int = 1  # deliveries in flight at once, at most (replay's --concurrency)
     rate: float | None = None  # deliveries started a second, at most (replay's --rate)
+    #: Sign and POST in a process of its own where that gains (a replay: ``transport.client_process``).
+    own_process: bool = False
 
 
 @dataclass
@@ -174,6 +176,9 @@ class Deliverer:
     ) -> None:
         self.options = options
         check_url(options.url)
+        #: The compiled scheme and the keyed HMAC, made on the first signature, for every one after.
+        #: Set before the client opens: a client of its own process signs with a copy of this.
+        self._body_signer: signatures.Signer | None = None
         self.client = open_client(
             options.url,
             ClientOptions(
@@ -186,12 +191,12 @@ class Deliverer:
                 connections=options.concurrency,
                 rate=options.rate,
                 on_retry=on_retry,
+                own_process=options.own_process,
             ),
             clock=clock,
             sleep=sleep,
+            signer=self.sign,
         )
-        #: The compiled scheme and the keyed HMAC, made on the first signature, for every one after.
-        self._body_signer: signatures.Signer | None = None
 
     def close(self) -> None:
         self.client.close()

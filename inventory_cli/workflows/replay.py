@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..events.validation import check_event
 from ..json_text import use_fast_decoder
 from ..signing.schemes import Scheme
-from ..transport.exchange import Post, Signer
+from ..transport.exchange import KeptHeaders, Post, Signer
 from .delivery import Deliverer, DeliveryResult
 from .recording import BadLine, Recorded, why_not_a_delivery
 
@@ -104,8 +104,7 @@ def replay(
     def signer_for(record: Recorded) -> Signer:
         if not options.keep_signature:
             return deliverer.sign
-        recorded = {k: v for k, v in record.headers.items() if k.lower() in kept}
-        return lambda body: recorded  # the recorded headers, untouched
+        return KeptHeaders({k: v for k, v in record.headers.items() if k.lower() in kept})
 
     # --filter and --limit choose among the deliveries: the other requests are counted, not listed.
     listed = options.event_type is None and options.limit is None

@@ -118,7 +118,7 @@ def replay_command(
         secret = resolve_secret(secret_values, secret_file)
     # As it is now: the receiver replayed to may be the one appending to this very file.
     records = read_recording(sys.stdin.buffer if recording == "-" else recording, as_opened=True)
-    options = endpoint.delivery_options(scheme, secret, concurrency=concurrency, rate=rate)
+    options = endpoint.delivery_options(scheme, secret, concurrency=concurrency, rate=rate, own_process=True)
     replay_options = ReplayOptions(
         keep_signature=keep_signature,
         event_type=event_type,
@@ -164,15 +164,16 @@ def replay_command(
         failed = report.counts.get(UNEXPECTED, 0) + report.counts.get(UNDELIVERED, 0)
         return shown.status_line("replay", parts, failed, "unexpected")
 
-    if recording != "-" and shown.wanted(progress):
-        threading.Thread(target=shown.count_lines, args=(recording, position), daemon=True).start()
     with (
         open_reporter(
             app, report, output_format, junit_path, verbosity, before_finish=statistics
         ) as reporter,
+        # Opened before any thread of this process starts: it may fork its sending process.
         Deliverer(options) as deliverer,
         shown.for_report(reporter, standing, color=app.color, progress=progress),
     ):
+        if recording != "-" and shown.wanted(progress):
+            threading.Thread(target=shown.count_lines, args=(recording, position), daemon=True).start()
         for replayed in replay(records, deliverer, scheme, replay_options):
             tally.add(replayed)
             if replayed.listed:

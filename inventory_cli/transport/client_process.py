@@ -1,0 +1,334 @@
+"""The pool of ``client_pool.py`` run in a process of its own, so that a replay uses two cores.
+
+A replay's work is about half reading and reporting (a recording's line parsed,
+a report's item written) and half HTTP (a request signed and written, an answer
+read), all of it Python under one interpreter lock. ``ProcessClient`` forks
+once, when it is opened, and runs the pool in the child: this process hands it
+the POSTs through one pipe and reads their exchanges back through another, in
+the POSTs' order, reading and reporting meanwhile. The pool is the same code
+either way, and it is the child that writes every request and reads every
+answer, so what the pool promises at the edges holds as it does in one process.
+
+Only data crosses the pipes, pickled (the two ends are this process and its
+own child): a POST's body and, when it keeps its headers (``KeptHeaders``),
+those headers; every other POST is signed in the child, at the moment it is
+written, by the signer the client was opened with (the fork's copy). Back come
+each exchange's answer or failure, and each wait before a retry, told on here.
+
+``open_client`` opens one only on Linux with two cores or more to run on
+(``forking_pays``); elsewhere the pool runs in this process. The child ignores
+Ctrl-C (this process stops it), never writes to stdout or stderr, and ends
+with ``os._exit``: nothing of this process runs twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import selectors
+import signal
+import struct
+import sys
+import traceback
+import warnings
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import Any, NoReturn
+
+from ..errors import DeliveryError
+from .client_pool import NOT_YET, ClientPool, _NotYet
+from .exchange import Exchange, KeptHeaders, Post, Signer
+from .retry import RetryWait
+
+#: Each message is its length, then its pickle.
+_LENGTH = struct.Struct("=I")
+#: Room in each pipe (Linux's F_SETPIPE_SZ), so that a window of exchanges fits and neither side
+#: waits for the other to read while it has work of its own.
+_PIPE_BYTES = 1 << 20
+_F_SETPIPE_SZ = 1031
+#: POSTs handed over and not yet back, at most, for each of the pool's connections: enough that
+#: the child seldom waits for this process, few enough that memory stays flat.
+_WINDOW_PER_CONNECTION = 8
+_READ_BYTES = 1 << 20
+#: Exchanges the child keeps before passing them on, at most: it passes them on whenever the pool
+#: is about to wait, so this bounds only a pool that never does.
+_PASS_ON_AT_MOST = 64
+
+# What the child sends back, each a tuple led by its kind.
+_EXCHANGE = 0  # (_EXCHANGE, status, reason, preview, location, failure, attempts, elapsed, signed)
+_RETRY = 1  # (_RETRY, RetryWait)
+_CRASH = 2  # (_CRASH, the traceback, as text)
+
+
+def forking_pays() -> bool:
+    """Whether a client in a process of its own can run here, and gains: Linux, two cores or more."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    return len(os.sched_getaffinity(0)) > 1
+
+
+class ProcessClient:
+    """A ``ClientPool`` run in a child process: the same exchanges, in the same order.
+
+    ``signer`` signs every POST that does not keep its headers; the POSTs given to
+    ``run`` carry it or a ``KeptHeaders``. ``send`` (one POST) runs in this process.
+    """
+
+    def __init__(self, pool: ClientPool, signer: Signer) -> None:
+        self.pool = pool
+        self.signer = signer
+        self.window = pool.connections * _WINDOW_PER_CONNECTION
+        posts_out, posts_in = os.pipe()
+        answers_out, answers_in = os.pipe()
+        for fd in (posts_in, answers_in):
+            with contextlib.suppress(OSError):  # a smaller pipe only means more waits
+                import fcntl
+
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
+        with warnings.catch_warnings():
+            # Python 3.12+ warns of forking beside other threads (a test's servers): the child
+            # runs only the pool and this module's pipes, taking no lock another thread may hold.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            os.close(posts_in)
+            os.close(answers_out)
+            _child(pool, signer, posts_out, answers_in)
+        os.close(posts_out)
+        os.close(answers_in)
+        self.pid: int | None = pid
+        self.posts = posts_in  # to the child
+        self.answers = answers_out  # from it
+        os.set_blocking(self.posts, False)
+        os.set_blocking(self.answers, False)
+        self.idle = True  # no run under way: the child waits for the next
+
+    def run(self, posts: Iterable[Post]) -> Iterator[Exchange]:
+        """Deliver every POST and yield its exchange, in the POSTs' order."""
+        if self.pid is None or not self.idle:
+            raise RuntimeError("a process client runs one run at a time, and not once closed")
+        return self._exchanges(iter(posts))
+
+    def send(self, post: Post) -> Exchange:
+        return self.pool.send(post)
+
+    def close(self) -> None:
+        """Stop the child: at once when a run was left unfinished, else when it reads the end."""
+        if self.pid is None:
+            return
+        pid, self.pid = self.pid, None
+        if not self.idle:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        os.close(self.posts)  # an idle child reads the end of its pipe and exits
+        os.close(self.answers)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+    def _handed(self, post: Post) -> tuple[bytes, dict[str, str] | None]:
+        if isinstance(post.signer, KeptHeaders):
+            return post.body, dict(post.signer.headers)
+        if post.signer != self.signer:
+            raise TypeError("a process client signs with its own signer or keeps a POST's headers")
+        return post.body, None
+
+    def _exchanges(self, posts: Iterator[Post]) -> Iterator[Exchange]:
+        pool = self.pool
+        on_retry = pool.options.on_retry
+        handed: deque[Post] = deque()  # handed to the child, their exchanges still to come, in order
+        out = bytearray()  # messages for the child not yet written
+        back = _Messages()
+        exhausted = False
+        selector = selectors.DefaultSelector()
+        selector.register(self.answers, selectors.EVENT_READ)
+        watching_posts = False
+        self.idle = False
+        try:
+            while True:
+                if not exhausted and len(handed) < self.window:
+                    batch: list[tuple[bytes, dict[str, str] | None] | None] = []
+                    while len(handed) < self.window:
+                        post = next(posts, None)
+                        if post is None:
+                            exhausted = True
+                            batch.append(None)  # the run's end
+                            break
+                        batch.append(self._handed(post))
+                        handed.append(post)
+                    out += _message(batch)
+                if out:
+                    with contextlib.suppress(BlockingIOError):
+                        del out[: os.write(self.posts, out)]
+                messages = back.read(self.answers)
+                if messages is None:
+                    raise DeliveryError(pool.url, self._ended())
+                for message in messages:
+                    if message[0] == _EXCHANGE:
+                        _, status, reason, preview, location, failure, attempts, elapsed, signed = message
+                        yield Exchange(
+                            pool.url,
+                            handed.popleft().body,
+                            status=status,
+                            reason=reason,
+                            preview=preview,
+                            location=location,
+                            failure=failure,
+                            attempts=attempts,
+                            elapsed=elapsed,
+                            fixed=pool.fixed,
+                            signed=signed,
+                        )
+                    elif message[0] == _RETRY:
+                        if on_retry is not None:
+                            on_retry(message[1])
+                    else:
+                        raise RuntimeError(f"the process delivering the POSTs failed:\n{message[1]}")
+                if exhausted and not handed and not out:
+                    self.idle = True
+                    return
+                if not messages:
+                    wants_to_write = bool(out)
+                    if wants_to_write != watching_posts:
+                        if wants_to_write:
+                            selector.register(self.posts, selectors.EVENT_WRITE)
+                        else:
+                            selector.unregister(self.posts)
+                        watching_posts = wants_to_write
+                    selector.select()
+        finally:
+            selector.close()
+
+    def _ended(self) -> str:
+        """How the child ended, when it ended mid-run."""
+        pid, self.pid = self.pid, None
+        assert pid is not None
+        os.close(self.posts)
+        os.close(self.answers)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            how = f"killed by signal {os.WTERMSIG(status)}"
+        else:
+            how = f"exit status {os.waitstatus_to_exitcode(status)}"
+        return f"the process sending the deliveries ended before they did ({how})"
+
+
+class _Messages:
+    """Messages read off a pipe as they come, whole ones only; each is sent in a list of them."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def read(self, fd: int) -> list[Any] | None:
+        """The messages whole so far (none when nothing came yet); None at the pipe's end."""
+        try:
+            data = os.read(fd, _READ_BYTES)
+        except BlockingIOError:
+            return []
+        if not data:
+            return None
+        buffer = self.buffer
+        buffer += data
+        messages: list[Any] = []
+        start, size = 0, len(buffer)
+        view = memoryview(buffer)
+        while size - start >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(buffer, start)
+            end = start + _LENGTH.size + length
+            if end > size:
+                break
+            messages += pickle.loads(view[start + _LENGTH.size : end])
+            start = end
+        view.release()
+        del buffer[:start]
+        return messages
+
+
+def _message(values: list[Any]) -> bytes:
+    data = pickle.dumps(values, pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
+
+
+# --- the child ------------------------------------------------------------------------
+
+
+def _child(pool: ClientPool, signer: Signer, posts: int, answers: int) -> NoReturn:
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops this
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _serve(pool, signer, posts, answers)
+    except BaseException:  # whatever it was, the parent says it; this process must not go on
+        code = 1
+        with contextlib.suppress(BaseException):
+            _write_all(answers, _message([(_CRASH, traceback.format_exc())]))
+    finally:
+        os._exit(code)
+
+
+def _serve(pool: ClientPool, signer: Signer, posts: int, answers: int) -> None:
+    """Run the pool over each run's POSTs as they come, until the parent closes the pipe."""
+
+    def tell_retry(wait: RetryWait) -> None:
+        _write_all(answers, _message([(_RETRY, wait)]))
+
+    pool.options = replace(pool.options, on_retry=tell_retry)
+    os.set_blocking(posts, False)
+    incoming = _Messages()
+    waiting: deque[tuple[bytes, dict[str, str] | None] | None] = deque()
+    selector = selectors.DefaultSelector()
+    selector.register(posts, selectors.EVENT_READ)
+
+    def run_posts() -> Iterator[Post | _NotYet]:
+        while True:
+            while not waiting:
+                messages = incoming.read(posts)
+                if messages is None:
+                    raise EOFError  # the parent is gone: nothing more to do
+                if not messages:
+                    yield NOT_YET
+                waiting.extend(messages)
+            handed = waiting.popleft()
+            if handed is None:
+                return
+            body, kept = handed
+            yield Post(body, signer if kept is None else KeptHeaders(kept))
+
+    done: list[tuple[Any, ...]] = []  # exchanges not yet passed on: sent before the pool waits
+
+    def pass_on() -> None:
+        if done:
+            _write_all(answers, _message(done))
+            done.clear()
+
+    while True:
+        while not waiting:  # between runs: wait for the next, or the end
+            selector.select()
+            messages = incoming.read(posts)
+            if messages is None:
+                return
+            waiting.extend(messages)
+        for exchange in pool.run(run_posts(), ready_fd=posts, before_waiting=pass_on):
+            done.append(
+                (
+                    _EXCHANGE,
+                    exchange.status,
+                    exchange.reason,
+                    exchange.preview,
+                    exchange.location,
+                    exchange.failure,
+                    exchange.attempts,
+                    exchange.elapsed,
+                    dict(exchange.signed_headers),
+                )
+            )
+            if len(done) >= _PASS_ON_AT_MOST:
+                pass_on()
+        pass_on()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
