@@ -248,3 +248,49 @@ def test_a_server_closing_idle_connections_is_handled_in_the_child_as_in_this_pr
             client.close()
     assert [e.status for e in exchanges] == [200] * 40
     assert Counter(r.body for r in server.received) == Counter(p.body for p in posts(40))
+
+
+# --- signed ahead, in this process -------------------------------------------------------
+
+
+def test_headers_signed_ahead_stand_for_the_first_attempt_written_in_their_second(monkeypatch):
+    from inventory_cli.transport import client_process
+
+    now = [1_700_000_000.2]
+    monkeypatch.setattr(client_process.time, "time", lambda: now[0])
+    afresh: list[bytes] = []
+
+    def sign_afresh(body: bytes) -> dict[str, str]:
+        afresh.append(body)
+        return {"X-Webhook-Signature": "afresh"}
+
+    ahead = client_process._SignedAhead({"X-Webhook-Signature": "ahead"}, 1_700_000_000, sign_afresh)
+    now[0] = 1_700_000_000.9  # written later in the same second
+    assert ahead(b"{}") == {"X-Webhook-Signature": "ahead"}
+    assert afresh == []
+    assert ahead(b"{}") == {"X-Webhook-Signature": "afresh"}  # a retry: signed as it is written
+    late = client_process._SignedAhead({"X-Webhook-Signature": "ahead"}, 1_700_000_000, sign_afresh)
+    now[0] = 1_700_000_001.0  # written in the next second: its timestamp would be another
+    assert late(b"{}") == {"X-Webhook-Signature": "afresh"}
+    assert afresh == [b"{}", b"{}"]
+
+
+def test_a_post_is_signed_ahead_only_when_its_second_is_known(monkeypatch):
+    """Signed across a second's turn, it is left for the child to sign as it writes it."""
+    from inventory_cli.transport import client_process
+
+    with serve() as server:
+        client = process_client(server.endpoint())
+        try:
+            # Each POST reads the clock before signing, as it signs, and after.
+            clock = iter([1_700_000_000.5, 1_700_000_000.6, 1_700_000_000.7])
+            clock = iter([*clock, 1_700_000_000.99, 1_700_000_000.995, 1_700_000_001.01])
+            monkeypatch.setattr(client_process.time, "time", lambda: next(clock))
+            first = client._handed(Post(b'{"n": 1}', signer))
+            second = client._handed(Post(b'{"n": 2}', signer))
+            monkeypatch.undo()
+        finally:
+            client.close()
+    assert first[0] == b'{"n": 1}' and first[2] == 1_700_000_000 and first[1] is not None
+    assert "X-Webhook-Signature" in first[1]
+    assert second == (b'{"n": 2}', None, None)

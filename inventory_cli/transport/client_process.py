@@ -30,10 +30,11 @@ import selectors
 import signal
 import struct
 import sys
+import time
 import traceback
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -42,6 +43,9 @@ from .client_pool import NOT_YET, ClientPool, _NotYet
 from .exchange import Exchange, KeptHeaders, Post, Signer
 from .retry import RetryWait
 
+#: A POST as handed to the child: its body, and its headers with the second they were signed in
+#: (``_SignedAhead``), or kept headers and None (``KeptHeaders``), or None, None: signed there.
+_Handed = tuple[bytes, "dict[str, str] | None", "int | None"]
 #: Each message is its length, then its pickle.
 _LENGTH = struct.Struct("=I")
 #: Room in each pipe (Linux's F_SETPIPE_SZ), so that a window of exchanges fits and neither side
@@ -127,12 +131,17 @@ class ProcessClient:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
 
-    def _handed(self, post: Post) -> tuple[bytes, dict[str, str] | None]:
+    def _handed(self, post: Post) -> _Handed:
         if isinstance(post.signer, KeptHeaders):
-            return post.body, dict(post.signer.headers)
+            return post.body, dict(post.signer.headers), None
         if post.signer != self.signer:
             raise TypeError("a process client signs with its own signer or keeps a POST's headers")
-        return post.body, None
+        # Signed here, ahead, in the second it is most likely written in (see ``_SignedAhead``).
+        second = int(time.time())
+        headers = post.signer(post.body)
+        if int(time.time()) != second:  # a second began as it was signed: which one it has is a guess
+            return post.body, None, None
+        return post.body, dict(headers), second
 
     def _exchanges(self, posts: Iterator[Post]) -> Iterator[Exchange]:
         pool = self.pool
@@ -148,7 +157,7 @@ class ProcessClient:
         try:
             while True:
                 if not exhausted and len(handed) < self.window:
-                    batch: list[tuple[bytes, dict[str, str] | None] | None] = []
+                    batch: list[_Handed | None] = []
                     while len(handed) < self.window:
                         post = next(posts, None)
                         if post is None:
@@ -253,6 +262,31 @@ def _message(values: list[Any]) -> bytes:
 # --- the child ------------------------------------------------------------------------
 
 
+class _SignedAhead:
+    """The signer of a POST this process signed as it handed it over: its headers are those a
+    signature made as it is written would have, when it is written in the same second.
+
+    A ``Signer``'s headers depend on the body and the second it signs in (the timestamp is whole
+    seconds), and on nothing else but a fresh message id: so the headers signed ahead stand
+    for an attempt written in their second, the first only; any other is signed afresh, as
+    the pool signs every attempt. Signing ahead moves that work to the parent, which has
+    time to spare while the child, with every request and answer to handle, has none.
+    """
+
+    __slots__ = ("headers", "second", "signer")
+
+    def __init__(self, headers: dict[str, str], second: int, signer: Signer) -> None:
+        self.headers: dict[str, str] | None = headers
+        self.second = second
+        self.signer = signer
+
+    def __call__(self, body: bytes) -> Mapping[str, str]:
+        headers, self.headers = self.headers, None
+        if headers is not None and int(time.time()) == self.second:
+            return headers
+        return self.signer(body)
+
+
 def _child(pool: ClientPool, signer: Signer, posts: int, answers: int) -> NoReturn:
     code = 0
     try:
@@ -276,7 +310,7 @@ def _serve(pool: ClientPool, signer: Signer, posts: int, answers: int) -> None:
     pool.options = replace(pool.options, on_retry=tell_retry)
     os.set_blocking(posts, False)
     incoming = _Messages()
-    waiting: deque[tuple[bytes, dict[str, str] | None] | None] = deque()
+    waiting: deque[_Handed | None] = deque()
     selector = selectors.DefaultSelector()
     selector.register(posts, selectors.EVENT_READ)
 
@@ -292,8 +326,13 @@ def _serve(pool: ClientPool, signer: Signer, posts: int, answers: int) -> None:
             handed = waiting.popleft()
             if handed is None:
                 return
-            body, kept = handed
-            yield Post(body, signer if kept is None else KeptHeaders(kept))
+            body, headers, second = handed
+            if headers is None:
+                yield Post(body, signer)
+            elif second is None:
+                yield Post(body, KeptHeaders(headers))
+            else:
+                yield Post(body, _SignedAhead(headers, second, signer))
 
     done: list[tuple[Any, ...]] = []  # exchanges not yet passed on: sent before the pool waits
 
