@@ -623,3 +623,28 @@ def test_every_base64_and_hex_form_of_a_secret_is_redacted(key, prefixed, url_sa
         assert expected <= forms
     finally:
         forget_secrets()
+
+
+every_json_value = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and the infinities too: json writes them as NaN, Infinity, -Infinity
+    | st.text(),  # any code point, control characters and lone surrogates included
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        | st.dictionaries(st.integers() | st.floats() | st.booleans() | st.none(), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(every_json_value)
+def test_each_json_line_is_what_json_dumps_writes(value):
+    """``cli/output/json.py`` builds the C encoder once rather than per line: the text is the same."""
+    from inventory_cli.cli.output.json import dumps
+
+    figures.example("json-line-is-json-dumps")
+    assert dumps(value) == json.dumps(value, ensure_ascii=False)

@@ -121,33 +121,36 @@ class DeliveryResult:
 
     @property
     def meaning(self) -> str:
-        if self.error is not None:
+        exchange = self.exchange
+        status = exchange.status
+        if exchange.failure is not None or status is None:
             return "not delivered"
-        assert self.status is not None
-        if self.status in CONTRACT:
-            return CONTRACT[self.status]
-        if self.location is not None:
+        if status in CONTRACT:
+            return CONTRACT[status]
+        if exchange.location is not None:
             return "redirect, not followed"
-        if self.status in (401, 403):
+        if status in (401, 403):
             return "rejected"
-        return "server error" if self.status >= 500 else "unexpected"
+        return "server error" if status >= 500 else "unexpected"
 
     def to_dict(self) -> dict[str, Any]:
+        exchange = self.exchange  # read once: a replay writes a million of these
+        failure = exchange.failure
         return {
             "payload": self.payload,
             "event_type": self.event_type,
-            "url": self.url,
-            "ok": self.ok,
-            "status": self.status,
-            "reason": self.reason or None,
+            "url": exchange.url,
+            "ok": failure is None and exchange.status in self.expected,
+            "status": exchange.status,
+            "reason": exchange.reason or None,
             "meaning": self.meaning,
             "expected": sorted(self.expected),
-            "elapsed_ms": round(self.elapsed * 1000, 1),
-            "attempts": self.attempts,
-            "response_preview": self.response_preview.decode("utf-8", "replace"),
-            "error": self.error,
-            "failure": self.failure_kind.value if self.failure_kind is not None else None,
-            "location": self.location,
+            "elapsed_ms": round(exchange.elapsed * 1000, 1),
+            "attempts": exchange.attempts,
+            "response_preview": exchange.preview.decode("utf-8", "replace"),
+            "error": None if failure is None else failure.message,
+            "failure": None if failure is None else failure.kind.value,
+            "location": exchange.location,
         }
 
 

@@ -8,10 +8,9 @@ with the report marked interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
@@ -125,14 +124,16 @@ class _Interrupts:
     def hold(self) -> None:
         self.held = True
 
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
+    def deferred(self) -> _Interrupts:
+        """A ``with`` block a signal waits for (a plain object, not a generator: one per item)."""
+        return self
+
+    def __enter__(self) -> None:
         self.writing = True
-        try:
-            yield
-        finally:
-            self.writing = False
-        if self.pending and not self.held:
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self.writing = False
+        if kind is None and self.pending and not self.held:
             self.pending = False
             raise KeyboardInterrupt
 
