@@ -8,7 +8,8 @@ signature and no recording. ``request_reader.py`` reads requests from a
 connection's bytes; ``server.py`` serves them to a handler (``invwh
 listen``'s receiver). Every delivery goes through ``client.open_client``,
 which chooses once per run between its two ``Client``s: ``client_pool.py``
-(``http://``: keep-alive connections from one thread) and
+(``http://``: keep-alive connections from one thread, which
+``client_process.py`` runs in a forked process of its own for a replay) and
 ``requests_client.py`` (``https://``, TLS options, redirects); both take
 ``exchange.Post``s and give back ``exchange.Exchange``s, retry and pace by
 ``retry.py``, and read answers through ``answer_reader.py``.

@@ -7,6 +7,8 @@ The client chooses nothing per POST; ``open_client`` chooses once, by the URL:
 
 - ``http://``: ``client_pool.ClientPool``, keep-alive connections multiplexed
   from one thread, answers read by llhttp: thousands of deliveries a second.
+  A run that asks (``own_process``: a replay) gets it in a forked process of
+  its own, ``client_process.ProcessClient``, where that gains (Linux, two cores).
 - ``https://``, and any URL when redirects are to be followed:
   ``requests_client.RequestsClient`` (TLS, CA bundles, redirects), on a pool of
   threads when a run asks for more than one connection.

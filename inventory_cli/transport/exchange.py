@@ -16,6 +16,8 @@ from .retry import RetryPolicy, RetryWait
 PREVIEW_BYTES = 512
 
 #: Gives the headers that sign a body (the signature, its timestamp), at the moment it is written.
+#: What it gives depends on the body and the second it is called in (timestamps are whole
+#: seconds), and on nothing else but a fresh message id: ``client_process`` signs ahead on that.
 Signer = Callable[[bytes], Mapping[str, str]]
 
 
