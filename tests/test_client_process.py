@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import time
@@ -294,3 +295,59 @@ def test_a_post_is_signed_ahead_only_when_its_second_is_known(monkeypatch):
     assert first[0] == b'{"n": 1}' and first[2] == 1_700_000_000 and first[1] is not None
     assert "X-Webhook-Signature" in first[1]
     assert second == (b'{"n": 2}', None, None)
+
+
+def test_the_window_is_bounded_by_bytes_as_well_as_by_posts(monkeypatch):
+    """With room for one body's bytes only, one POST is out at a time, and every one still goes."""
+    from inventory_cli.transport import client_process
+
+    in_flight = [0]
+    most = [0]
+
+    def slow(request):  # each answer takes a moment, so that POSTs handed together overlap
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        time.sleep(0.02)
+        in_flight[0] -= 1
+        return Reply()
+
+    for window_bytes, overlapped in ((1, False), (client_process._WINDOW_BYTES, True)):
+        monkeypatch.setattr(client_process, "_WINDOW_BYTES", window_bytes)
+        most[0] = 0
+        with serve(slow) as server:
+            client = process_client(server.endpoint())
+            try:
+                exchanges = list(client.run(posts(12)))
+            finally:
+                client.close()
+        assert [e.body for e in exchanges] == [p.body for p in posts(12)]
+        assert (most[0] > 1) is overlapped
+
+
+@pytest.mark.skipif(not forking_pays(), reason="where forking does not pay, the pool runs here anyway")
+def test_where_no_process_can_be_forked_the_pool_runs_here(monkeypatch):
+    def no_more_processes() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_more_processes)
+    with serve() as server:
+        client = open_client(server.endpoint(), options(own_process=True), signer=signer)
+        assert isinstance(client, ClientPool)
+        assert [e.status for e in client.run(posts(3))] == [200] * 3
+
+
+def test_the_child_keeps_no_file_of_this_process_open():
+    """A pipe's write end this process closes is closed: the reader sees its end (a FIFO recording)."""
+    read_end, write_end = os.pipe()
+    with serve() as server:
+        client = process_client(server.endpoint())
+        try:
+            os.close(write_end)
+            # Readable once no process holds a write end: at once, or when the child has let its
+            # copy go; never, before, while the child lived.
+            assert select.select([read_end], [], [], 5)[0] == [read_end]
+            assert os.read(read_end, 1) == b""
+            assert [e.status for e in client.run(posts(2))] == [200] * 2
+        finally:
+            client.close()
+            os.close(read_end)

@@ -68,7 +68,10 @@ def open_client(
             from .client_process import ProcessClient, forking_pays
 
             if forking_pays():
-                return ProcessClient(pool, signer)
+                try:
+                    return ProcessClient(pool, signer)
+                except OSError:  # no process or pipe to be had (a limit reached): this one does it all
+                    pass
         return pool
     from .requests_client import RequestsClient
 

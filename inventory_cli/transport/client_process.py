@@ -17,8 +17,9 @@ each exchange's answer or failure, and each wait before a retry, told on here.
 
 ``open_client`` opens one only on Linux with two cores or more to run on
 (``forking_pays``); elsewhere the pool runs in this process. The child ignores
-Ctrl-C (this process stops it), never writes to stdout or stderr, and ends
-with ``os._exit``: nothing of this process runs twice.
+Ctrl-C (this process stops it), keeps no file of this process's but its two
+pipes (its standard streams are /dev/null), and ends with ``os._exit``:
+nothing of this process runs twice.
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ _LENGTH = struct.Struct("=I")
 _PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = 1031
 #: POSTs handed over and not yet back, at most, for each of the pool's connections: enough that
-#: the child seldom waits for this process, few enough that memory stays flat.
+#: the child seldom waits for this process, few enough that memory stays flat; and their bodies'
+#: bytes, at most (one POST goes whatever its size), so that large bodies do not multiply it.
 _WINDOW_PER_CONNECTION = 8
+_WINDOW_BYTES = 16 * 1024 * 1024
 _READ_BYTES = 1 << 20
 #: Exchanges the child keeps before passing them on, at most: it passes them on whenever the pool
 #: is about to wait, so this bounds only a pool that never does.
@@ -147,6 +150,7 @@ class ProcessClient:
         pool = self.pool
         on_retry = pool.options.on_retry
         handed: deque[Post] = deque()  # handed to the child, their exchanges still to come, in order
+        handed_bytes = 0
         out = bytearray()  # messages for the child not yet written
         back = _Messages()
         exhausted = False
@@ -156,9 +160,9 @@ class ProcessClient:
         self.idle = False
         try:
             while True:
-                if not exhausted and len(handed) < self.window:
+                if not exhausted and len(handed) < self.window and handed_bytes < _WINDOW_BYTES:
                     batch: list[_Handed | None] = []
-                    while len(handed) < self.window:
+                    while len(handed) < self.window and handed_bytes < _WINDOW_BYTES:
                         post = next(posts, None)
                         if post is None:
                             exhausted = True
@@ -166,6 +170,7 @@ class ProcessClient:
                             break
                         batch.append(self._handed(post))
                         handed.append(post)
+                        handed_bytes += len(post.body)
                     out += _message(batch)
                 if out:
                     with contextlib.suppress(BlockingIOError):
@@ -176,9 +181,11 @@ class ProcessClient:
                 for message in messages:
                     if message[0] == _EXCHANGE:
                         _, status, reason, preview, location, failure, attempts, elapsed, signed = message
+                        body = handed.popleft().body
+                        handed_bytes -= len(body)
                         yield Exchange(
                             pool.url,
-                            handed.popleft().body,
+                            body,
                             status=status,
                             reason=reason,
                             preview=preview,
@@ -292,6 +299,7 @@ def _child(pool: ClientPool, signer: Signer, posts: int, answers: int) -> NoRetu
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops this
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _keep_only(posts, answers)
         _serve(pool, signer, posts, answers)
     except BaseException:  # whatever it was, the parent says it; this process must not go on
         code = 1
@@ -299,6 +307,23 @@ def _child(pool: ClientPool, signer: Signer, posts: int, answers: int) -> NoRetu
             _write_all(answers, _message([(_CRASH, traceback.format_exc())]))
     finally:
         os._exit(code)
+
+
+def _keep_only(*fds: int) -> None:
+    """Close every file the fork copied but ``fds``; the standard streams become /dev/null.
+
+    A copy held here would keep what the parent closes open: the write end of a pipe the
+    recording is read from (no end of file, ever), a server's socket, the consumer of stdout.
+    """
+    signal.set_wakeup_fd(-1)  # it may be among the files closed
+    null = os.open(os.devnull, os.O_RDWR)
+    for standard in (0, 1, 2):
+        os.dup2(null, standard)
+    low = 3
+    for fd in sorted(fds):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 def _serve(pool: ClientPool, signer: Signer, posts: int, answers: int) -> None:
