@@ -351,3 +351,18 @@ def test_the_child_keeps_no_file_of_this_process_open():
         finally:
             client.close()
             os.close(read_end)
+
+
+def test_a_child_gone_before_the_run_is_a_delivery_error_not_a_broken_pipe():
+    with serve() as server:
+        client = process_client(server.endpoint())
+        pid = client.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        # Ended, not yet reaped: its end of the pipe is closed, so the first write is refused.
+        assert os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT) is not None
+        with pytest.raises(DeliveryError, match=r"ended before they did \(killed by signal 9\)"):
+            list(client.run(posts(3)))
+        client.close()
+    assert server.received == []
+    assert gone(pid)

@@ -173,8 +173,12 @@ class ProcessClient:
                         handed_bytes += len(post.body)
                     out += _message(batch)
                 if out:
-                    with contextlib.suppress(BlockingIOError):
+                    try:
                         del out[: os.write(self.posts, out)]
+                    except BlockingIOError:
+                        pass
+                    except BrokenPipeError:  # the child is gone
+                        raise DeliveryError(pool.url, self._ended()) from None
                 messages = back.read(self.answers)
                 if messages is None:
                     raise DeliveryError(pool.url, self._ended())
