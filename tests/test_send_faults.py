@@ -225,7 +225,9 @@ class Sleeps(list):
 
     def __init__(self) -> None:
         super().__init__()
-        self.now = time.monotonic()
+        # Whole seconds: (now + wait) - now is then exactly the wait for every wait here (whole or
+        # halves). From a fractional start 60 came back as 59.999999999999545 on one machine.
+        self.now = float(int(time.monotonic()))
 
     def clock(self) -> float:
         return self.now
