@@ -68,6 +68,8 @@ _EXCHANGE = 0  # (_EXCHANGE, status, reason, preview, location, failure, attempt
 _RETRY = 1  # (_RETRY, RetryWait)
 _CRASH = 2  # (_CRASH, the traceback, as text)
 
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
 
 def forking_pays() -> bool:
     """Whether a client in a process of its own can run here, and gains: Linux, two cores or more."""
@@ -94,15 +96,21 @@ class ProcessClient:
                 import fcntl
 
                 fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
-        with warnings.catch_warnings():
-            # Python 3.12+ warns of forking beside other threads (a test's servers): the child
-            # runs only the pool and this module's pipes, taking no lock another thread may hold.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:
-            os.close(posts_in)
-            os.close(answers_out)
-            _child(pool, signer, posts_out, answers_in)
+        # Ctrl-C and SIGTERM wait while the fork is made: the child must not take one before it
+        # has set its own handling (it would run this process's handler, and stop).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12+ warns of forking beside other threads (a test's servers): the child
+                # runs only the pool and this module's pipes, taking no lock another thread may hold.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:
+                os.close(posts_in)
+                os.close(answers_out)
+                _child(pool, signer, posts_out, answers_in, mask)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a signal held meanwhile comes now
         os.close(posts_out)
         os.close(answers_in)
         self.pid: int | None = pid
@@ -298,11 +306,14 @@ class _SignedAhead:
         return self.signer(body)
 
 
-def _child(pool: ClientPool, signer: Signer, posts: int, answers: int) -> NoReturn:
+def _child(
+    pool: ClientPool, signer: Signer, posts: int, answers: int, mask: set[int | signal.Signals]
+) -> NoReturn:
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops this
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the signals held for the fork, handled so
         _keep_only(posts, answers)
         _serve(pool, signer, posts, answers)
     except BaseException:  # whatever it was, the parent says it; this process must not go on
