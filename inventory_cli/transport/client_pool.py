@@ -62,7 +62,7 @@ _CUT_OFF = (errno.ECONNRESET, errno.EPIPE)
 _WRITE = selectors.EVENT_WRITE
 
 
-class _NotYet:
+class NotYet:
     """What a POSTs' source gives when it has none ready yet (``client_process``'s pipe)."""
 
     def __repr__(self) -> str:
@@ -71,7 +71,7 @@ class _NotYet:
 
 #: Given by a source for ``ClientPool.run(posts, ready_fd=...)``: no POST ready yet. The run goes on
 #: serving its connections, and asks again once ``ready_fd`` is readable.
-NOT_YET = _NotYet()
+NOT_YET = NotYet()
 
 
 class _Flight:
@@ -179,7 +179,7 @@ class ClientPool:
 
     def run(
         self,
-        posts: Iterable[Post | _NotYet],
+        posts: Iterable[Post | NotYet],
         *,
         ready_fd: int | None = None,
         before_waiting: Callable[[], None] | None = None,
@@ -207,7 +207,7 @@ class _Run:
     def __init__(
         self,
         pool: ClientPool,
-        posts: Iterator[Post | _NotYet],
+        posts: Iterator[Post | NotYet],
         ready_fd: int | None,
         before_waiting: Callable[[], None] | None,
     ) -> None:
@@ -270,7 +270,7 @@ class _Run:
                 if post is None:
                     self.exhausted = True
                     continue
-                if isinstance(post, _NotYet):
+                if isinstance(post, NotYet):
                     assert self.ready_fd is not None, "NOT_YET from a source without a ready_fd"
                     self.awaiting_posts = True
                     self.selector.register(self.ready_fd, _READ, None)

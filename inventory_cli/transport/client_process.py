@@ -10,10 +10,11 @@ either way, and it is the child that writes every request and reads every
 answer, so what the pool promises at the edges holds as it does in one process.
 
 Only data crosses the pipes, pickled (the two ends are this process and its
-own child): a POST's body and, when it keeps its headers (``KeptHeaders``),
-those headers; every other POST is signed in the child, at the moment it is
-written, by the signer the client was opened with (the fork's copy). Back come
-each exchange's answer or failure, and each wait before a retry, told on here.
+own child): a POST's body and its headers, kept (``KeptHeaders``) or signed
+here as it is handed over, with the second they were signed in; the child
+uses those for the first attempt written in that second and signs any other
+afresh, with the fork's copy of the client's signer (``_SignedAhead``). Back
+come each exchange's answer or failure, and each wait before a retry, told on here.
 
 ``open_client`` opens one only on Linux with two cores or more to run on
 (``forking_pays``); elsewhere the pool runs in this process. The child ignores
@@ -40,7 +41,7 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from ..errors import DeliveryError
-from .client_pool import NOT_YET, ClientPool, _NotYet
+from .client_pool import NOT_YET, ClientPool, NotYet
 from .exchange import Exchange, KeptHeaders, Post, Signer
 from .retry import RetryWait
 
@@ -131,16 +132,22 @@ class ProcessClient:
 
     def close(self) -> None:
         """Stop the child: at once when a run was left unfinished, else when it reads the end."""
-        if self.pid is None:
-            return
+        if self.pid is not None:
+            self._stop(kill=not self.idle)
+
+    def _stop(self, *, kill: bool) -> int:
+        """Close the pipes (an idle child reads their end and exits), reap the child: its status."""
         pid, self.pid = self.pid, None
-        if not self.idle:
+        assert pid is not None
+        if kill:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        os.close(self.posts)  # an idle child reads the end of its pipe and exits
+        os.close(self.posts)
         os.close(self.answers)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:  # reaped already (a caller's own wait)
+            return 0
 
     def _handed(self, post: Post) -> _Handed:
         if isinstance(post.signer, KeptHeaders):
@@ -168,17 +175,17 @@ class ProcessClient:
         self.idle = False
         try:
             while True:
-                if not exhausted and len(handed) < self.window and handed_bytes < _WINDOW_BYTES:
-                    batch: list[_Handed | None] = []
-                    while len(handed) < self.window and handed_bytes < _WINDOW_BYTES:
-                        post = next(posts, None)
-                        if post is None:
-                            exhausted = True
-                            batch.append(None)  # the run's end
-                            break
+                batch: list[_Handed | None] = []
+                while not exhausted and len(handed) < self.window and handed_bytes < _WINDOW_BYTES:
+                    post = next(posts, None)
+                    if post is None:
+                        exhausted = True
+                        batch.append(None)  # the run's end
+                    else:
                         batch.append(self._handed(post))
                         handed.append(post)
                         handed_bytes += len(post.body)
+                if batch:
                     out += _message(batch)
                 if out:
                     try:
@@ -230,11 +237,7 @@ class ProcessClient:
 
     def _ended(self) -> str:
         """How the child ended, when it ended mid-run."""
-        pid, self.pid = self.pid, None
-        assert pid is not None
-        os.close(self.posts)
-        os.close(self.answers)
-        _, status = os.waitpid(pid, 0)
+        status = self._stop(kill=False)
         if os.WIFSIGNALED(status):
             how = f"killed by signal {os.WTERMSIG(status)}"
         else:
@@ -354,7 +357,7 @@ def _serve(pool: ClientPool, signer: Signer, posts: int, answers: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(posts, selectors.EVENT_READ)
 
-    def run_posts() -> Iterator[Post | _NotYet]:
+    def run_posts() -> Iterator[Post | NotYet]:
         while True:
             while not waiting:
                 messages = incoming.read(posts)

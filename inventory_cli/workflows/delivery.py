@@ -135,12 +135,12 @@ class DeliveryResult:
 
     def to_dict(self) -> dict[str, Any]:
         exchange = self.exchange  # read once: a replay writes a million of these
-        failure = exchange.failure
+        kind = exchange.failure_kind
         return {
             "payload": self.payload,
             "event_type": self.event_type,
             "url": exchange.url,
-            "ok": failure is None and exchange.status in self.expected,
+            "ok": self.ok,
             "status": exchange.status,
             "reason": exchange.reason or None,
             "meaning": self.meaning,
@@ -148,8 +148,8 @@ class DeliveryResult:
             "elapsed_ms": round(exchange.elapsed * 1000, 1),
             "attempts": exchange.attempts,
             "response_preview": exchange.preview.decode("utf-8", "replace"),
-            "error": None if failure is None else failure.message,
-            "failure": None if failure is None else failure.kind.value,
+            "error": exchange.error,
+            "failure": None if kind is None else kind.value,
             "location": exchange.location,
         }
 
