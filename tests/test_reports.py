@@ -24,7 +24,9 @@ from conftest import SAMPLES, TEST_SECRET, Invwh
 from servers import Reply, free_port, serve
 from terminal import run_on_a_terminal
 
+from inventory_cli.cli.output.reporter import Reporter
 from inventory_cli.cli.output.text import cell_width
+from inventory_cli.workflows.report import SKIPPED, Item, LineItem, Report, delivery_report
 
 SCRIPT = str(Path(sys.executable).parent / "invwh")
 INCREASE = SAMPLES / "stock-increase.json"
@@ -249,6 +251,47 @@ def test_an_interrupted_replay_reports_what_it_did(tmp_path):
     assert [item["line"] for item in report["items"]] == list(range(1, report["summary"]["total"] + 1))
     assert report["statuses"] == {"200": report["summary"]["total"]}
     assert suite.find("testcase[@name='the whole run']/error") is not None
+
+
+class _Recorded:
+    """A format that keeps what it was handed."""
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.finished: list[Report] = []
+
+    def start(self, report: Report) -> None:
+        pass
+
+    def add(self, item: Item) -> None:
+        self.items.append(item)
+
+    def finish(self, report: Report) -> None:
+        self.finished.append(report)
+
+    def abandon(self) -> None:
+        pass
+
+
+def test_a_signal_waits_for_what_is_counted_beside_an_item():
+    # A replay counts its statistics and reports the item in one deferred block: a signal that
+    # comes after the count and before the item takes effect once both are done.
+    sink = _Recorded()
+    counted = []
+    report = delivery_report("replay", "http://localhost/", "inventory-v1", streamed=True)
+    with Reporter(report, [sink]) as reporter:
+        for n in range(1, 4):
+            item = LineItem(f"line {n}", SKIPPED, {"line": n}, why="not a POST")
+            with reporter.deferred():
+                counted.append(n)
+                if n == 2:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.05)  # the handler has run: the signal is pending, not raised
+                reporter.add(item)
+                counted.append(f"after {n}")
+    assert counted == [1, "after 1", 2, "after 2"]
+    assert [item.name for item in sink.items] == ["line 1", "line 2"]
+    assert report.interrupted and report.total == 2 and sink.finished == [report]
 
 
 def test_an_interrupted_check_reports_the_cases_done(tmp_path):

@@ -175,9 +175,13 @@ def replay_command(
         if recording != "-" and shown.wanted(progress):
             threading.Thread(target=shown.count_lines, args=(recording, position), daemon=True).start()
         for replayed in replay(records, deliverer, scheme, replay_options):
-            tally.add(replayed)
-            if replayed.listed:
-                reporter.add(replay_item(replayed))
+            item = replay_item(replayed) if replayed.listed else None
+            # Counted and reported together: a signal between the two would leave the
+            # statistics one delivery ahead of the items.
+            with reporter.deferred():
+                tally.add(replayed)
+                if item is not None:
+                    reporter.add(item)
     return report
 
 

@@ -45,6 +45,11 @@ class Reporter:
         self._undelivered = 0
         self._signals = _Interrupts()
 
+    def deferred(self) -> _Interrupts:
+        """A ``with`` block a signal waits for: what a command counts beside its items (a replay's
+        statistics) stays in step with the items reported."""
+        return self._signals
+
     def add(self, item: Item) -> None:
         with self._signals.deferred():
             self.report.count(item)
@@ -106,7 +111,7 @@ class _Interrupts:
 
     def __init__(self) -> None:
         self.previous: dict[int, Any] = {}
-        self.writing = False
+        self.writing = 0  # how many deferred blocks are open (they nest)
         self.held = False
         self.pending = False
 
@@ -129,11 +134,11 @@ class _Interrupts:
         return self
 
     def __enter__(self) -> None:
-        self.writing = True
+        self.writing += 1
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        self.writing = False
-        if kind is None and self.pending and not self.held:
+        self.writing -= 1
+        if kind is None and self.pending and not self.held and not self.writing:
             self.pending = False
             raise KeyboardInterrupt
 
