@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import select
 import socket
 import threading
 import time
 import tracemalloc
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -79,6 +82,36 @@ def test_a_server_that_closes_each_connection_still_gets_everything():
         results = list(pool_for(server.endpoint(), connections=4).run(posts(40)))
     assert all(r.status == 200 for r in results)
     assert len(server.received) == 40
+
+
+def test_idle_connections_the_server_said_goodbye_on_are_never_written_to():
+    """The server half-closes a connection idle for 50 ms and keeps reading: a request written to
+    it after that would arrive. While the source of POSTs pauses, the pool selects nothing: the
+    look it had at its idle connections before the pause no longer stands after it."""
+    goodbye_then = []  # what arrived on a connection after the server's FIN
+
+    def answer_then_say_goodbye_when_idle(connection: socket.socket) -> None:
+        while read_message(connection):
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            if select.select([connection], [], [], 0.05)[0]:
+                continue  # the next request came in time
+            connection.shutdown(socket.SHUT_WR)
+            connection.settimeout(1)
+            with contextlib.suppress(OSError):
+                while chunk := connection.recv(65536):
+                    goodbye_then.append(chunk)
+            return
+
+    def paused(all_posts: list[Post]) -> Iterator[Post]:
+        yield from all_posts[:5]  # the fifth is asked for once answers came: the pool looks
+        time.sleep(0.3)  # meanwhile every idle connection gets its FIN
+        yield from all_posts[5:]
+
+    sent = posts(8)
+    with tcp_server(answer_then_say_goodbye_when_idle) as port:
+        results = list(pool_for(f"http://127.0.0.1:{port}/x", connections=4).run(paused(sent)))
+    assert [(r.status, r.attempts) for r in results] == [(200, 1)] * 8
+    assert goodbye_then == []
 
 
 def test_connection_refused_is_a_result_not_an_exception():
